@@ -1,0 +1,53 @@
+"""Flowline's one command line: ``python main.py <command> [options]``.
+
+Commands:
+  record     run the market-data recorder (the main 24/7 job)
+  strategy   run the strategy worker against the recorded tables
+  backtest   run strategies over recorded history
+  sim        run the local Binance USD-M futures simulator
+  demo       simulator + recorder (+ strategy) together, offline
+  db         database tools: ``db init``, ``db status``
+  status     short health summary of the database
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# command -> module whose ``main(argv) -> int`` runs it; imported lazily so that one command's
+# dependencies never slow down or break another.
+COMMANDS = {
+    "record": "collector.cli",
+    "strategy": "strategy.cli",
+    "backtest": "strategy.backtest_cli",
+    "sim": "sim.cli",
+    "demo": "demo",
+    "db": "db.cli",
+    "status": "db.cli",
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(__doc__.strip())
+        return 0
+    command, rest = argv[0], argv[1:]
+    module_name = COMMANDS.get(command)
+    if module_name is None:
+        print(f"unknown command {command!r}; try: python main.py --help", file=sys.stderr)
+        return 2
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            print(f"command {command!r} is not built yet", file=sys.stderr)
+            return 2
+        raise
+    if command == "status":
+        rest = ["status", *rest]
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
