@@ -1,0 +1,304 @@
+"""Time bars and volume bars built incrementally from trades, each with a footprint.
+
+A bar holds OHLC, volume, buy/sell (aggressor) volume, delta, trade count, VWAP and a
+footprint: aggressor buy and sell volume per price row of `row_ticks` ticks.
+"Volume at ask" in footprint language is our buy volume, "volume at bid" our sell
+volume (Sierra Chart / ATAS convention).
+
+Conventions:
+- Time bars are aligned to the epoch: a 60 s bar covers [k*60000, (k+1)*60000) ms UTC.
+  A bar is closed by the first trade at or after its end, or by `advance(now_ms)`.
+- Intervals without trades become empty bars (OHLC = previous close, volume 0,
+  `vwap` and `normalized_delta` None) when `fill_gaps` is True, so CVD and bar-based
+  indicators see the quiet time.
+- Trades must arrive in non-decreasing time; a late trade is added to the open bar.
+- Volume bars close on the trade that brings volume to >= `threshold`; trades are not
+  split, so every trade lives in exactly one bar and footprints stay exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from indicators.types import Trade
+
+_BUY = 0  # footprint cell index of aggressor buy volume ("ask" volume)
+_SELL = 1  # index of aggressor sell volume ("bid" volume); equals int(is_buyer_maker)
+
+
+@dataclass(frozen=True, slots=True)
+class Footprint:
+    """Aggressor volume per price row of a bar.
+
+    `rows` maps a row index r to `(buy_volume, sell_volume)`; row r covers ticks
+    [r*row_ticks, (r+1)*row_ticks), so its low price is `r * row_ticks * tick_size`.
+    """
+
+    tick_size: float
+    row_ticks: int
+    rows: Mapping[int, tuple[float, float]]
+
+    def row_price(self, row: int) -> float:
+        """Low price of row `row`."""
+        return row * self.row_ticks * self.tick_size
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One closed (or partial) bar. `end_ms` is exclusive for time bars and the last
+    trade's time for volume bars."""
+
+    start_ms: int
+    end_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    buy_volume: float
+    sell_volume: float
+    trade_count: int
+    notional: float  # sum(price * qty), the VWAP numerator
+    footprint: Footprint
+
+    @property
+    def delta(self) -> float:
+        """Δ = buy_volume − sell_volume."""
+        return self.buy_volume - self.sell_volume
+
+    @property
+    def normalized_delta(self) -> float | None:
+        """Δ / volume ∈ [−1, 1]; None for a bar without volume."""
+        return (self.buy_volume - self.sell_volume) / self.volume if self.volume > 0 else None
+
+    @property
+    def vwap(self) -> float | None:
+        """Σ p·q / Σ q; None for a bar without volume."""
+        return self.notional / self.volume if self.volume > 0 else None
+
+
+_NO_BARS: list[Bar] = []  # shared empty result; callers must not mutate it
+
+
+class _BarBuilder:
+    """The accumulation shared by time and volume bars (one open bar at a time)."""
+
+    __slots__ = (
+        "_buy",
+        "_close",
+        "_count",
+        "_end_ms",
+        "_high",
+        "_inv_tick",
+        "_last",
+        "_last_ms",
+        "_low",
+        "_notional",
+        "_open",
+        "_prev_close",
+        "_rows",
+        "_sell",
+        "_start_ms",
+        "row_ticks",
+        "tick_size",
+    )
+
+    def __init__(self, tick_size: float, row_ticks: int) -> None:
+        if tick_size <= 0 or row_ticks < 1:
+            raise ValueError("tick_size must be > 0 and row_ticks >= 1")
+        self.tick_size = tick_size
+        self.row_ticks = row_ticks
+        self._inv_tick = 1.0 / tick_size
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as if freshly constructed."""
+        self._prev_close: float | None = None
+        self._last: Bar | None = None
+        self._start_ms = 0
+        self._end_ms = -1  # no open window yet
+        self._last_ms = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        self._open = self._high = self._low = self._close = 0.0
+        self._buy = self._sell = self._notional = 0.0
+        self._count = 0
+        self._rows: dict[int, list[float]] = {}
+
+    @property
+    def value(self) -> Bar | None:
+        """The last closed bar, None before the first one closes."""
+        return self._last
+
+    @property
+    def ready(self) -> bool:
+        return self._last is not None
+
+    def _add(self, t: int, p: float, q: float, m: bool) -> None:
+        if self._count == 0:
+            self._open = self._high = self._low = p
+        elif p > self._high:
+            self._high = p
+        elif p < self._low:
+            self._low = p
+        self._close = p
+        self._count += 1
+        self._last_ms = t
+        self._notional += p * q
+        if m:
+            self._sell += q
+        else:
+            self._buy += q
+        # int(x + 0.5) rounds a positive price to its tick without round()'s cost.
+        row = int(p * self._inv_tick + 0.5) // self.row_ticks
+        cell = self._rows.get(row)
+        if cell is None:
+            self._rows[row] = cell = [0.0, 0.0]
+        cell[m] += q
+
+    def _make_bar(self, end_ms: int) -> Bar:
+        if self._count == 0:
+            c = self._prev_close if self._prev_close is not None else 0.0
+            o = h = lo = c
+        else:
+            o, h, lo, c = self._open, self._high, self._low, self._close
+        rows = {r: (cell[0], cell[1]) for r, cell in self._rows.items()}
+        return Bar(
+            start_ms=self._start_ms,
+            end_ms=end_ms,
+            open=o,
+            high=h,
+            low=lo,
+            close=c,
+            volume=self._buy + self._sell,
+            buy_volume=self._buy,
+            sell_volume=self._sell,
+            trade_count=self._count,
+            notional=self._notional,
+            footprint=Footprint(self.tick_size, self.row_ticks, rows),
+        )
+
+    def _close_bar(self, end_ms: int) -> Bar:
+        bar = self._make_bar(end_ms)
+        self._prev_close = bar.close
+        self._last = bar
+        self._clear()
+        return bar
+
+
+class TimeBars(_BarBuilder):
+    """Epoch-aligned time bars of `interval_ms` (1 s = 1000, 1 min = 60000)."""
+
+    __slots__ = ("fill_gaps", "interval_ms")
+
+    def __init__(
+        self, interval_ms: int, tick_size: float, row_ticks: int = 1, fill_gaps: bool = True
+    ) -> None:
+        if interval_ms <= 0:
+            raise ValueError("interval_ms must be > 0")
+        self.interval_ms = interval_ms
+        self.fill_gaps = fill_gaps
+        super().__init__(tick_size, row_ticks)
+
+    def update(self, trade: Trade) -> list[Bar]:
+        """Add one trade; return the bars it closed (usually none)."""
+        t, p, q, m = trade
+        closed = self._roll(t) if t >= self._end_ms else _NO_BARS
+        self._add(t, p, q, m)
+        return closed
+
+    def update_many(self, trades: Iterable[Trade]) -> list[Bar]:
+        """Add trades in order; return every bar they closed. Same result as `update`
+        one by one, with the per-trade work inlined (the bar builder is the hot path)."""
+        out: list[Bar] = []
+        rows = self._rows
+        inv, k = self._inv_tick, self.row_ticks
+        for t, p, q, m in trades:
+            if t >= self._end_ms:
+                out.extend(self._roll(t))
+                rows = self._rows
+            if self._count == 0:
+                self._open = self._high = self._low = p
+            elif p > self._high:
+                self._high = p
+            elif p < self._low:
+                self._low = p
+            self._close = p
+            self._count += 1
+            self._last_ms = t
+            self._notional += p * q
+            if m:
+                self._sell += q
+            else:
+                self._buy += q
+            row = int(p * inv + 0.5) // k
+            cell = rows.get(row)
+            if cell is None:
+                rows[row] = cell = [0.0, 0.0]
+            cell[m] += q
+        return out
+
+    def advance(self, now_ms: int) -> list[Bar]:
+        """Close every bar that ended at or before `now_ms` (a clock tick without trades)."""
+        if self._end_ms < 0 or now_ms < self._end_ms:
+            return _NO_BARS
+        step = self.interval_ms
+        bars = [self._close_bar(self._end_ms)] if self._count or self.fill_gaps else []
+        if self.fill_gaps:
+            self._start_ms, self._end_ms = self._end_ms, self._end_ms + step
+            while now_ms >= self._end_ms:
+                bars.append(self._close_bar(self._end_ms))
+                self._start_ms, self._end_ms = self._end_ms, self._end_ms + step
+        else:
+            self._start_ms = now_ms - now_ms % step
+            self._end_ms = self._start_ms + step
+        return bars
+
+    def _roll(self, t: int) -> list[Bar]:
+        bars = self.advance(t)
+        if self._end_ms < 0:  # very first trade opens the first window
+            self._start_ms = t - t % self.interval_ms
+            self._end_ms = self._start_ms + self.interval_ms
+        return bars
+
+    def partial(self) -> Bar | None:
+        """The open bar so far (None before the first trade)."""
+        return self._make_bar(self._end_ms) if self._end_ms >= 0 else None
+
+
+class VolumeBars(_BarBuilder):
+    """Bars that close on the trade bringing volume to >= `threshold` (base units)."""
+
+    __slots__ = ("threshold",)
+
+    def __init__(self, threshold: float, tick_size: float, row_ticks: int = 1) -> None:
+        if threshold <= 0:
+            raise ValueError("threshold must be > 0")
+        self.threshold = threshold
+        super().__init__(tick_size, row_ticks)
+
+    def update(self, trade: Trade) -> list[Bar]:
+        """Add one trade; return `[bar]` if it completed a bar, else `[]`."""
+        t, p, q, m = trade
+        if self._count == 0:
+            self._start_ms = t
+        self._add(t, p, q, m)
+        if self._buy + self._sell >= self.threshold:
+            return [self._close_bar(t)]
+        return _NO_BARS
+
+    def update_many(self, trades: Iterable[Trade]) -> list[Bar]:
+        """Add trades in order; return every bar they completed."""
+        out: list[Bar] = []
+        update = self.update
+        for trade in trades:
+            closed = update(trade)
+            if closed:
+                out.append(closed[0])
+        return out
+
+    def partial(self) -> Bar | None:
+        """The open bar so far (None when it has no trade yet)."""
+        return self._make_bar(self._last_ms) if self._count else None
