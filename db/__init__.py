@@ -1,0 +1,1 @@
+"""Everything that talks to TimescaleDB: connections, migrations, the batch writer, readers."""

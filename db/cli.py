@@ -1,0 +1,115 @@
+"""``python main.py db init|status`` and ``python main.py status``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from db.connect import DatabaseUnavailable, connect
+from db.migrate import MigrationError, MigrationReport, migrate
+from db.retention import apply_policies
+from db.status import DatabaseStatus, database_status
+from settings import Settings, SettingsError, redact_url
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="main.py db", description="Database tools")
+    parser.add_argument("action", choices=["init", "status"])
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.action == "init":
+            return asyncio.run(_init(settings))
+        return asyncio.run(_status(settings))
+    except (SettingsError, DatabaseUnavailable, MigrationError) as exc:
+        hint = ""
+        if isinstance(exc, DatabaseUnavailable) and Settings.from_env().database_is_embedded:
+            hint = " (DATABASE_URL is unset, so this is the embedded database: `make db` starts it)"
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return 1
+
+
+async def _init(settings: Settings) -> int:
+    conn = await connect(settings.database_url)
+    try:
+        report = await migrate(conn)
+        policies = []
+        if report.license == "timescale" and settings.retention:
+            policies = await apply_policies(conn, settings.retention)
+    finally:
+        await conn.close()
+    print(format_init_report(report, policies, settings))
+    return 0
+
+
+def format_init_report(report: MigrationReport, policies: list[str], settings: Settings) -> str:
+    lines = [f"database: {redact_url(settings.database_url)}"]
+    if report.applied:
+        lines.append(f"applied {len(report.applied)} migration(s): {', '.join(report.applied)}")
+    else:
+        lines.append(f"schema is up to date ({len(report.already)} migrations already applied)")
+    for version in report.changed:
+        lines.append(f"warning: {version} changed after it was applied; it is not re-run")
+    if report.license == "timescale":
+        lines.append(
+            "TimescaleDB license: timescale (community): compression, continuous "
+            "aggregates and retention policies are on"
+        )
+        lines.extend(f"retention policy: {p}" for p in policies)
+    else:
+        lines.append(
+            f"TimescaleDB license: {report.license}: skipped {len(report.skipped_tsl)} community-"
+            f"license file(s) ({', '.join(report.skipped_tsl) or 'none'}); candles_1m and "
+            "liquidations_1m are plain views, no compression"
+        )
+        if settings.retention:
+            lines.append(
+                "retention: the recorder drops expired chunks hourly (drop_chunks) for "
+                + ", ".join(settings.retention)
+            )
+        else:
+            lines.append("retention: none configured (RETENTION=table=7d,...): data is kept")
+    return "\n".join(lines)
+
+
+async def _status(settings: Settings) -> int:
+    conn = await connect(settings.database_url)
+    try:
+        status = await database_status(conn)
+    finally:
+        await conn.close()
+    print(format_status(status, settings))
+    return 0
+
+
+def format_status(status: DatabaseStatus, settings: Settings) -> str:
+    lines = [
+        f"database: {redact_url(settings.database_url)}",
+        f"timescaledb: {status.timescaledb_version or 'not installed'} "
+        f"(license {status.license}), {status.migrations} migrations applied",
+    ]
+    if not status.tables:
+        lines.append("no hypertables yet: run `python main.py db init`")
+        return "\n".join(lines)
+    lines.append(f"{'table':<17}{'~rows':>12}{'size':>11}{'chunks':>8}  compression")
+    for t in status.tables:
+        comp = f"on ({t.compressed_chunks} compressed)" if t.compression_enabled else "off"
+        size = _size(t.total_bytes)
+        lines.append(f"{t.name:<17}{t.approx_rows:>12,}{size:>11}{t.chunks:>8}  {comp}")
+    if not any(t.newest for t in status.tables):
+        lines.append("no rows yet")
+        return "\n".join(lines)
+    lines.append("newest row per symbol:")
+    for t in status.tables:
+        for symbol, newest in sorted(t.newest.items()):
+            lines.append(f"  {t.name:<17}{symbol:<14}{newest:%Y-%m-%d %H:%M:%S.%f}"[:-3])
+    return "\n".join(lines)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)

@@ -1,0 +1,200 @@
+"""Flowline's settings: one frozen object built from the environment (and ``.env``).
+
+Every variable is documented in ``.env.example``. A bad value raises ``SettingsError`` whose
+message names the variable, so start-up fails with one clear line instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+EMBEDDED_DB_PORT_DEFAULT = 54329
+DEPTH_SPEEDS = ("100ms", "250ms", "500ms")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+RETENTION_TABLES = (
+    "agg_trades",
+    "depth_updates",
+    "depth_snapshots",
+    "book_top",
+    "mark_prices",
+    "force_orders",
+    "open_interest",
+    "recorder_events",
+)
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
+_DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def embedded_database_url(port: int = EMBEDDED_DB_PORT_DEFAULT) -> str:
+    """The URL of the project's own cluster under ./var/pg (see scripts/localdb.sh)."""
+    return f"postgresql://flowline@127.0.0.1:{port}/flowline"
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    database_is_embedded: bool
+    binance_ws_url: str = "wss://fstream.binance.com"
+    binance_rest_url: str = "https://fapi.binance.com"
+    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    top_n: int | None = None  # SYMBOLS=top:N
+    markets: tuple[str, ...] = ("futures",)
+    depth_speed: str = "100ms"
+    oi_poll_interval: float = 10.0
+    depth_snapshot_interval: float = 3600.0
+    book_top_interval: float = 1.0
+    book_top_levels: int = 20
+    batch_max_rows: int = 5000
+    batch_max_ms: int = 200
+    queue_max_rows: int = 500_000
+    universe_refresh: float = 3600.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9108
+    log_level: str = "INFO"
+    log_format: str = "text"
+    spool_dir: Path = ROOT / "var" / "spool"
+    spool_max_bytes: int = 2 * 1024**3
+    retention: Mapping[str, float] = field(default_factory=dict)  # table -> seconds
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
+        """Read and validate every variable; ``env`` defaults to ``os.environ`` (+ ``.env``)."""
+        if env is None:
+            if dotenv:
+                load_dotenv(ROOT / ".env", override=False)
+            env = os.environ
+        r = _Reader(env)
+        port = r.integer("FLOWLINE_DB_PORT", EMBEDDED_DB_PORT_DEFAULT, 1, 65535)
+        url = r.text("DATABASE_URL", "")
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            raise SettingsError(
+                f"DATABASE_URL must start with postgresql:// (got {redact_url(url)!r})"
+            )
+        symbols, top_n = r.symbols("SYMBOLS", "BTCUSDT,ETHUSDT")
+        return cls(
+            database_url=url or embedded_database_url(port),
+            database_is_embedded=not url,
+            binance_ws_url=r.url("BINANCE_WS_URL", cls.binance_ws_url, ("ws://", "wss://")),
+            binance_rest_url=r.url(
+                "BINANCE_REST_URL", cls.binance_rest_url, ("http://", "https://")
+            ),
+            symbols=symbols,
+            top_n=top_n,
+            markets=r.choices("MARKETS", "futures", ("futures", "spot")),
+            depth_speed=r.choice("DEPTH_SPEED", "100ms", DEPTH_SPEEDS),
+            oi_poll_interval=r.number("OI_POLL_INTERVAL", 10.0, 1.0),
+            depth_snapshot_interval=r.number("DEPTH_SNAPSHOT_INTERVAL", 3600.0, 0.0),
+            book_top_interval=r.number("BOOK_TOP_INTERVAL", 1.0, 0.01),
+            book_top_levels=r.integer("BOOK_TOP_LEVELS", 20, 1, 1000),
+            batch_max_rows=r.integer("BATCH_MAX_ROWS", 5000, 1, 1_000_000),
+            batch_max_ms=r.integer("BATCH_MAX_MS", 200, 1, 600_000),
+            queue_max_rows=r.integer("QUEUE_MAX_ROWS", 500_000, 1000, 100_000_000),
+            universe_refresh=r.number("UNIVERSE_REFRESH", 3600.0, 10.0),
+            metrics_host=r.text("METRICS_HOST", "127.0.0.1"),
+            metrics_port=r.integer("METRICS_PORT", 9108, 0, 65535),
+            log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),
+            log_format=r.choice("LOG_FORMAT", "text", ("text", "json")),
+            spool_dir=Path(r.text("SPOOL_DIR", str(ROOT / "var" / "spool"))),
+            spool_max_bytes=r.integer("SPOOL_MAX_BYTES", 2 * 1024**3, 1024**2, 2**50),
+            retention=r.retention("RETENTION", ""),
+        )
+
+
+class _Reader:
+    """Typed access to environment variables; every error names the variable."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def text(self, name: str, default: str) -> str:
+        value = self.env.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        raw = self.text(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        if not lo <= value <= hi:
+            raise SettingsError(f"{name} must be between {lo} and {hi}, got {value}")
+        return value
+
+    def number(self, name: str, default: float, lo: float) -> float:
+        raw = self.text(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+        if not value >= lo:
+            raise SettingsError(f"{name} must be >= {lo}, got {raw!r}")
+        return value
+
+    def choice(self, name: str, default: str, allowed: tuple[str, ...], upper: bool = False) -> str:
+        value = self.text(name, default)
+        value = value.upper() if upper else value.lower()
+        if value not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def choices(self, name: str, default: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+        values = tuple(v.strip().lower() for v in self.text(name, default).split(",") if v.strip())
+        bad = [v for v in values if v not in allowed]
+        if bad or not values:
+            raise SettingsError(f"{name} must be a comma list of {', '.join(allowed)}, got {bad}")
+        return values
+
+    def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
+        value = self.text(name, default).rstrip("/")
+        if not value.startswith(schemes):
+            raise SettingsError(f"{name} must start with {' or '.join(schemes)}, got {value!r}")
+        return value
+
+    def symbols(self, name: str, default: str) -> tuple[tuple[str, ...], int | None]:
+        raw = self.text(name, default)
+        if raw.lower().startswith("top:"):
+            n = raw[4:]
+            if not n.isdigit() or not 1 <= int(n) <= 1000:
+                raise SettingsError(f"{name}=top:N needs 1 <= N <= 1000, got {raw!r}")
+            return (), int(n)
+        symbols = tuple(dict.fromkeys(s.strip().upper() for s in raw.split(",") if s.strip()))
+        bad = [s for s in symbols if not _SYMBOL.match(s)]
+        if bad or not symbols:
+            raise SettingsError(f"{name} must be like BTCUSDT,ETHUSDT or top:N, got {raw!r}")
+        return symbols, None
+
+    def retention(self, name: str, default: str) -> dict[str, float]:
+        result: dict[str, float] = {}
+        for item in filter(None, (i.strip() for i in self.text(name, default).split(","))):
+            table, _, duration = item.partition("=")
+            if table.strip() not in RETENTION_TABLES:
+                raise SettingsError(
+                    f"{name}: unknown table {table.strip()!r}; use {', '.join(RETENTION_TABLES)}"
+                )
+            result[table.strip()] = parse_duration(name, duration)
+        return result
+
+
+def parse_duration(name: str, text: str) -> float:
+    """'500ms', '30s', '15m', '12h', '7d' -> seconds."""
+    m = _DURATION.match(text.strip().lower())
+    if not m or int(m.group(1)) == 0:
+        raise SettingsError(f"{name}: {text.strip()!r} is not a duration like 30s, 12h or 7d")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
