@@ -12,7 +12,7 @@ from indicators.imbalance import (
     queue_imbalance,
     weighted_mid,
 )
-from tests.unit.indicators.books import (
+from tests.unit.indicators.samples import (
     CROSSED_BOOK,
     EMPTY_BOOK,
     LOCKED_BOOK,

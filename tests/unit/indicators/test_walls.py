@@ -1,7 +1,7 @@
 import pytest
 
 from indicators.walls import ASK, BID, LiquidityWalls, WallConfig
-from tests.unit.indicators.books import CROSSED_BOOK, EMPTY_BOOK, ONE_SIDED_BOOK, book
+from tests.unit.indicators.samples import CROSSED_BOOK, EMPTY_BOOK, ONE_SIDED_BOOK, book
 
 # Reference §4
 BIDS = [(100.0, 5), (99.9, 3), (99.8, 2), (99.7, 40), (99.6, 4)]
