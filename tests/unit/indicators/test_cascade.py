@@ -1,0 +1,133 @@
+import math
+
+import pytest
+
+from indicators.cascade import (
+    CascadeConfig,
+    CascadeDetector,
+    HawkesCascade,
+    HawkesConfig,
+    branching_ratio_estimate,
+)
+
+
+def test_reference_hawkes_intensity_peak_decay_and_exhaustion():
+    hawkes = HawkesCascade(HawkesConfig(mu=0.1, alpha=0.8, beta=1.0))
+    assert hawkes.value is None
+    assert hawkes.exhaustion is None
+    for t in (0, 500, 1000):
+        peak = hawkes.update(t)
+    assert peak == pytest.approx(1.679528, abs=1e-6)
+    assert peak == pytest.approx(0.1 + 0.8 * (1 + math.exp(-0.5) + math.exp(-1.0)), abs=1e-12)
+    assert hawkes.branching_ratio == pytest.approx(0.8, abs=1e-12)
+    assert hawkes.advance(2000) == pytest.approx(0.681076, abs=1e-6)
+    assert hawkes.excess / (peak - 0.1) == pytest.approx(math.exp(-1.0), abs=1e-12)
+    assert hawkes.exhaustion == pytest.approx(1.0 - math.exp(-1.0), abs=1e-12)
+    assert hawkes.exhaustion == pytest.approx(0.632121, abs=1e-6)
+    assert not hawkes.exhausted
+    assert hawkes.start_ms == 500  # λ reached 10·μ at the second event
+
+
+def test_hawkes_exhaustion_without_events_is_one_minus_exp_decay():
+    hawkes = HawkesCascade(HawkesConfig(mu=0.1, alpha=2.0, beta=0.5))
+    hawkes.update(0)
+    hawkes.advance(3000)
+    assert hawkes.exhaustion == pytest.approx(1.0 - math.exp(-1.5), abs=1e-12)
+    assert not hawkes.exhausted  # 1 − e^{−1.5} = 0.777 < 0.8
+    hawkes.advance(4000)
+    assert hawkes.exhaustion == pytest.approx(1.0 - math.exp(-2.0), abs=1e-12)
+    assert hawkes.exhausted
+
+
+def test_hawkes_weights_events_by_notional():
+    hawkes = HawkesCascade(HawkesConfig(mu=0.1, alpha=0.8, beta=1.0, notional_unit=1000.0))
+    assert hawkes.update(0, notional=2500.0) == pytest.approx(0.1 + 0.8 * 2.5, abs=1e-12)
+
+
+def test_hawkes_new_episode_only_after_exhaustion():
+    hawkes = HawkesCascade(HawkesConfig(mu=0.1, alpha=2.0, beta=1.0))
+    hawkes.update(0)
+    assert hawkes.start_ms == 0
+    hawkes.update(100)  # still hot: same episode, higher peak
+    assert hawkes.start_ms == 0
+    hawkes.update(10_000)  # long after exhaustion: a new episode
+    assert hawkes.start_ms == 10_000
+    assert hawkes.exhaustion == pytest.approx(0.0, abs=1e-12)
+    hawkes.reset()
+    assert hawkes.value is None
+
+
+def test_reference_branching_ratio_estimate():
+    assert branching_ratio_estimate(10.0, 40.0) == pytest.approx(0.5, abs=1e-12)
+    assert branching_ratio_estimate(0.0, 40.0) is None
+
+
+RAW = CascadeConfig(min_notional=1.0, ewma_half_life_s=None, price_sigma_mult=None)
+REF_NOTIONAL = [0, 0, 5, 20, 60, 45, 30, 10, 4, 1]
+
+
+def test_reference_model_free_cascade_start_peak_and_exhaustion():
+    det = CascadeDetector(RAW)
+    out = [det.update(t * 1000, x, 0.0) for t, x in enumerate(REF_NOTIONAL)]
+    assert out[:3] == [None, None, None]  # no liquidations yet: no cascade, no fake 0
+    assert det.start_ms == 3000
+    assert det.side == -1  # longs liquidated
+    assert out[3] == 0.0
+    assert out[4] == 0.0  # the peak
+    assert out[8] == pytest.approx(1.0 - 4.0 / 60.0, abs=1e-9)
+    assert out[8] == pytest.approx(0.933333, abs=1e-6)
+    assert det.exhausted
+
+
+def test_cascade_that_flips_side_starts_a_new_cascade():
+    det = CascadeDetector(RAW)
+    for t, x in enumerate(REF_NOTIONAL[:5]):
+        det.update(t * 1000, x, 0.0)
+    assert det.side == -1
+    det.update(5000, 0.0, 50.0)  # shorts now: 50 ≥ 10·max(median(0,0,0,0,0), 1)
+    assert (det.side, det.start_ms, det.value) == (1, 5000, 0.0)
+
+
+def test_no_restart_on_same_side_while_not_exhausted():
+    det = CascadeDetector(RAW)
+    for t, x in enumerate([0, 20, 30, 100]):
+        det.update(t * 1000, x, 0.0)
+    assert det.start_ms == 1000
+
+
+def test_price_condition_gates_the_start():
+    cfg = CascadeConfig(
+        min_notional=1.0,
+        ewma_half_life_s=None,
+        price_sigma_mult=3.0,
+        return_window_s=3,
+        sigma_window_s=10,
+        no_new_extreme_s=2,
+    )
+    det = CascadeDetector(cfg)
+    prices = [100.0, 100.01, 100.0, 100.01, 100.0, 100.01]
+    for t, p in enumerate(prices):
+        det.update(t * 1000, 50.0 if t == 5 else 0.0, 0.0, p)  # big L, no price move
+    assert det.value is None
+    det.update(6000, 50.0, 0.0, 98.0)  # −2% in 3 s against a 0.01% noise
+    assert (det.side, det.start_ms) == (-1, 6000)
+    det.update(7000, 5.0, 0.0, 97.0)  # new low: E = 0.9 but the price is still falling
+    assert det.value == pytest.approx(0.9, abs=1e-12)
+    assert not det.exhausted
+    det.update(8000, 0.0, 0.0, 97.5)
+    assert not det.exhausted  # 1 s since the last extreme
+    det.update(9000, 0.0, 0.0, 97.6)
+    assert det.exhausted
+
+
+def test_ewma_smoothing_of_liquidation_rate():
+    det = CascadeDetector(
+        CascadeConfig(min_notional=1.0, ewma_half_life_s=1.0, price_sigma_mult=None)
+    )
+    det.update(0, 40.0, 0.0)  # smoothed L = 20 ≥ 10
+    assert det.side == -1
+    det.update(1000, 0.0, 0.0)  # L halves each second: E = 1 − 10/20
+    assert det.value == pytest.approx(0.5, abs=1e-12)
+    det.reset()
+    assert det.value is None
+    assert det.side == 0
