@@ -1,0 +1,1 @@
+"""A local Binance USDⓈ-M futures exchange simulator that speaks Binance's wire protocol."""

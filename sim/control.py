@@ -1,0 +1,180 @@
+"""The control API under ``/sim/...``: faults, clock and ground truth over HTTP.
+
+For when the simulator runs as its own process (``python main.py sim``) and a test, the demo or a
+benchmark needs to steer it. Requests and answers are JSON; nothing here is rate limited.
+
+    GET  /sim/status
+    GET  /sim/truth/episodes
+    GET  /sim/truth/aggTrades?symbol=BTCUSDT[&fromId=&limit=]
+    GET  /sim/truth/depth?symbol=BTCUSDT[&speed=250]
+    GET  /sim/truth/book?symbol=BTCUSDT[&u=<final update id>]
+    GET  /sim/truth/markPrices?symbol=  /sim/truth/forceOrders?symbol=
+    GET  /sim/truth/openInterest?symbol=
+    POST /sim/faults/drop             {"route": "public"|"market"|"legacy"|null, "abrupt": true}
+    POST /sim/faults/skip_depth       {"symbol": "BTCUSDT", "count": 1}
+    POST /sim/faults/silence          {"stream": "btcusdt@aggTrade", "seconds": null}
+    POST /sim/faults/unsilence        {"stream": "btcusdt@aggTrade"}
+    POST /sim/faults/malformed        {"count": 1, "stream": null}
+    POST /sim/faults/unknown_fields   {"enabled": true, "fields": null}
+    POST /sim/faults/rest             {"status": 429, "count": 1, "path": null, "retry_after": 5}
+    POST /sim/faults/slow_rest        {"seconds": 2.0, "count": null}
+    POST /sim/faults/max_age          {"seconds": 5}
+    POST /sim/faults/clear
+    POST /sim/clock                   {"speed": 10, "paused": false, "advance_ms": 0, "rate": 200}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from sim.rest import json_response
+
+if TYPE_CHECKING:
+    from sim.server import Simulator
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+class ControlApi:
+    def __init__(self, simulator: Simulator) -> None:
+        self.sim = simulator
+
+    def routes(self) -> list[web.RouteDef]:
+        faults = {
+            "drop": self.drop,
+            "skip_depth": self.skip_depth,
+            "silence": self.silence,
+            "unsilence": self.unsilence,
+            "malformed": self.malformed,
+            "unknown_fields": self.unknown_fields,
+            "rest": self.rest,
+            "slow_rest": self.slow_rest,
+            "max_age": self.max_age,
+            "clear": self.clear,
+        }
+        truth = {
+            "aggTrades": self.agg_trades,
+            "depth": self.depth,
+            "book": self.book,
+            "markPrices": self.per_symbol("mark_prices"),
+            "forceOrders": self.per_symbol("force_orders"),
+            "openInterest": self.per_symbol("open_interest"),
+        }
+        return [
+            web.get("/sim/status", self._get(lambda r: self.sim.status())),
+            web.get("/sim/truth/episodes", self._get(lambda r: self.sim.episodes())),
+            *(
+                web.get(f"/sim/truth/{name}", self._get(fn, truth=True))
+                for name, fn in truth.items()
+            ),
+            *(web.post(f"/sim/faults/{name}", self._post(fn)) for name, fn in faults.items()),
+            web.post("/sim/clock", self._post(self.clock)),
+        ]
+
+    # ---- plumbing ------------------------------------------------------------------------------
+
+    def _get(self, fn: Callable[[web.Request], Any], truth: bool = False) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            if truth and self.sim.truth is None:
+                return json_response({"error": "ground truth is off (record_truth)"}, 404)
+            try:
+                return json_response(fn(request))
+            except (KeyError, ValueError) as exc:
+                return json_response({"error": str(exc)}, 400)
+
+        return handle
+
+    def _post(self, fn: Callable[[dict[str, Any]], Any]) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            raw = await request.read()
+            try:
+                body = orjson.loads(raw) if raw else {}
+                result = fn(body)
+                if isinstance(result, Awaitable):
+                    result = await result
+            except (KeyError, ValueError, TypeError, RuntimeError, orjson.JSONDecodeError) as exc:
+                return json_response({"error": str(exc)}, 400)
+            return json_response({"ok": True, "result": result, "faults": self.sim.faults.state()})
+
+        return handle
+
+    # ---- truth ---------------------------------------------------------------------------------
+
+    def agg_trades(self, request: web.Request) -> list[dict[str, Any]]:
+        rows = self.sim.truth.agg_trades[request.query["symbol"]]  # type: ignore[union-attr]
+        from_id = int(request.query.get("fromId", 0))
+        limit = int(request.query.get("limit", 100_000))
+        if from_id and rows:
+            rows = rows[max(0, from_id - rows[0]["a"]) :]
+        return rows[:limit]
+
+    def depth(self, request: web.Request) -> list[dict[str, Any]]:
+        key = (request.query["symbol"], int(request.query.get("speed", 250)))
+        return self.sim.truth.depth_events[key]  # type: ignore[union-attr]
+
+    def book(self, request: web.Request) -> dict[str, Any]:
+        u = request.query.get("u")
+        return self.sim.book(request.query["symbol"], int(u) if u else None)
+
+    def per_symbol(self, field: str) -> Callable[[web.Request], Any]:
+        def read(request: web.Request) -> Any:
+            return getattr(self.sim.truth, field)[request.query["symbol"]]
+
+        return read
+
+    # ---- faults and clock ----------------------------------------------------------------------
+
+    def drop(self, body: dict[str, Any]) -> int:
+        return self.sim.faults.drop_connections(body.get("route"), bool(body.get("abrupt", True)))
+
+    def skip_depth(self, body: dict[str, Any]) -> None:
+        self.sim.faults.skip_depth_ids(body["symbol"], int(body.get("count", 1)))
+
+    def silence(self, body: dict[str, Any]) -> None:
+        self.sim.faults.silence(body["stream"], body.get("seconds"))
+
+    def unsilence(self, body: dict[str, Any]) -> None:
+        self.sim.faults.unsilence(body["stream"])
+
+    def malformed(self, body: dict[str, Any]) -> None:
+        self.sim.faults.malformed_frames(int(body.get("count", 1)), body.get("stream"))
+
+    def unknown_fields(self, body: dict[str, Any]) -> None:
+        self.sim.faults.unknown_fields(bool(body.get("enabled", True)), body.get("fields"))
+
+    def rest(self, body: dict[str, Any]) -> None:
+        self.sim.faults.rest_error(
+            int(body["status"]),
+            int(body.get("count", 1)),
+            body.get("path"),
+            int(body.get("retry_after", 5)),
+        )
+
+    def slow_rest(self, body: dict[str, Any]) -> None:
+        count = body.get("count")
+        self.sim.faults.slow_rest(float(body["seconds"]), None if count is None else int(count))
+
+    def max_age(self, body: dict[str, Any]) -> None:
+        seconds = body.get("seconds")
+        self.sim.faults.shorten_connection_age(None if seconds is None else float(seconds))
+
+    def clear(self, body: dict[str, Any]) -> None:
+        self.sim.faults.clear()
+
+    async def clock(self, body: dict[str, Any]) -> dict[str, Any]:
+        sim = self.sim
+        if "rate" in body:
+            sim.set_rate(float(body["rate"]))
+        if "speed" in body:
+            sim.set_speed(float(body["speed"]))
+        if body.get("paused") is True:
+            sim.pause()
+        if body.get("advance_ms"):
+            await sim.advance(int(body["advance_ms"]))
+        if body.get("paused") is False:
+            sim.resume()
+        return {"now": sim.now, "paused": sim.pacer.paused, "speed": sim.pacer.speed}

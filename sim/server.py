@@ -1,0 +1,230 @@
+"""The simulator as one aiohttp application: WebSocket streams, REST and control API on one port.
+
+    async with Simulator(["BTCUSDT"], seed=1, record_truth=True) as sim:
+        ...  # clients use sim.ws_url + "/public/stream?streams=...", sim.http_url + "/fapi/v1/..."
+
+``Simulator`` is also the in-process API for tests: ``advance()`` a paused market, inspect
+``truth``, switch ``faults``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from sim.clock import Pacer
+from sim.control import ControlApi
+from sim.faults import Faults
+from sim.feed import AGG_TRADES_WINDOW_MS, Feed
+from sim.hub import Hub
+from sim.ratelimit import WeightLimiter
+from sim.replay import Replay, load_capture
+from sim.rest import RestApi
+from sim.script import Script, load_script, parse_script
+from sim.truth import Truth, render_book
+from sim.ws import WsServer, WsSettings
+
+log = logging.getLogger(__name__)
+
+
+def _script(script: Script | str | Path | dict[str, Any] | None) -> Script:
+    if script is None:
+        return Script()
+    if isinstance(script, Script):
+        return script
+    if isinstance(script, dict):
+        return parse_script(script)
+    return load_script(script)
+
+
+class Simulator:
+    """A Binance USDⓈ-M futures market-data exchange on one local port."""
+
+    def __init__(
+        self,
+        symbols: list[str] | tuple[str, ...] = ("BTCUSDT",),
+        *,
+        seed: int = 1,
+        script: Script | str | Path | dict[str, Any] | None = None,
+        start_ms: int | None = None,
+        speed: float = 1.0,
+        rate: float = 100.0,
+        step_ms: int = 50,
+        paused: bool = False,
+        record_truth: bool = False,
+        ping_interval: float = 180.0,
+        pong_timeout: float = 600.0,
+        max_connection_age: float = 86_400.0,
+        incoming_limit: int = 10,
+        weight_limit: int = 2400,
+        weight_window: float = 60.0,
+        ban_after: int = 3,
+        ban_seconds: float = 120.0,
+        agg_trades_window_ms: int = AGG_TRADES_WINDOW_MS,
+        history_limit: int = 500_000,
+        replay: str | Path | None = None,
+        control: bool = True,
+    ) -> None:
+        self.symbols = [s.upper() for s in symbols]
+        self.faults = Faults()
+        self.hub = Hub(self.faults)
+        self.truth: Truth | None = Truth() if record_truth and replay is None else None
+        self.script = _script(script)
+        self.feed: Feed | None = None
+        self.replay: Replay | None = None
+        if replay is not None:
+            self.replay = Replay(load_capture(replay), self.hub)
+            source: Any = self.replay
+            self.symbols = sorted(self.replay.symbols)
+        else:
+            self.feed = Feed(
+                self.symbols,
+                seed=seed,
+                rate=rate,
+                start_ms=int(time.time() * 1000) if start_ms is None else start_ms,
+                step_ms=step_ms,
+                script=self.script,
+                hub=self.hub,
+                faults=self.faults,
+                truth=self.truth,
+                agg_trades_window_ms=agg_trades_window_ms,
+                history_limit=history_limit,
+            )
+            source = self.feed
+        self.pacer = Pacer(source, self.hub, speed, paused)
+        self.limiter = WeightLimiter(weight_limit, weight_window, ban_after, ban_seconds)
+        self.rest = RestApi(self.feed, self.limiter, self.faults)
+        self.ws = WsServer(
+            self.hub,
+            self.faults,
+            WsSettings(ping_interval, pong_timeout, max_connection_age, incoming_limit),
+            symbols=lambda: set(self.symbols),
+            on_kline=self.feed.track_kline if self.feed is not None else None,
+        )
+        self.control = ControlApi(self) if control else None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.add_routes(self.ws.routes())
+        app.add_routes(self.rest.routes())
+        if self.control is not None:
+            app.add_routes(self.control.routes())
+        app.on_shutdown.append(self._close_connections)
+        return app
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve on ``host:port`` (0: any free port) and start the market clock."""
+        self._runner = web.AppRunner(self.app(), access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        self.host = host
+        self.port = self._runner.addresses[0][1]
+        self._task = asyncio.create_task(self.pacer.run(), name="sim-pacer")
+        log.info("simulator serving %s (symbols=%s)", self.http_url, ",".join(self.symbols))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Simulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _close_connections(self, app: web.Application) -> None:
+        for connection in list(self.hub.open):
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await connection.ws.close(code=1001, message=b"Server shutdown")
+
+    # ---- addresses and clock -------------------------------------------------------------------
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    @property
+    def now(self) -> int:
+        """Simulated time (ms): everything before it has been published."""
+        source = self.feed if self.feed is not None else self.replay
+        return source.now  # type: ignore[union-attr]
+
+    async def advance(self, ms: int) -> None:
+        """Step a paused simulator forward by ``ms`` of simulated time."""
+        await self.pacer.advance(ms)
+
+    def pause(self) -> None:
+        self.pacer.pause()
+
+    def resume(self) -> None:
+        self.pacer.resume()
+
+    def set_speed(self, speed: float) -> None:
+        self.pacer.set_speed(speed)
+
+    def set_rate(self, rate: float) -> None:
+        if self.feed is not None:
+            self.feed.set_rate(rate)
+
+    # ---- truth ---------------------------------------------------------------------------------
+
+    def episodes(self) -> list[dict[str, Any]]:
+        """Ground truth of the script's episodes that have started by now."""
+        if self.feed is None:
+            return []
+        return self.script.truth(self.symbols, self.feed.start_ms, self.feed.now)
+
+    def book(self, symbol: str, update_id: int | None = None) -> dict[str, Any]:
+        """The simulator's book now, or (with ``record_truth``) right after ``update_id``."""
+        if self.feed is None:
+            raise ValueError("no market in replay mode")
+        if update_id is not None:
+            if self.truth is None:
+                raise ValueError("book at an update id needs record_truth=True")
+            return self.truth.book_at(symbol, update_id)
+        market = self.feed.feeds[symbol].market
+        return render_book(market.instrument, market.book, market.update_id)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "now": self.now,
+            "symbols": self.symbols,
+            "paused": self.pacer.paused,
+            "speed": self.pacer.speed,
+            "connections": len(self.hub.open),
+            "frames": self.hub.frames,
+            "rest_requests": self.rest.requests,
+            "faults": self.faults.state(),
+            "truth": self.truth.summary() if self.truth is not None else None,
+            "replay_finished": self.replay.finished if self.replay is not None else None,
+        }
