@@ -91,6 +91,8 @@ class RollingCvd:
         cutoff = time_ms - self.window_ms
         while items[0][0] <= cutoff:
             self._sum -= items.popleft()[1]
+        if len(items) == 1:  # running sums drift by float residue; re-anchor when we can
+            self._sum = delta
 
     @property
     def ready(self) -> bool:
