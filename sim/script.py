@@ -27,7 +27,7 @@ class Wall:
 
     side: str  # "b" or "a"
     offset: int  # ticks from the same-side best level when the episode starts
-    size: float  # in multiples of the instrument's typical order size
+    size: float  # now, in multiples of the instrument's typical order size
     hold: bool  # refilled whenever it is eaten into (absorption)
     erode: bool  # cancelled down to nothing by the episode's end
 
@@ -99,7 +99,8 @@ def regime_for(episode: Episode, progress: float) -> Regime:
         )
     if episode.kind == "wall":
         side = "a" if p.get("side", "bid") in ("ask", "a") else "b"
-        size = float(p.get("wall_size", 40.0))
+        # The order appears whole, then is cancelled down to nothing by the episode's end.
+        size = float(p.get("wall_size", 40.0)) * (1 - progress)
         return Regime(wall=Wall(side, int(p.get("offset", 8)), size, hold=False, erode=True))
     # breakout: a one-sided rush through thinned opposite liquidity
     return Regime(

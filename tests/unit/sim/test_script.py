@@ -1,0 +1,71 @@
+"""Scripts: loading from JSON/TOML, the active episode, and the ground truth of episodes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.script import NORMAL, Episode, Script, load_script
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_demo_script_loads_and_covers_the_episode_kinds() -> None:
+    script = load_script(ROOT / "sim" / "scripts" / "demo.json")
+    kinds = {e.kind for e in script.episodes}
+    assert {"quiet", "panic_selloff", "absorption", "breakout"} <= kinds
+    assert script.repeat
+
+
+def test_toml_script(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[[episodes]]\nkind = "trend"\nstart = 5\nduration = 10\nsymbol = "ethusdt"\n'
+        'direction = "down"\n'
+    )
+    (episode,) = load_script(path).episodes
+    assert episode == Episode("trend", 5.0, 10.0, "ETHUSDT", {"direction": "down"})
+
+
+def test_active_episode_and_regime() -> None:
+    script = Script([Episode("quiet", 0, 10), Episode("panic_selloff", 10, 20, "BTCUSDT")])
+    assert script.active("BTCUSDT", 5)[0].kind == "quiet"  # type: ignore[index]
+    episode, progress = script.active("BTCUSDT", 15)  # type: ignore[misc]
+    assert episode.kind == "panic_selloff" and progress == pytest.approx(0.25)
+    assert script.active("ETHUSDT", 15) is None
+    assert script.regime("ETHUSDT", 15) == (NORMAL, None)
+    assert script.regime("BTCUSDT", 15)[0].liquidations_per_s > 0
+
+
+def test_truth_lists_each_episode_per_symbol_in_ms() -> None:
+    script = Script([Episode("quiet", 0, 10), Episode("breakout", 10, 5, "ETHUSDT")])
+    truth = script.truth(["BTCUSDT", "ETHUSDT"], 1_000_000)
+    assert truth == [
+        {"kind": "quiet", "symbol": "BTCUSDT", "start": 1_000_000, "end": 1_010_000, "params": {}},
+        {"kind": "quiet", "symbol": "ETHUSDT", "start": 1_000_000, "end": 1_010_000, "params": {}},
+        {
+            "kind": "breakout",
+            "symbol": "ETHUSDT",
+            "start": 1_010_000,
+            "end": 1_015_000,
+            "params": {},
+        },
+    ]
+
+
+def test_repeating_script_repeats_truth_and_regimes() -> None:
+    script = Script([Episode("quiet", 0, 10), Episode("trend", 10, 10)], repeat=True)
+    assert script.active("X", 25)[0].kind == "quiet"  # type: ignore[index]
+    truth = script.truth(["X"], 0, until_ms=35_000)
+    assert [(r["kind"], r["start"]) for r in truth] == [
+        ("quiet", 0),
+        ("trend", 10_000),
+        ("quiet", 20_000),
+        ("trend", 30_000),
+    ]
+
+
+def test_unknown_kind_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown episode kind"):
+        Episode("moon", 0, 1)
