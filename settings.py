@@ -60,6 +60,8 @@ class Settings:
     batch_max_ms: int = 200
     queue_max_rows: int = 500_000
     universe_refresh: float = 3600.0
+    connection_max_age: float = 23 * 3600.0
+    silent_after: float = 30.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     log_level: str = "INFO"
@@ -102,6 +104,8 @@ class Settings:
             batch_max_ms=r.integer("BATCH_MAX_MS", 200, 1, 600_000),
             queue_max_rows=r.integer("QUEUE_MAX_ROWS", 500_000, 1000, 100_000_000),
             universe_refresh=r.number("UNIVERSE_REFRESH", 3600.0, 10.0),
+            connection_max_age=r.number("CONNECTION_MAX_AGE", 23 * 3600.0, 1.0),
+            silent_after=r.number("STREAM_SILENT_AFTER", 30.0, 1.0),
             metrics_host=r.text("METRICS_HOST", "127.0.0.1"),
             metrics_port=r.integer("METRICS_PORT", 9108, 0, 65535),
             log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),

@@ -1,0 +1,1 @@
+"""Binance wire format -> typed rows; stream connections; REST pollers; book sync; gaps."""

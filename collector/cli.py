@@ -1,0 +1,379 @@
+"""``python main.py record``: the recorder's composition root.
+
+Builds the writers, the REST client, the books, the stream connections and the health server
+from the settings, runs them under one TaskGroup, and on SIGINT/SIGTERM stops reading and
+flushes every batch before exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+import asyncpg
+
+from collector import health, metrics, streams
+from collector.backfill import Backfiller
+from collector.connection import StreamConnection
+from collector.depth import DepthKeeper
+from collector.events import EventLog, utc_now
+from collector.handler import FrameHandler
+from collector.logs import setup_logging
+from collector.pollers import poll_open_interest
+from collector.rest import BinanceRest, RestError, WeightBudget
+from collector.rows import COLUMNS, TABLES
+from collector.sequence import TradeSequence
+from collector.universe import top_symbols
+from db.connect import DatabaseUnavailable, connect
+from db.migrate import timescaledb_license
+from db.readers import last_agg_trade_ids
+from db.retention import drop_expired_chunks
+from db.spool import Spool
+from db.writer import TableWriter
+from settings import Settings, SettingsError
+
+log = logging.getLogger("collector")
+
+EVENT_TABLES = ("agg_trades", "depth_updates", "mark_prices", "force_orders")
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: python main.py record   (configured by environment / .env; see .env.example)")
+        return 0
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        import uvloop
+
+        runner = uvloop.run
+    except ImportError:  # pragma: no cover - uvloop is a pinned dependency
+        runner = asyncio.run
+    try:
+        runner(_run_until_signal(settings))
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run_until_signal(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_recorder(settings, stop)
+
+
+@dataclass
+class Recorder:
+    """What a running recorder exposes to /health, the stats line and tests."""
+
+    settings: Settings
+    symbols: list[str]
+    writers: dict[str, TableWriter]
+    handler: FrameHandler | None = None
+    keeper: DepthKeeper | None = None
+    connections: list[StreamConnection] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    metrics_port: int | None = None
+
+    def health(self) -> tuple[bool, dict]:
+        expected = [f"{kind}:{s}" for s in self.symbols for kind in ("aggTrade", "depthUpdate")]
+        expected += [f"markPriceUpdate:{s}" for s in self.symbols]
+        last_seen = self.handler.last_seen if self.handler else {}
+        ages = health.ages(last_seen, expected, self.started)
+        limits = {"aggTrade": 120.0, "depthUpdate": 10.0, "markPriceUpdate": 10.0}
+        stale = sorted(k for k, age in ages.items() if age > limits[k.split(":")[0]])
+        now = time.time()
+        tables = {}
+        db_failing_for = 0.0
+        for name, w in self.writers.items():
+            s = w.stats
+            failing = now - s.failing_since if s.failing_since else 0.0
+            db_failing_for = max(db_failing_for, failing)
+            tables[name] = {
+                "last_flush_age": round(now - s.last_flush, 3) if s.last_flush else None,
+                "queued": w.queued,
+                "rows_written": s.rows_written,
+                "failing_for": round(failing, 3),
+            }
+        books = {s: b.valid for s, b in self.keeper.books.items()} if self.keeper else {}
+        db_ok = db_failing_for < health.DB_FAILING_THRESHOLD
+        body = {
+            "status": "ok" if db_ok and not stale else "degraded",
+            "streams": ages,
+            "stale": stale,
+            "tables": tables,
+            "db": "up" if db_failing_for == 0 else ("failing" if not db_ok else "retrying"),
+            "books_valid": books,
+        }
+        return db_ok and not stale, body
+
+
+async def run_recorder(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    clock: Callable[[], dt.datetime] = utc_now,
+    on_ready: Callable[[Recorder], None] | None = None,
+) -> None:
+    """Record until ``stop`` is set, then flush everything and return."""
+    # Fail fast with one clear line if the database is unreachable at start.
+    conn = await connect(settings.database_url)
+    try:
+        await timescaledb_license(conn)
+        has_schema = await conn.fetchval("SELECT to_regclass('agg_trades') IS NOT NULL")
+        if not has_schema:
+            raise DatabaseUnavailable("the schema is missing: run `python main.py db init` first")
+    finally:
+        await conn.close()
+
+    spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+    writers: dict[str, TableWriter] = {}
+    route: dict[type, TableWriter] = {}
+
+    def put(row: tuple) -> None:
+        route[type(row)].put(row)
+
+    events = EventLog(put, clock)
+    for cls, table in TABLES.items():
+        writers[table] = route[cls] = _writer(settings, table, spool, events)
+    writer_tasks = [asyncio.create_task(w.run(), name=f"writer:{t}") for t, w in writers.items()]
+    try:
+        async with aiohttp.ClientSession() as http:
+            budget = WeightBudget()
+            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=_on_rest_limit)
+            symbols = list(settings.symbols)
+            if settings.top_n:
+                symbols = await top_symbols(rest, settings.top_n)
+                log.info(
+                    "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
+                )
+            recorder = Recorder(settings, symbols, writers)
+            await _record(recorder, rest, put, events, clock, stop, on_ready)
+    finally:
+        for w in writers.values():
+            await w.close()
+        await asyncio.gather(*writer_tasks, return_exceptions=True)
+        log.info("all batches flushed; recorder stopped")
+
+
+async def _record(
+    recorder: Recorder,
+    rest: BinanceRest,
+    put: Callable[[tuple], None],
+    events: EventLog,
+    clock: Callable[[], dt.datetime],
+    stop: asyncio.Event,
+    on_ready: Callable[[Recorder], None] | None,
+) -> None:
+    s, symbols = recorder.settings, recorder.symbols
+    sequences = await _load_sequences(s.database_url, symbols)
+    keeper = DepthKeeper(
+        symbols,
+        rest,
+        put,
+        events,
+        clock,
+        top_levels=s.book_top_levels,
+        top_interval=s.book_top_interval,
+        snapshot_interval=s.depth_snapshot_interval,
+    )
+    backfiller = Backfiller(rest, put, events, sequences, clock)
+    handler = FrameHandler(
+        symbols=set(symbols),
+        put=put,
+        events=events,
+        books=keeper.books,
+        trades=sequences,
+        on_depth_gap=keeper.on_invalid,
+        on_trade_hole=backfiller.on_hole,
+        clock=clock,
+    )
+    recorder.handler, recorder.keeper = handler, keeper
+    recorder.connections = _connections(s, symbols, handler, events)
+    runner, recorder.metrics_port = await health.start(
+        health.build_app(recorder.health), s.metrics_host, s.metrics_port
+    )
+    events.record("start", {"symbols": symbols, "connections": len(recorder.connections)})
+    log.info(
+        "recording %d symbols on %d connections; /health and /metrics on %s:%s",
+        len(symbols),
+        len(recorder.connections),
+        s.metrics_host,
+        recorder.metrics_port,
+    )
+    if on_ready is not None:
+        on_ready(recorder)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for c in recorder.connections:
+                tg.create_task(c.run(), name=f"ws:{c.name}")
+            tg.create_task(keeper.run(), name="depth")
+            tg.create_task(backfiller.run(), name="backfill")
+            tg.create_task(
+                poll_open_interest(symbols, rest, put, clock, s.oi_poll_interval, handler.bad),
+                name="open-interest",
+            )
+            tg.create_task(_stats_every_minute(recorder), name="stats")
+            if s.retention:
+                tg.create_task(_retention(s), name="retention")
+            tg.create_task(_raise_when_set(stop), name="stop")
+    except* _Stopped:
+        events.record("stop", {"reason": "signal"})
+    finally:
+        await runner.cleanup()
+
+
+class _Stopped(Exception):
+    pass
+
+
+async def _raise_when_set(stop: asyncio.Event) -> None:
+    await stop.wait()
+    raise _Stopped
+
+
+def _connections(
+    s: Settings, symbols: list[str], handler: FrameHandler, events: EventLog
+) -> list[StreamConnection]:
+    result = []
+    for i, group in enumerate(streams.group(streams.futures_streams(symbols, s.depth_speed))):
+        route = group[0].route
+        name = f"{route}-{i}"
+        url = streams.combined_url(s.binance_ws_url, route, [st.name for st in group])
+        result.append(
+            StreamConnection(
+                name,
+                url,
+                handler,
+                on_event=_connection_events(name, events),
+                max_age=s.connection_max_age,
+                silent_after=s.silent_after,
+            )
+        )
+    return result
+
+
+def _connection_events(name: str, events: EventLog) -> Callable[[str, dict], None]:
+    def on_event(kind: str, details: dict) -> None:
+        if kind == "connect":
+            metrics.RECONNECTS.labels(name).inc()
+        elif kind == "stale":
+            metrics.STALE.labels(name).inc()
+        events.record(kind, details, stream=name)
+
+    return on_event
+
+
+def _writer(settings: Settings, table: str, spool: Spool, events: EventLog) -> TableWriter:
+    async def connect_writer() -> asyncpg.Connection:
+        return await connect(
+            settings.database_url,
+            server_settings={"synchronous_commit": "off", "application_name": "flowline-recorder"},
+        )
+
+    def on_flush(name: str, batch: list, seconds: float) -> None:
+        metrics.FLUSH_SECONDS.labels(name).observe(seconds)
+        metrics.ROWS.labels(name).inc(len(batch))
+        metrics.DB_UP.set(1)
+        if name in EVENT_TABLES:
+            now = dt.datetime.now(dt.UTC)
+            lag = metrics.COMMIT_LAG.labels(name)
+            for row in batch[:: max(1, len(batch) // 50)]:  # a sample keeps this cheap
+                lag.observe((now - row[0]).total_seconds())
+
+    def on_drop(name: str, rows: list, reason: str) -> None:
+        metrics.DROPPED.labels(name).inc(len(rows))
+        times = [r[0] for r in rows]
+        if name != "recorder_events":
+            events.record(
+                "gap",
+                {"reason": reason, "rows": len(rows)},
+                stream=name,
+                start_time=min(times),
+                end_time=max(times),
+                status="unrecoverable",
+            )
+
+    return TableWriter(
+        table,
+        COLUMNS[table],
+        connect_writer,
+        max_rows=settings.batch_max_rows,
+        max_ms=settings.batch_max_ms,
+        queue_max_rows=settings.queue_max_rows,
+        spool=spool,
+        on_flush=on_flush,
+        on_drop=on_drop,
+    )
+
+
+async def _load_sequences(url: str, symbols: list[str]) -> dict[str, TradeSequence]:
+    conn = await connect(url)
+    try:
+        last = await last_agg_trade_ids(conn, symbols)
+    finally:
+        await conn.close()
+    if last:
+        log.info("resuming aggTrade ids from the database: %s", last)
+    return {s: TradeSequence(last.get(s)) for s in symbols}
+
+
+def _on_rest_limit(status: int, retry_after: float) -> None:
+    metrics.REST_LIMITED.labels(str(status)).inc()
+
+
+async def _stats_every_minute(recorder: Recorder) -> None:
+    tick = 0
+    while True:
+        await asyncio.sleep(1)
+        tick += 1
+        _, body = recorder.health()
+        for key, age in body["streams"].items():
+            metrics.LAST_MESSAGE_AGE.labels(key).set(age)
+        for name, w in recorder.writers.items():
+            metrics.QUEUE_ROWS.labels(name).set(w.queued)
+        if w.spool is not None:
+            metrics.SPOOL_BYTES.set(w.spool.bytes_used)
+        if tick % 60 == 0:
+            written = {n: w.stats.rows_written for n, w in recorder.writers.items()}
+            bad = recorder.handler.bad.counts if recorder.handler else {}
+            log.info(
+                "rows written %s; db %s; stale %s; malformed %s",
+                written,
+                body["db"],
+                body["stale"] or "none",
+                bad or "none",
+            )
+
+
+async def _retention(s: Settings) -> None:
+    """Apache-license retention: drop whole expired chunks every hour."""
+    while True:
+        with contextlib.suppress(DatabaseUnavailable, asyncpg.PostgresError, OSError):
+            conn = await connect(s.database_url)
+            try:
+                if await timescaledb_license(conn) != "timescale":
+                    dropped = await drop_expired_chunks(conn, s.retention, dt.datetime.now(dt.UTC))
+                    if any(dropped.values()):
+                        log.info("retention dropped chunks: %s", dropped)
+            finally:
+                await conn.close()
+        await asyncio.sleep(3600)
+
+
+__all__ = ["Recorder", "RestError", "main", "run_recorder"]

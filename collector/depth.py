@@ -1,0 +1,165 @@
+"""Books for every symbol: snapshots (start, resync, periodic), gap records, ``book_top`` rows.
+
+Snapshots are fetched one at a time through the shared REST weight budget, so a reconnect that
+invalidates every book does not become a snapshot storm (the classic cause of 418 bans).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Callable
+
+from collector import metrics, parse
+from collector.book import BookSync, Break
+from collector.events import EventLog
+from collector.rest import BinanceRest, RestError
+from collector.rows import BookTopRow
+
+log = logging.getLogger(__name__)
+
+
+class DepthKeeper:
+    def __init__(
+        self,
+        symbols: list[str],
+        rest: BinanceRest,
+        put: Callable[[tuple], None],
+        events: EventLog,
+        clock: Callable[[], dt.datetime],
+        *,
+        market: str = "usdm",
+        top_levels: int = 20,
+        top_interval: float = 1.0,
+        snapshot_interval: float = 3600.0,
+        snapshot_limit: int = 1000,
+    ) -> None:
+        self.rest = rest
+        self.put = put
+        self.events = events
+        self.clock = clock
+        self.market = market
+        self.top_levels = top_levels
+        self.top_interval = top_interval
+        self.snapshot_interval = snapshot_interval
+        self.snapshot_limit = snapshot_limit
+        self.books = {s: BookSync(s, market) for s in symbols}
+        self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        self._pending: set[str] = set()
+        self._open_gap: dict[str, uuid.UUID] = {}  # symbol -> ref of the gap awaiting a snapshot
+
+    def on_invalid(self, symbol: str, brk: Break | None) -> None:
+        """Called for every diff while a book is not valid; records a break once, asks once."""
+        if brk is not None and symbol not in self._open_gap:
+            pu = brk.row.prev_final_update_id
+            last = pu if pu is not None else brk.row.first_update_id - 1
+            self._open_gap[symbol] = self.events.record(
+                "gap",
+                {"prev_u": brk.prev_u, "U": brk.row.first_update_id, "pu": pu},
+                symbol=symbol,
+                market=self.market,
+                stream="depth_updates",
+                first_id=brk.prev_u + 1,
+                last_id=last,
+                end_time=brk.row.time,
+                status="open",
+                ref=uuid.uuid4(),
+            )
+            log.warning(
+                "%s: depth chain broken after u=%d (pu=%s); resyncing", symbol, brk.prev_u, pu
+            )
+        self.request(symbol, "resync" if symbol in self._open_gap else "start")
+
+    def request(self, symbol: str, reason: str) -> None:
+        if symbol not in self._pending:
+            self._pending.add(symbol)
+            self._queue.put_nowait((symbol, reason))
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._snapshots())
+            tg.create_task(self._tops())
+            if self.snapshot_interval > 0:
+                tg.create_task(self._periodic())
+
+    async def _snapshots(self) -> None:
+        while True:
+            symbol, reason = await self._queue.get()
+            try:
+                await self._fetch(symbol, reason)
+            except RestError as exc:
+                log.error("%s: depth snapshot failed: %s; retrying", symbol, exc)
+                await asyncio.sleep(1.0)
+                self._pending.discard(symbol)
+                self.request(symbol, reason)
+
+    async def _fetch(self, symbol: str, reason: str) -> None:
+        sync = self.books[symbol]
+        if reason != "periodic":
+            for _ in range(100):  # Binance: open the stream and buffer before the snapshot
+                if sync.buffer:
+                    break
+                await asyncio.sleep(0.05)
+        data = await self.rest.depth(symbol, self.snapshot_limit)
+        row = parse.depth_snapshot(data, symbol, reason, self.clock(), self.market)
+        self.put(row)
+        self._pending.discard(symbol)
+        if reason == "periodic":
+            return  # stored for research; reloading a live book from it would lose diffs
+        if sync.on_snapshot(row):
+            metrics.BOOK_VALID.labels(symbol).set(1)
+            ref = self._open_gap.pop(symbol, None)
+            if ref is not None:
+                metrics.RESYNCS.labels(symbol).inc()
+                self.events.record(
+                    "resync",
+                    {"last_update_id": row.last_update_id},
+                    symbol=symbol,
+                    market=self.market,
+                    stream="depth_updates",
+                    status="resynced",
+                    ref=ref,
+                )
+        else:
+            metrics.BOOK_VALID.labels(symbol).set(0)
+            self.request(symbol, reason)  # snapshot older than the buffered diffs: again
+
+    async def _tops(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_tick = loop.time()
+        while True:
+            next_tick += self.top_interval
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            now = self.clock()
+            for symbol, sync in self.books.items():
+                metrics.BOOK_VALID.labels(symbol).set(1 if sync.valid else 0)
+                if sync.valid:  # never a book_top row from a book that is not in sync
+                    self.put(self._top_row(now, symbol, sync))
+
+    def _top_row(self, now: dt.datetime, symbol: str, sync: BookSync) -> BookTopRow:
+        bid_px, bid_q, ask_px, ask_q = sync.book.top(self.top_levels)
+        return BookTopRow(
+            now,
+            symbol,
+            self.market,
+            sync.book.last_update_id,
+            sync.book.event_time,
+            bid_px[0] if bid_px else None,
+            bid_q[0] if bid_q else None,
+            ask_px[0] if ask_px else None,
+            ask_q[0] if ask_q else None,
+            bid_px,
+            bid_q,
+            ask_px,
+            ask_q,
+        )
+
+    async def _periodic(self) -> None:
+        symbols = list(self.books)
+        step = self.snapshot_interval / max(1, len(symbols))  # staggered over the interval
+        while True:
+            for symbol in symbols:
+                await asyncio.sleep(step)
+                self.request(symbol, "periodic")

@@ -1,0 +1,172 @@
+"""Turns every received frame into rows: decode, parse, de-duplicate, detect holes, feed books.
+
+Never waits and never raises on exchange input: malformed frames, unknown event types and wrong
+field types are counted per kind, logged once with a truncated sample, and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from collector import metrics, parse
+from collector.book import BookSync, Break
+from collector.events import EventLog
+from collector.rows import AggTradeRow, DepthUpdateRow, ForceOrderRow, MarkPriceRow
+from collector.sequence import Seen, TradeSequence
+
+log = logging.getLogger(__name__)
+
+SAMPLE_BYTES = 300
+
+
+class BadInput:
+    """Counts unusable input per kind; logs and records the first of each kind with a sample."""
+
+    def __init__(self, events: EventLog | None = None) -> None:
+        self.counts: dict[str, int] = {}
+        self.events = events
+
+    def report(self, kind: str, sample: Any, error: BaseException | None = None) -> None:
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        metrics.MALFORMED.labels(kind).inc()
+        if n == 1:
+            text = sample if isinstance(sample, bytes | str) else orjson.dumps(sample, default=str)
+            text = text.decode(errors="replace") if isinstance(text, bytes) else text
+            log.warning("unusable input (%s): %s; sample: %.300s", kind, error or "", text)
+            if self.events is not None:
+                self.events.record(
+                    "malformed",
+                    {"kind": kind, "error": str(error or ""), "sample": text[:SAMPLE_BYTES]},
+                )
+
+
+class FrameHandler:
+    def __init__(
+        self,
+        *,
+        symbols: set[str],
+        put: Callable[[tuple], None],
+        events: EventLog,
+        books: dict[str, BookSync],
+        trades: dict[str, TradeSequence],
+        on_depth_gap: Callable[[str, Break | None], None],
+        on_trade_hole: Callable[[str, int, int], None],
+        clock: Callable[[], dt.datetime],
+        market: str = "usdm",
+    ) -> None:
+        self.symbols = symbols
+        self.put = put
+        self.events = events
+        self.books = books
+        self.trades = trades
+        self.on_depth_gap = on_depth_gap
+        self.on_trade_hole = on_trade_hole
+        self.clock = clock
+        self.market = market
+        self.bad = BadInput(events)
+        self.last_seen: dict[str, float] = {}  # "aggTrade:BTCUSDT" -> monotonic time
+        self._last_mark: dict[str, dt.datetime] = {}
+        self._parsers: dict[str, Callable[[dict, dt.datetime], tuple]] = {
+            "aggTrade": lambda d, t: parse.agg_trade(d, t, market),
+            "depthUpdate": lambda d, t: parse.depth_update(d, t, market),
+            "markPriceUpdate": parse.mark_price,
+            "forceOrder": parse.force_order,
+        }
+
+    def __call__(self, frame: bytes) -> None:
+        received_at = self.clock()
+        try:
+            msg = orjson.loads(frame)
+        except orjson.JSONDecodeError as exc:
+            self.bad.report("invalid_json", frame[:SAMPLE_BYTES], exc)
+            return
+        if type(msg) is not dict:
+            if type(msg) is list:  # raw /ws form of an all-market array stream
+                for item in msg:
+                    self._payload(item, received_at)
+                return
+            self.bad.report("not_an_object", frame[:SAMPLE_BYTES])
+            return
+        data = msg.get("data", msg)
+        if data is msg and "e" not in msg:
+            if "result" in msg or "error" in msg or "code" in msg:
+                return  # reply to a SUBSCRIBE / LIST_SUBSCRIPTIONS
+            self.bad.report("unknown_frame", frame[:SAMPLE_BYTES])
+            return
+        if type(data) is list:
+            for item in data:
+                self._payload(item, received_at)
+        else:
+            self._payload(data, received_at)
+
+    def _payload(self, d: Any, received_at: dt.datetime) -> None:
+        try:
+            kind = d["e"]
+            parser = self._parsers.get(kind)
+        except (KeyError, TypeError) as exc:
+            self.bad.report("no_event_type", d, exc)
+            return
+        if parser is None:
+            self.bad.report(f"unknown_event:{kind}"[:60], d)
+            return
+        if kind in ("markPriceUpdate", "forceOrder") and not parse.is_usdm(d):
+            return  # COIN-M symbols on the merged all-market streams
+        try:
+            row = parser(d, received_at)
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            self.bad.report(f"bad_{kind}", d, exc)
+            return
+        metrics.MESSAGES.labels(kind).inc()
+        if row.symbol not in self.symbols:
+            return  # all-market streams carry every symbol; keep ours
+        self.last_seen[f"{kind}:{row.symbol}"] = time.monotonic()
+        if kind == "aggTrade":
+            self._trade(row)  # type: ignore[arg-type]
+        elif kind == "depthUpdate":
+            self._depth(row)  # type: ignore[arg-type]
+        elif kind == "markPriceUpdate":
+            self._mark(row)  # type: ignore[arg-type]
+        else:
+            self._force(row)  # type: ignore[arg-type]
+
+    def _trade(self, row: AggTradeRow) -> None:
+        seq = self.trades.get(row.symbol)
+        if seq is None:
+            seq = self.trades[row.symbol] = TradeSequence()
+        seen, hole = seq.observe(row.agg_trade_id)
+        if seen is Seen.DUPLICATE:
+            return
+        self.put(row)
+        if hole is not None:
+            metrics.GAPS.labels("agg_trades").inc()
+            self.on_trade_hole(row.symbol, hole[0], hole[1])
+
+    def _depth(self, row: DepthUpdateRow) -> None:
+        sync = self.books.get(row.symbol)
+        if sync is None:
+            return
+        if sync.prev_u is not None and row.final_update_id <= sync.prev_u:
+            return  # the same diff from an overlapping connection
+        self.put(row)
+        brk = sync.on_diff(row)
+        if brk is not None:
+            metrics.GAPS.labels("depth_updates").inc()
+        if not sync.valid:
+            self.on_depth_gap(row.symbol, brk)  # records the gap, asks for a snapshot
+
+    def _mark(self, row: MarkPriceRow) -> None:
+        last = self._last_mark.get(row.symbol)
+        if last is not None and row.time <= last:
+            return
+        self._last_mark[row.symbol] = row.time
+        self.put(row)
+
+    def _force(self, row: ForceOrderRow) -> None:
+        self.put(row)
