@@ -55,7 +55,8 @@ class DepthKeeper:
         if brk is not None and symbol not in self._open_gap:
             pu = brk.row.prev_final_update_id
             last = pu if pu is not None else brk.row.first_update_id - 1
-            self._open_gap[symbol] = self.events.record(
+            ref = self._open_gap[symbol] = uuid.uuid4()
+            self.events.record(
                 "gap",
                 {"prev_u": brk.prev_u, "U": brk.row.first_update_id, "pu": pu},
                 symbol=symbol,
@@ -65,7 +66,7 @@ class DepthKeeper:
                 last_id=last,
                 end_time=brk.row.time,
                 status="open",
-                ref=uuid.uuid4(),
+                ref=ref,
             )
             log.warning(
                 "%s: depth chain broken after u=%d (pu=%s); resyncing", symbol, brk.prev_u, pu
