@@ -22,7 +22,7 @@ COMMANDS = {
     "strategy": "strategy.cli",
     "backtest": "strategy.backtest_cli",
     "sim": "sim.cli",
-    "demo": "demo",
+    "demo": "collector.demo",
     "db": "db.cli",
     "status": "db.cli",
 }
