@@ -18,6 +18,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -79,6 +80,7 @@ class Bar:
 
 
 _NO_BARS: list[Bar] = []  # shared empty result; callers must not mutate it
+_NEVER = 2**63  # an end time no trade reaches
 
 
 class _BarBuilder:
@@ -158,6 +160,60 @@ class _BarBuilder:
             self._rows[row] = cell = [0.0, 0.0]
         cell[m] += q
 
+    def _fold(self, trades: Iterable[Trade], end_ms: int, max_volume: float) -> list[Bar]:
+        """`_add` every trade in one loop over local variables; close a time bar when
+        a trade reaches `end_ms` (time bars) or after the trade that brings volume to
+        `max_volume` (volume bars). The batch path of backtests: locals instead of
+        attribute stores make it markedly cheaper than `update` per trade."""
+        out: list[Bar] = []
+        inv, k = self._inv_tick, self.row_ticks
+        rows, count, hi, lo, close, buy, sell, notional, last_t = self._load()
+        for t, p, q, m in trades:
+            if t >= end_ms:
+                self._store(count, hi, lo, close, buy, sell, notional, last_t)
+                out.extend(self._roll(t))
+                end_ms = self._end_ms
+                rows, count, hi, lo, close, buy, sell, notional, last_t = self._load()
+            if count == 0:
+                self._open = hi = lo = p
+                if end_ms == _NEVER:
+                    self._start_ms = t
+            elif p > hi:
+                hi = p
+            elif p < lo:
+                lo = p
+            close, last_t = p, t
+            count += 1
+            notional += p * q
+            if m:
+                sell += q
+            else:
+                buy += q
+            row = int(p * inv + 0.5) // k
+            cell = rows.get(row)
+            if cell is None:
+                rows[row] = cell = [0.0, 0.0]
+            cell[m] += q
+            if buy + sell >= max_volume:
+                self._store(count, hi, lo, close, buy, sell, notional, last_t)
+                out.append(self._close_bar(t))
+                rows, count, hi, lo, close, buy, sell, notional, last_t = self._load()
+        self._store(count, hi, lo, close, buy, sell, notional, last_t)
+        return out
+
+    def _load(
+        self,
+    ) -> tuple[dict[int, list[float]], int, float, float, float, float, float, float, int]:
+        return (self._rows, self._count, self._high, self._low, self._close, self._buy,
+                self._sell, self._notional, self._last_ms)  # fmt: skip
+
+    def _store(
+        self, count: int, hi: float, lo: float, close: float, buy: float, sell: float,
+        notional: float, last_t: int,
+    ) -> None:  # fmt: skip
+        self._count, self._high, self._low, self._close = count, hi, lo, close
+        self._buy, self._sell, self._notional, self._last_ms = buy, sell, notional, last_t
+
     def _make_bar(self, end_ms: int) -> Bar:
         if self._count == 0:
             c = self._prev_close if self._prev_close is not None else 0.0
@@ -211,34 +267,8 @@ class TimeBars(_BarBuilder):
 
     def update_many(self, trades: Iterable[Trade]) -> list[Bar]:
         """Add trades in order; return every bar they closed. Same result as `update`
-        one by one, with the per-trade work inlined (the bar builder is the hot path)."""
-        out: list[Bar] = []
-        rows = self._rows
-        inv, k = self._inv_tick, self.row_ticks
-        for t, p, q, m in trades:
-            if t >= self._end_ms:
-                out.extend(self._roll(t))
-                rows = self._rows
-            if self._count == 0:
-                self._open = self._high = self._low = p
-            elif p > self._high:
-                self._high = p
-            elif p < self._low:
-                self._low = p
-            self._close = p
-            self._count += 1
-            self._last_ms = t
-            self._notional += p * q
-            if m:
-                self._sell += q
-            else:
-                self._buy += q
-            row = int(p * inv + 0.5) // k
-            cell = rows.get(row)
-            if cell is None:
-                rows[row] = cell = [0.0, 0.0]
-            cell[m] += q
-        return out
+        one by one, faster (see `_fold`)."""
+        return self._fold(trades, self._end_ms, math.inf)
 
     def advance(self, now_ms: int) -> list[Bar]:
         """Close every bar that ended at or before `now_ms` (a clock tick without trades)."""
@@ -290,14 +320,8 @@ class VolumeBars(_BarBuilder):
         return _NO_BARS
 
     def update_many(self, trades: Iterable[Trade]) -> list[Bar]:
-        """Add trades in order; return every bar they completed."""
-        out: list[Bar] = []
-        update = self.update
-        for trade in trades:
-            closed = update(trade)
-            if closed:
-                out.append(closed[0])
-        return out
+        """Add trades in order; return every bar they completed (see `_fold`)."""
+        return self._fold(trades, _NEVER, self.threshold)
 
     def partial(self) -> Bar | None:
         """The open bar so far (None when it has no trade yet)."""

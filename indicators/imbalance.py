@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from operator import itemgetter, mul
 
 from indicators.types import BookState, Level
+
+_qty = itemgetter(1)  # map(_qty, levels) sums sizes in C: the book path runs 50k/s
 
 
 def _usable(book: BookState) -> bool:
@@ -56,11 +59,11 @@ def depth_imbalance(
     if not _usable(book):
         return None
     if weights is None:
-        b = sum(lvl[1] for lvl in book.bids[:levels])
-        a = sum(lvl[1] for lvl in book.asks[:levels])
-    else:
-        b = sum(w * lvl[1] for w, lvl in zip(weights, book.bids[:levels], strict=False))
-        a = sum(w * lvl[1] for w, lvl in zip(weights, book.asks[:levels], strict=False))
+        b = sum(map(_qty, book.bids[:levels]))
+        a = sum(map(_qty, book.asks[:levels]))
+    else:  # map stops at the shorter of weights and levels
+        b = sum(map(mul, weights[:levels], map(_qty, book.bids)))
+        a = sum(map(mul, weights[:levels], map(_qty, book.asks)))
     total = b + a
     return (b - a) / total if total > 0 else None
 
@@ -73,18 +76,23 @@ def band_imbalance(book: BookState, band_bps: float) -> float | None:
         return None
     mid = (book.bids[0][0] + book.asks[0][0]) * 0.5  # in ticks; bps are unit-free
     lo, hi = mid * (1.0 - band_bps * 1e-4), mid * (1.0 + band_bps * 1e-4)
-    b = 0.0
-    for ticks, qty in book.bids:
-        if ticks < lo:
-            break
-        b += qty
-    a = 0.0
-    for ticks, qty in book.asks:
-        if ticks > hi:
-            break
-        a += qty
+    b = _sum_within(book.bids, 1, lo)  # bids inside: ticks ≥ lo
+    a = _sum_within(book.asks, -1, hi)  # asks inside: ticks ≤ hi
     total = b + a
     return (b - a) / total if total > 0 else None
+
+
+def _sum_within(levels: Sequence[Level], sign: int, limit: float) -> float:
+    """Sum of the sizes of best-first levels with sign·ticks ≥ sign·limit."""
+    bound = sign * limit
+    if sign * levels[-1][0] >= bound:  # the usual case: the whole visible side is inside
+        return sum(map(_qty, levels))
+    total = 0.0
+    for ticks, qty in levels:
+        if sign * ticks < bound:
+            break
+        total += qty
+    return total
 
 
 class DepthImbalance:
@@ -288,7 +296,10 @@ class MultiLevelOfi:
         depth = min(self.levels, len(bids), len(asks), len(pbids), len(pasks))
         steps: list[float | None] = [None] * self.levels
         for m in range(depth):
-            e = ofi_step(pbids[m], pasks[m], bids[m], asks[m])
+            # ofi_step inlined: a call per level is a third of this loop's cost
+            (ppb, pqb), (ppa, pqa), (pb, qb), (pa, qa) = pbids[m], pasks[m], bids[m], asks[m]
+            e = (qb if pb >= ppb else 0.0) - (pqb if pb <= ppb else 0.0)
+            e += (pqa if pa >= ppa else 0.0) - (qa if pa <= ppa else 0.0)
             steps[m] = e
             s = sums[m]
             sums[m] = e if s is None else s + e

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 from indicators.types import BookState, Level
 
 BID, ASK = 1, -1
+_qty = itemgetter(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,17 +136,20 @@ class LiquidityWalls:
         ref = _reference_set(levels, lo, hi, cfg.bucket_ticks)
         if not ref:
             return
-        qtys = sorted(q for _, _, q in ref)
+        qtys = sorted(map(_qty, ref))
         n = len(qtys)
         median = qtys[n // 2] if n % 2 else 0.5 * (qtys[n // 2 - 1] + qtys[n // 2])
         threshold = cfg.k_mult * median
-        for key, ticks, qty in ref:
-            if qty < threshold or qty * ticks * tick < cfg.min_notional:
+        if qtys[-1] < threshold:
+            return  # the common case: no wall on this side
+        for ticks, qty in [lvl for lvl in ref if lvl[1] >= threshold]:
+            if qty * ticks * tick < cfg.min_notional:
                 continue
-            seen.add((side, key))
-            wall = self._tracked.get((side, key))
+            key = (side, ticks // cfg.bucket_ticks)
+            seen.add(key)
+            wall = self._tracked.get(key)
             if wall is None:
-                self._tracked[(side, key)] = _Tracked(side, ticks, qty, now)
+                self._tracked[key] = _Tracked(side, ticks, qty, now)
                 continue
             wall.ticks, wall.qty, wall.last_seen = ticks, qty, now
             wall.max_qty = max(wall.max_qty, qty)
@@ -192,12 +197,15 @@ class LiquidityWalls:
 
 def _reference_set(
     levels: Sequence[Level], lo: float, hi: float, bucket_ticks: int
-) -> list[tuple[int, int, float]]:
-    """(bucket key, representative ticks, qty) for levels within [lo, hi] ticks.
+) -> Sequence[tuple[int, float]]:
+    """(ticks, qty) of the levels (or buckets) within [lo, hi] ticks, best first.
 
-    Bucket qty is the sum of its levels; its price is that of its largest level."""
+    A bucket's qty is the sum of its levels; its price is that of its largest level."""
+    if not levels:
+        return levels
+    inside = lo <= levels[0][0] <= hi and lo <= levels[-1][0] <= hi
     if bucket_ticks == 1:
-        return [(t, t, q) for t, q in levels if lo <= t <= hi]
+        return levels if inside else [(t, q) for t, q in levels if lo <= t <= hi]
     buckets: dict[int, list[float]] = {}
     for t, q in levels:
         if lo <= t <= hi:
@@ -208,4 +216,4 @@ def _reference_set(
                 b[0] += q
                 if q > b[2]:
                     b[1], b[2] = t, q
-    return [(key, int(b[1]), b[0]) for key, b in buckets.items()]
+    return [(int(b[1]), b[0]) for b in buckets.values()]
