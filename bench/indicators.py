@@ -74,17 +74,20 @@ def make_trades(n: int, seed: int = 1) -> list[Trade]:
 
 
 def make_books(n: int, seed: int = 2) -> list[BookState]:
-    """20-level books every 100 ms (the @depth20@100ms cadence), with an occasional wall."""
+    """20-level books every 100 ms (the @depth20@100ms cadence). Every 5 s a bid wall
+    appears 7 ticks below the touch at a fixed price and stays for 4 s."""
     rng = random.Random(seed)
-    best, out = 600_000, []
+    best, wall, out = 600_000, 0, []
     for i in range(n):
         best += rng.choice((-1, 0, 0, 0, 1))
         spread = 1 if rng.random() < 0.9 else 2
-        bids = tuple(Level(best - k, rng.randint(1, 3000) / 1000) for k in range(LEVELS))
+        if i % 50 == 0:
+            wall = best - 7
+        bids = [Level(best - k, rng.randint(1, 3000) / 1000) for k in range(LEVELS)]
         asks = tuple(Level(best + spread + k, rng.randint(1, 3000) / 1000) for k in range(LEVELS))
-        if i % 50 < 40:  # a bid wall that persists for 4 s out of every 5
-            bids = (*bids[:7], Level(bids[7][0], 40.0), *bids[8:])
-        out.append(BookState(i * 100, bids, asks, TICK, resynced=i % 10_000 == 0))
+        if i % 50 < 40 and 0 <= best - wall < LEVELS:
+            bids[best - wall] = Level(wall, 40.0)
+        out.append(BookState(i * 100, tuple(bids), asks, TICK, resynced=i % 10_000 == 0))
     return out
 
 

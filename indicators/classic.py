@@ -181,13 +181,13 @@ class Atr:
 class SessionVwap:
     """VWAP = Σ p·q / Σ q since 00:00 UTC of the latest update; None without volume."""
 
-    __slots__ = ("_day", "_pq", "_q")
+    __slots__ = ("_day_end", "_pq", "_q")
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self._day = -1
+        self._day_end = -1  # end of the current UTC day: no division per trade
         self._pq = 0.0
         self._q = 0.0
 
@@ -200,9 +200,9 @@ class SessionVwap:
         return self._pq / self._q if self._q > 0 else None
 
     def update(self, time_ms: int, price: float, qty: float) -> None:
-        day = time_ms // DAY_MS
-        if day != self._day:
-            self._day, self._pq, self._q = day, 0.0, 0.0
+        if time_ms >= self._day_end:
+            self._day_end = time_ms - time_ms % DAY_MS + DAY_MS
+            self._pq, self._q = 0.0, 0.0
         self._pq += price * qty
         self._q += qty
 
