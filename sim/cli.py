@@ -42,6 +42,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ban-seconds", type=float, default=120.0)
     p.add_argument("--record-truth", action="store_true", help="keep ground truth (memory grows)")
     p.add_argument("--replay", help="serve a capture file (lines: '<ms> <frame>') instead")
+    p.add_argument(
+        "--blast",
+        action="store_true",
+        help="pre-serialised aggTrade/depth@100ms/bookTicker frames (--rate = frames/s/stream)",
+    )
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -65,6 +70,7 @@ def build(args: argparse.Namespace) -> Simulator:
         ban_after=args.ban_after,
         ban_seconds=args.ban_seconds,
         replay=args.replay,
+        blast=args.blast,
     )
 
 

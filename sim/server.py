@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sim.blast import Blast
 from sim.clock import Pacer
 from sim.control import ControlApi
 from sim.faults import Faults
@@ -70,6 +71,7 @@ class Simulator:
         agg_trades_window_ms: int = AGG_TRADES_WINDOW_MS,
         history_limit: int = 500_000,
         replay: str | Path | None = None,
+        blast: bool = False,
         control: bool = True,
     ) -> None:
         self.symbols = [s.upper() for s in symbols]
@@ -98,6 +100,9 @@ class Simulator:
                 history_limit=history_limit,
             )
             source = self.feed
+            if blast:
+                # rate = frames/s (simulated) per blasted stream
+                source = Blast(self.feed, self.hub, int(rate * step_ms / 1000))
         self.pacer = Pacer(source, self.hub, speed, paused)
         self.limiter = WeightLimiter(weight_limit, weight_window, ban_after, ban_seconds)
         self.rest = RestApi(self.feed, self.limiter, self.faults)
