@@ -94,7 +94,8 @@ class Settings:
             ),
             symbols=symbols,
             top_n=top_n,
-            markets=r.choices("MARKETS", "futures", ("futures", "spot")),
+            # spot recording (seed 004's MARKETS=futures,spot) is not built yet: refuse it loudly
+            markets=r.choices("MARKETS", "futures", ("futures",)),
             depth_speed=r.choice("DEPTH_SPEED", "100ms", DEPTH_SPEEDS),
             oi_poll_interval=r.number("OI_POLL_INTERVAL", 10.0, 1.0),
             depth_snapshot_interval=r.number("DEPTH_SNAPSHOT_INTERVAL", 3600.0, 0.0),

@@ -49,6 +49,7 @@ def test_top_n_universe():
         ("SYMBOLS", "BTC-USDT"),
         ("SYMBOLS", "top:0"),
         ("MARKETS", "futures,options"),
+        ("MARKETS", "futures,spot"),
         ("BINANCE_WS_URL", "http://example"),
         ("BINANCE_REST_URL", "ftp://x"),
         ("DATABASE_URL", "mysql://root@localhost/x"),
