@@ -118,6 +118,7 @@ class Simulator:
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
+        self._report_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -139,14 +140,17 @@ class Simulator:
         self.host = host
         self.port = self._runner.addresses[0][1]
         self._task = asyncio.create_task(self.pacer.run(), name="sim-pacer")
+        self._report_task = asyncio.create_task(self._report(), name="sim-report")
         log.info("simulator serving %s (symbols=%s)", self.http_url, ",".join(self.symbols))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        tasks = [t for t in (self._task, self._report_task) if t is not None]
+        for task in tasks:
+            task.cancel()
+        # gather(return_exceptions) collects our tasks' cancellations but still propagates a
+        # cancellation of stop() itself.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = self._report_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -162,6 +166,21 @@ class Simulator:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    async def _report(self, every: float = 60.0) -> None:
+        """One line of counters a minute."""
+        frames, requests = self.hub.frames, self.rest.requests
+        while True:
+            await asyncio.sleep(every)
+            log.info(
+                "sim: now=%d connections=%d frames/min=%d rest/min=%d paused=%s",
+                self.now,
+                len(self.hub.open),
+                self.hub.frames - frames,
+                self.rest.requests - requests,
+                self.pacer.paused,
+            )
+            frames, requests = self.hub.frames, self.rest.requests
 
     async def _close_connections(self, app: web.Application) -> None:
         for connection in list(self.hub.open):

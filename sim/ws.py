@@ -159,7 +159,10 @@ class WsServer:
     async def serve(
         self, request: web.Request, route: str, combined: bool, names: list[str]
     ) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=False, compress=False, max_msg_size=1 << 20)
+        # timeout: how long a close waits for the client's close frame (shutdown, age cut)
+        ws = web.WebSocketResponse(
+            autoping=False, compress=False, max_msg_size=1 << 20, timeout=2.0
+        )
         await ws.prepare(request)
         connection = Connection(ws, request, route, combined, self.hub)
         self.accepted += 1
