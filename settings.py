@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent
 EMBEDDED_DB_PORT_DEFAULT = 54329
 DEPTH_SPEEDS = ("100ms", "250ms", "500ms")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-RETENTION_TABLES = (
+HYPERTABLES = (
     "agg_trades",
     "depth_updates",
     "depth_snapshots",
@@ -184,9 +184,9 @@ class _Reader:
         result: dict[str, float] = {}
         for item in filter(None, (i.strip() for i in self.text(name, default).split(","))):
             table, _, duration = item.partition("=")
-            if table.strip() not in RETENTION_TABLES:
+            if table.strip() not in HYPERTABLES:
                 raise SettingsError(
-                    f"{name}: unknown table {table.strip()!r}; use {', '.join(RETENTION_TABLES)}"
+                    f"{name}: unknown table {table.strip()!r}; use {', '.join(HYPERTABLES)}"
                 )
             result[table.strip()] = parse_duration(name, duration)
         return result

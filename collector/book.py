@@ -29,10 +29,10 @@ class Book:
         self.event_time = None
 
     def load(self, snap: DepthSnapshotRow) -> None:
-        self.bids = dict(zip(snap.bid_prices, snap.bid_qtys, strict=True))
-        self.asks = dict(zip(snap.ask_prices, snap.ask_qtys, strict=True))
-        self.bids = {p: q for p, q in self.bids.items() if q > 0}
-        self.asks = {p: q for p, q in self.asks.items() if q > 0}
+        bids = zip(snap.bid_prices, snap.bid_qtys, strict=True)
+        asks = zip(snap.ask_prices, snap.ask_qtys, strict=True)
+        self.bids = {p: q for p, q in bids if q > 0}
+        self.asks = {p: q for p, q in asks if q > 0}
         self.last_update_id = snap.last_update_id
         self.event_time = snap.event_time
 

@@ -14,11 +14,13 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 import asyncpg
+import uvloop
 
 from collector import health, metrics, streams
 from collector.backfill import Backfiller
@@ -49,6 +51,11 @@ def main(argv: list[str]) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print("usage: python main.py record   (configured by environment / .env; see .env.example)")
         return 0
+    return run_with_settings(_run_until_signal)
+
+
+def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
+    """Settings and logging from the environment, then ``job`` on uvloop; one-line errors."""
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -56,13 +63,7 @@ def main(argv: list[str]) -> int:
         return 1
     setup_logging(settings.log_level, settings.log_format)
     try:
-        import uvloop
-
-        runner = uvloop.run
-    except ImportError:  # pragma: no cover - uvloop is a pinned dependency
-        runner = asyncio.run
-    try:
-        runner(_run_until_signal(settings))
+        uvloop.run(job(settings))
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -84,6 +85,8 @@ class Recorder:
     settings: Settings
     symbols: list[str]
     writers: dict[str, TableWriter]
+    spool: Spool
+    budget: WeightBudget
     handler: FrameHandler | None = None
     keeper: DepthKeeper | None = None
     connections: list[StreamConnection] = field(default_factory=list)
@@ -91,11 +94,10 @@ class Recorder:
     metrics_port: int | None = None
 
     def health(self) -> tuple[bool, dict]:
-        expected = [f"{kind}:{s}" for s in self.symbols for kind in ("aggTrade", "depthUpdate")]
-        expected += [f"markPriceUpdate:{s}" for s in self.symbols]
+        limits = streams.STALE_AFTER
+        expected = [f"{kind}:{s}" for s in self.symbols for kind in limits]
         last_seen = self.handler.last_seen if self.handler else {}
         ages = health.ages(last_seen, expected, self.started)
-        limits = {"aggTrade": 120.0, "depthUpdate": 10.0, "markPriceUpdate": 10.0}
         stale = sorted(k for k, age in ages.items() if age > limits[k.split(":")[0]])
         now = time.time()
         tables = {}
@@ -162,7 +164,7 @@ async def run_recorder(
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
-            recorder = Recorder(settings, symbols, writers)
+            recorder = Recorder(settings, symbols, writers, spool, budget)
             await _record(recorder, rest, put, events, clock, stop, on_ready)
     finally:
         for w in writers.values():
@@ -347,8 +349,8 @@ async def _stats_every_minute(recorder: Recorder) -> None:
             metrics.LAST_MESSAGE_AGE.labels(key).set(age)
         for name, w in recorder.writers.items():
             metrics.QUEUE_ROWS.labels(name).set(w.queued)
-        if w.spool is not None:
-            metrics.SPOOL_BYTES.set(w.spool.bytes_used)
+        metrics.SPOOL_BYTES.set(recorder.spool.bytes_used)
+        metrics.REST_WEIGHT.set(recorder.budget.used)
         if tick % 60 == 0:
             written = {n: w.stats.rows_written for n, w in recorder.writers.items()}
             bad = recorder.handler.bad.counts if recorder.handler else {}

@@ -10,14 +10,12 @@ import argparse
 import asyncio
 import dataclasses
 import signal
-import sys
 from pathlib import Path
 
-from collector.cli import Recorder, run_recorder
-from collector.logs import setup_logging
-from db.connect import DatabaseUnavailable, connect
+from collector.cli import Recorder, run_recorder, run_with_settings
+from db.connect import connect
 from db.migrate import migrate
-from settings import Settings, SettingsError, redact_url
+from settings import Settings, redact_url
 from sim.server import Simulator
 
 DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "scripts" / "demo.json"
@@ -38,18 +36,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seconds", type=float, default=0, help="stop after this long (0: Ctrl-C)")
     p.add_argument("--rate", type=float, default=200.0, help="simulated book events/s per symbol")
     args = p.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    setup_logging(settings.log_level, settings.log_format)
-    try:
-        asyncio.run(_demo(settings, args.symbols.split(","), args.seconds, args.rate))
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_with_settings(
+        lambda settings: _demo(settings, args.symbols.split(","), args.seconds, args.rate)
+    )
 
 
 async def _demo(settings: Settings, symbols: list[str], seconds: float, rate: float) -> None:

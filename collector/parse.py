@@ -42,6 +42,12 @@ def _extra(payload: Payload, known: frozenset[str]) -> str | None:
     return orjson.dumps({k: payload[k] for k in sorted(unknown)}).decode()
 
 
+def _bool(value: Any, name: str) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"{name} must be a boolean, got {value!r}")
+    return value
+
+
 def _opt_float(value: Any) -> float | None:
     return None if value is None or value == "" else float(value)
 
@@ -64,9 +70,6 @@ def agg_trade(d: Payload, received_at: dt.datetime, market: str = "usdm") -> Agg
     """
     if d["e"] != "aggTrade":
         raise ValueError(f"not an aggTrade: {d['e']!r}")
-    m = d["m"]
-    if type(m) is not bool:
-        raise TypeError(f"m must be a boolean, got {m!r}")
     return AggTradeRow(
         ms_time(d["T"]),
         d["s"],
@@ -77,7 +80,7 @@ def agg_trade(d: Payload, received_at: dt.datetime, market: str = "usdm") -> Agg
         _opt_float(d.get("nq")),
         int(d["f"]),
         int(d["l"]),
-        m,
+        _bool(d["m"], "m"),
         ms_time(d["E"]),
         received_at,
         _extra(d, _AGG_TRADE_KEYS),
@@ -95,9 +98,6 @@ def rest_agg_trade(
     {"a":26129,"p":"0.01633102","q":"4.70443515","nq":"4.70443515","f":27781,"l":27781,
      "T":1498793709153,"m":true}
     """
-    m = d["m"]
-    if type(m) is not bool:
-        raise TypeError(f"m must be a boolean, got {m!r}")
     return AggTradeRow(
         ms_time(d["T"]),
         symbol,
@@ -108,7 +108,7 @@ def rest_agg_trade(
         _opt_float(d.get("nq")),
         int(d["f"]),
         int(d["l"]),
-        m,
+        _bool(d["m"], "m"),
         None,
         received_at,
         _extra(d, _REST_AGG_TRADE_KEYS),

@@ -37,8 +37,7 @@ class WeightBudget:
         self.headroom = headroom
         self.used = 0  # last X-MBX-USED-WEIGHT-1M seen, plus what we sent since
         self.window = self._minute()
-        self.blocked_until = 0.0  # monotonic; set by 429/418
-        self.banned = False
+        self.blocked_until = 0.0  # monotonic; set by 429 and 418 (ban) answers
         self.lock = asyncio.Lock()
 
     @staticmethod
@@ -52,7 +51,6 @@ class WeightBudget:
                 if now < self.blocked_until:
                     await asyncio.sleep(self.blocked_until - now)
                     continue
-                self.banned = False
                 if self._minute() != self.window:
                     self.window, self.used = self._minute(), 0
                 if self.used + weight <= self.limit * self.headroom:
@@ -64,9 +62,8 @@ class WeightBudget:
         if used is not None and used.isdigit():
             self.window, self.used = self._minute(), int(used)
 
-    def block(self, seconds: float, banned: bool) -> None:
+    def block(self, seconds: float) -> None:
         self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
-        self.banned = self.banned or banned
 
 
 class BinanceRest:
@@ -100,7 +97,7 @@ class BinanceRest:
                         return orjson.loads(body)
                     if resp.status in (418, 429):
                         retry_after = _retry_after(resp.headers.get("Retry-After"), resp.status)
-                        self.budget.block(retry_after, banned=resp.status == 418)
+                        self.budget.block(retry_after)
                         log.warning("REST %s -> %s, waiting %.0fs", path, resp.status, retry_after)
                         if self.on_limit is not None:
                             self.on_limit(resp.status, retry_after)

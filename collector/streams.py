@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 MAX_STREAMS_PER_CONNECTION = 200  # Binance's documented limit (some docs say 1024; stay safe)
 
-# How long each kind of stream may stay silent before we call it stale (seconds). Liquidations
-# are legitimately silent for hours, so they are not watched.
-STALE_AFTER = {"depth": 10.0, "aggTrade": 120.0, "markPrice": 10.0, "forceOrder": None}
+# How long each event type may stay silent per symbol before /health calls it stale (seconds).
+# Liquidations are legitimately silent for hours, so they are not watched.
+STALE_AFTER = {"aggTrade": 120.0, "depthUpdate": 10.0, "markPriceUpdate": 10.0}
 
 
 @dataclass(frozen=True)

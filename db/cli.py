@@ -19,12 +19,16 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
         if args.action == "init":
             return asyncio.run(_init(settings))
         return asyncio.run(_status(settings))
-    except (SettingsError, DatabaseUnavailable, MigrationError) as exc:
+    except (DatabaseUnavailable, MigrationError) as exc:
         hint = ""
-        if isinstance(exc, DatabaseUnavailable) and Settings.from_env().database_is_embedded:
+        if isinstance(exc, DatabaseUnavailable) and settings.database_is_embedded:
             hint = " (DATABASE_URL is unset, so this is the embedded database: `make db` starts it)"
         print(f"error: {exc}{hint}", file=sys.stderr)
         return 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -51,9 +51,6 @@ class Spool:
 
     def pending(self, table: str) -> list[Path]:
         return sorted((self.directory / table).glob("*.batch"))
-
-    def tables(self) -> Iterator[str]:
-        return (p.name for p in sorted(self.directory.iterdir()) if p.is_dir())
 
     def read(self, path: Path) -> list[tuple]:
         with open(path, "rb") as f:

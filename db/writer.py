@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -41,7 +41,6 @@ class WriterStats:
     failures: int = 0
     last_flush: float | None = None  # time.time() of the last successful flush
     failing_since: float | None = None
-    flush_seconds: list[float] = field(default_factory=list)
 
 
 class TableWriter:

@@ -18,18 +18,9 @@ import asyncpg
 import pytest
 
 from db.migrate import migrate
+from settings import HYPERTABLES
 
 ROOT = Path(__file__).resolve().parent.parent
-HYPERTABLES = (
-    "agg_trades",
-    "depth_updates",
-    "depth_snapshots",
-    "book_top",
-    "mark_prices",
-    "force_orders",
-    "open_interest",
-    "recorder_events",
-)
 
 
 def with_database(url: str, name: str) -> str:
