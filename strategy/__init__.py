@@ -1,0 +1,1 @@
+"""The strategy worker: indicators, strategies, risk and executors over the recorded tables."""
