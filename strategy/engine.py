@@ -1,0 +1,168 @@
+"""The engine: recorded rows in, indicator snapshots, signals, risk decisions and paper fills out.
+
+Deterministic and synchronous. The live worker and the backtest feed it the same rows through
+`feed(rows, until_ms)` and get the same outputs, whatever the batch sizes: time advances in bar
+steps, and at each bar boundary every symbol's bar is closed first, then strategies run (symbols
+and strategies in a fixed order), then the risk manager decides. Within a bar, symbols are
+independent (a paper position only reads its own symbol's trades).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from strategy.config import StrategyConfig
+from strategy.paper import PaperExecutor, Position, closed_trade
+from strategy.pipeline import SymbolPipeline
+from strategy.risk import Decision, RiskManager
+from strategy.signals import Signal
+from strategy.snapshot import Snapshot
+from strategy.source import DEPTH, LIQUIDATION, MARK, OPEN_INTEREST, SNAPSHOT, SymbolRows
+from strategy.strategies import REGISTRY
+from strategy.strategies.base import Strategy
+from strategy.trades import ClosedTrade
+
+DEFAULT_TICK = 0.01
+
+
+@dataclass
+class Outputs:
+    snapshots: list[Snapshot] = field(default_factory=list)
+    signals: list[tuple[Signal, Decision]] = field(default_factory=list)
+    positions: dict[object, Position] = field(default_factory=dict)  # changed, by position id
+    closed: list[ClosedTrade] = field(default_factory=list)
+    equity: list[tuple[int, float]] = field(default_factory=list)
+
+
+def build_strategies(config: StrategyConfig, symbol: str) -> list[Strategy]:
+    out = []
+    for spec in config.strategies:
+        enabled, params = spec.for_symbol(symbol)
+        if enabled:
+            out.append(REGISTRY[spec.name](symbol, params))
+    return out
+
+
+class Engine:
+    def __init__(self, config: StrategyConfig, tick_sizes: dict[str, float | None]) -> None:
+        self.config = config
+        self.bar_ms = config.indicators.bar_ms
+        self.symbols = tuple(sorted(config.symbols))
+        self.pipelines = {
+            s: SymbolPipeline(s, config.indicators, tick_sizes.get(s) or DEFAULT_TICK)
+            for s in self.symbols
+        }
+        self.strategies = {s: build_strategies(config, s) for s in self.symbols}
+        self.risk = RiskManager(config.risk)
+        self.paper = PaperExecutor(config.paper) if config.executor == "paper" else None
+        self.position_ms: int | None = None  # every bar before this boundary is done
+        self.last_price: dict[str, float] = {}
+
+    def feed(self, rows: dict[str, SymbolRows], until_ms: int, emit: bool = True) -> Outputs:
+        """Process every row before `until_ms` (a bar boundary); rows must hold all of them.
+        With `emit=False` (warm-up) indicators and strategies advance but nothing is decided."""
+        out = Outputs()
+        cursors = {s: [0, 0] for s in rows}  # next trade index, next event index
+        if self.position_ms is None:
+            first = _first_time(rows)
+            if first is None:
+                return out
+            self.position_ms = first - first % self.bar_ms
+        for boundary in self._boundaries(until_ms):
+            for symbol in self.symbols:
+                if symbol in rows:
+                    self._run_symbol(symbol, rows[symbol], cursors[symbol], boundary, out)
+            self._close_bars(boundary, out, emit)
+            self.position_ms = boundary
+        return out
+
+    def _boundaries(self, until_ms: int) -> Iterator[int]:
+        assert self.position_ms is not None
+        boundary = self.position_ms + self.bar_ms
+        while boundary <= until_ms:
+            yield boundary
+            boundary += self.bar_ms
+
+    def _run_symbol(
+        self, symbol: str, rows: SymbolRows, cursor: list[int], end_ms: int, out: Outputs
+    ) -> None:
+        """Feed the symbol's rows before `end_ms`, trades batched between other events."""
+        pipeline, events = self.pipelines[symbol], rows.events
+        while cursor[1] < len(events) and events[cursor[1]][0] < end_ms:
+            time_ms, kind, payload = events[cursor[1]]
+            self._trades(symbol, rows, cursor, time_ms, out)  # trades at the same ms go first
+            self._apply(pipeline, time_ms, kind, payload)
+            cursor[1] += 1
+        self._trades(symbol, rows, cursor, end_ms, out)
+
+    def _trades(
+        self, symbol: str, rows: SymbolRows, cursor: list[int], before_ms: int, out: Outputs
+    ) -> None:
+        start = cursor[0]
+        stop = rows.trades_before(start, before_ms)
+        if stop == start:
+            return
+        trades = rows.trades[start:stop]
+        self.pipelines[symbol].on_trades(trades)
+        self.last_price[symbol] = trades[-1].price
+        cursor[0] = stop
+        if self.paper is not None and symbol in self.paper.positions:
+            for trade in trades:
+                changed = self.paper.on_trade(symbol, trade.time_ms, trade.price)
+                if changed is not None:
+                    self._position_changed(changed, out)
+
+    @staticmethod
+    def _apply(pipeline: SymbolPipeline, time_ms: int, kind: int, payload: object) -> None:
+        if kind == DEPTH:
+            pipeline.on_depth(payload)  # type: ignore[arg-type]
+        elif kind == SNAPSHOT:
+            if not pipeline.sync.valid:  # a valid chain needs no snapshot; reloading breaks it
+                pipeline.on_snapshot(payload)  # type: ignore[arg-type]
+        elif kind == LIQUIDATION:
+            is_sell, notional = payload  # type: ignore[misc]
+            pipeline.on_liquidation(time_ms, is_sell, notional)
+        elif kind == MARK:
+            pipeline.on_mark(*payload)  # type: ignore[misc]
+        elif kind == OPEN_INTEREST:
+            pipeline.on_open_interest(payload)  # type: ignore[arg-type]
+
+    def _close_bars(self, boundary: int, out: Outputs, emit: bool) -> None:
+        candidates: list[Signal] = []
+        for symbol in self.symbols:
+            for snap in self.pipelines[symbol].close_bars(boundary):
+                if emit:
+                    out.snapshots.append(snap)
+                for strategy in self.strategies[symbol]:
+                    signal = strategy.on_bar(snap)
+                    if signal is not None and emit:
+                        candidates.append(signal)
+        for signal in candidates:
+            decision = self.risk.decide(signal)
+            out.signals.append((signal, decision))
+            if decision.accepted and self.paper is not None:
+                position = self.paper.submit(signal, decision.qty)
+                out.positions[position.position_id] = position
+
+    def _position_changed(self, pos: Position, out: Outputs) -> None:
+        out.positions[pos.position_id] = pos
+        if pos.status == "closed":
+            trade = closed_trade(pos)
+            self.risk.on_closed(pos.signal.symbol, trade.pnl, trade.exit_time_ms)
+            out.closed.append(trade)
+            out.equity.append((trade.exit_time_ms, self.risk.equity))
+
+    def finish(self, time_ms: int) -> Outputs:
+        """End of a backtest: close what is open at the last prices."""
+        out = Outputs()
+        if self.paper is not None:
+            for pos in self.paper.close_all(time_ms, self.last_price, "end_of_data"):
+                self._position_changed(pos, out)
+        return out
+
+
+def _first_time(rows: dict[str, SymbolRows]) -> int | None:
+    firsts = [r.trade_times[0] for r in rows.values() if r.trade_times]
+    firsts += [r.events[0][0] for r in rows.values() if r.events]
+    return min(firsts) if firsts else None

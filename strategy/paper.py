@@ -1,0 +1,163 @@
+"""The paper executor: fills from recorded trades, with fees and slippage.
+
+An accepted signal becomes a pending position that fills at the price of the next recorded trade
+of its symbol after the signal (plus slippage against us). Then every trade is checked: the stop
+is hit when a trade reaches it (filled at that trade's price, with slippage: gaps through the stop
+cost what they cost); a target is hit when a trade reaches it (filled at the target, a resting
+limit order). With two targets half the position exits at the first, and — when
+`breakeven_after_target1` — the stop moves to the entry price.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from strategy.config import PaperParams
+from strategy.signals import Signal
+from strategy.trades import ClosedTrade
+
+
+@dataclass(frozen=True)
+class Fill:
+    fill_id: str  # "<position id>:<kind>": a replay writes the same id, never a second fill
+    position_id: uuid.UUID
+    time_ms: int
+    symbol: str
+    side: str  # BUY | SELL
+    qty: float
+    price: float
+    fee: float
+    kind: str  # entry | stop | breakeven | target1 | target2 | end_of_data
+
+
+@dataclass
+class Position:
+    signal: Signal
+    qty: float
+    stop: float
+    targets: list[float]
+    status: str = "pending"  # pending -> open -> closed
+    remaining: float = 0.0
+    entry_price: float | None = None
+    entry_time_ms: int | None = None
+    exit_time_ms: int | None = None
+    targets_hit: int = 0
+    fees: float = 0.0
+    realized: float = 0.0  # gross PnL of the exits so far
+    exit_notional: float = 0.0
+    exit_reason: str | None = None
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def position_id(self) -> uuid.UUID:
+        return self.signal.signal_id
+
+    @property
+    def pnl(self) -> float:
+        return self.realized - self.fees
+
+
+class PaperExecutor:
+    def __init__(self, params: PaperParams) -> None:
+        self.params = params
+        self.positions: dict[str, Position] = {}  # symbol -> pending or open position
+
+    def submit(self, signal: Signal, qty: float) -> Position:
+        targets = list(signal.targets)
+        position = Position(signal, qty, signal.stop, targets)
+        self.positions[signal.symbol] = position
+        return position
+
+    def on_trade(self, symbol: str, time_ms: int, price: float) -> Position | None:
+        """Apply one recorded trade; returns the position if it changed."""
+        pos = self.positions.get(symbol)
+        if pos is None or time_ms <= pos.signal.time_ms:
+            return None
+        if pos.status == "pending":
+            self._enter(pos, time_ms, price)
+            return pos
+        sign = pos.signal.side.sign
+        if (price - pos.stop) * sign <= 0:
+            kind = "breakeven" if pos.stop == pos.entry_price else "stop"
+            self._exit(pos, time_ms, self._slipped(price, -sign), pos.remaining, kind)
+        elif self._target_reached(pos, price, sign):
+            self._take_target(pos, time_ms)
+        else:
+            return None
+        return pos
+
+    def close_all(self, time_ms: int, prices: dict[str, float], reason: str) -> list[Position]:
+        """Close open positions at the given prices (the end of a backtest); drop pending ones."""
+        closed = []
+        for symbol, pos in list(self.positions.items()):
+            if pos.status == "open" and symbol in prices:
+                side = -pos.signal.side.sign
+                self._exit(pos, time_ms, self._slipped(prices[symbol], side), pos.remaining, reason)
+                closed.append(pos)
+        return closed
+
+    @staticmethod
+    def _target_reached(pos: Position, price: float, sign: int) -> bool:
+        hit = pos.targets_hit
+        return hit < len(pos.targets) and (price - pos.targets[hit]) * sign >= 0
+
+    def _enter(self, pos: Position, time_ms: int, price: float) -> None:
+        sign = pos.signal.side.sign
+        fill_price = self._slipped(price, sign)
+        pos.status, pos.entry_price, pos.entry_time_ms = "open", fill_price, time_ms
+        pos.remaining = pos.qty
+        self._record(pos, time_ms, sign, pos.qty, fill_price, "entry")
+
+    def _take_target(self, pos: Position, time_ms: int) -> None:
+        index = pos.targets_hit
+        last = index == len(pos.targets) - 1
+        qty = pos.remaining if last else pos.qty / len(pos.targets)
+        pos.targets_hit += 1
+        self._exit(pos, time_ms, pos.targets[index], qty, f"target{index + 1}")
+        if not last and self.params.breakeven_after_target1 and pos.entry_price is not None:
+            pos.stop = pos.entry_price
+
+    def _exit(self, pos: Position, time_ms: int, price: float, qty: float, kind: str) -> None:
+        sign = pos.signal.side.sign
+        assert pos.entry_price is not None
+        pos.realized += (price - pos.entry_price) * qty * sign
+        pos.exit_notional += price * qty
+        pos.remaining -= qty
+        self._record(pos, time_ms, -sign, qty, price, kind)
+        if pos.remaining <= pos.qty * 1e-9:
+            pos.status, pos.exit_time_ms, pos.remaining = "closed", time_ms, 0.0
+            pos.exit_reason = "target" if kind.startswith("target") else kind
+            del self.positions[pos.signal.symbol]
+
+    def _record(self, pos: Position, time_ms: int, sign: int, qty: float, price: float, kind: str):
+        fee = price * qty * self.params.fee_bps * 1e-4
+        pos.fees += fee
+        side = "BUY" if sign > 0 else "SELL"
+        fill = Fill(f"{pos.position_id}:{kind}", pos.position_id, time_ms, pos.signal.symbol,
+                    side, qty, price, fee, kind)  # fmt: skip
+        pos.fills.append(fill)
+
+    def _slipped(self, price: float, sign: int) -> float:
+        return price * (1 + sign * self.params.slippage_bps * 1e-4)
+
+
+def closed_trade(pos: Position) -> ClosedTrade:
+    s = pos.signal
+    assert pos.entry_price is not None and pos.entry_time_ms is not None
+    assert pos.exit_time_ms is not None and pos.exit_reason is not None
+    return ClosedTrade(
+        signal_id=s.signal_id,
+        symbol=s.symbol,
+        strategy=s.strategy,
+        side=s.side,
+        quality=s.quality,
+        entry_time_ms=pos.entry_time_ms,
+        exit_time_ms=pos.exit_time_ms,
+        entry_price=pos.entry_price,
+        exit_price=pos.exit_notional / pos.qty,
+        qty=pos.qty,
+        fees=pos.fees,
+        pnl=pos.pnl,
+        exit_reason=pos.exit_reason,
+    )

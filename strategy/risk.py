@@ -1,0 +1,87 @@
+"""The risk manager: the gate between a signal and any executor. Every refusal has a reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from strategy.config import RiskParams
+from strategy.signals import Side, Signal
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True)
+class Decision:
+    accepted: bool
+    reason: str  # "accepted" or why not
+    qty: float = 0.0
+
+
+class RiskManager:
+    """Sizes accepted signals from risk per trade and stop distance; refuses past the limits.
+
+    Limits: one position per symbol, `max_concurrent` positions, `max_daily[quality]` accepted
+    signals per UTC day, a cooldown of `cooldown_ms` after `cooldown_after_losses` losses in a
+    row, and total open notional at most `max_exposure` × equity (a signal is shrunk to fit,
+    refused when nothing fits). Equity = starting equity + realized PnL.
+    """
+
+    def __init__(self, params: RiskParams) -> None:
+        self.params = params
+        self.realized = 0.0
+        self.open: dict[str, float] = {}  # symbol -> open notional
+        self._daily: Counter[tuple[int, str]] = Counter()
+        self._losses_in_row = 0
+        self._cooldown_until = -1
+
+    @property
+    def equity(self) -> float:
+        return self.params.equity + self.realized
+
+    def decide(self, signal: Signal) -> Decision:
+        p = self.params
+        if reason := self._refusal(signal):
+            return Decision(False, reason)
+        qty = self.equity * p.risk_per_trade / signal.risk_per_unit
+        room = p.max_exposure * self.equity - sum(self.open.values())
+        qty = min(qty, room / signal.entry) if signal.entry > 0 else 0.0
+        if qty <= 0:
+            return Decision(False, "max_exposure")
+        self._daily[(signal.time_ms // DAY_MS, signal.quality.value)] += 1
+        self.open[signal.symbol] = qty * signal.entry
+        return Decision(True, "accepted", qty)
+
+    def _refusal(self, signal: Signal) -> str | None:
+        p = self.params
+        wrong_side = (signal.stop - signal.entry) * signal.side.sign >= 0
+        if signal.entry <= 0 or wrong_side or (signal.side is Side.LONG and signal.stop <= 0):
+            return "invalid_stop"
+        if signal.symbol in self.open:
+            return "position_open"
+        if len(self.open) >= p.max_concurrent:
+            return "max_concurrent"
+        if signal.time_ms < self._cooldown_until:
+            return "cooldown"
+        quality = signal.quality.value
+        if self._daily[(signal.time_ms // DAY_MS, quality)] >= p.max_daily.get(quality, 0):
+            return f"max_daily_{quality.lower()}"
+        return None
+
+    def on_closed(self, symbol: str, pnl: float, time_ms: int) -> None:
+        """A position is closed (or an entry never filled: pnl 0 and no loss counted)."""
+        self.open.pop(symbol, None)
+        self.realized += pnl
+        if pnl < 0:
+            self._losses_in_row += 1
+            if self._losses_in_row >= self.params.cooldown_after_losses:
+                self._cooldown_until = time_ms + self.params.cooldown_ms
+                self._losses_in_row = 0
+        elif pnl > 0:
+            self._losses_in_row = 0
+
+    def restore(self, open_notional: dict[str, float], realized: float, day_counts: dict) -> None:
+        """State after a restart, from the positions and signals tables."""
+        self.open = dict(open_notional)
+        self.realized = realized
+        self._daily = Counter(day_counts)

@@ -1,0 +1,76 @@
+"""Record a scripted simulator session with the real recorder into the test database.
+
+Strategy tests then read it back, as a user's backtest or live worker would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.cli import Recorder, run_recorder
+from sim.server import Simulator
+from tests.integration.recorder.conftest import recorder_settings, wait_until
+from tests.sim_fixtures import make_simulator
+
+
+@dataclass
+class Session:
+    start_ms: int  # simulated time when the market started moving
+    end_ms: int
+    episodes: list[dict[str, Any]]
+    symbols: list[str]
+
+
+async def record(
+    database_url: str,
+    spool: Path,
+    script: dict[str, Any],
+    seconds: float,
+    symbols: list[str],
+    speed: float = 10.0,
+    on_running: Callable[[Simulator, Recorder], Awaitable[None]] | None = None,
+    **sim_options: Any,
+) -> Session:
+    """Run the simulator for `seconds` of simulated time with the recorder attached."""
+    sim = make_simulator(symbols=symbols, script=script, speed=speed, **sim_options)
+    await sim.start()
+    stop = asyncio.Event()
+    try:
+        settings = recorder_settings(database_url, sim, spool)
+        ready: asyncio.Future[Recorder] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(run_recorder(settings, stop, on_ready=ready.set_result))
+        await asyncio.wait([task, ready], timeout=20, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():
+            task.result()
+        recorder = ready.result()
+        start = sim.now
+        sim.resume()
+        if on_running is not None:
+            await on_running(sim, recorder)
+        await wait_until(lambda: sim.now - start >= seconds * 1000, seconds / speed * 3 + 30,
+                         "the simulated session")  # fmt: skip
+        sim.pause()
+        await asyncio.sleep(1.0)  # the last frames and the last batch
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        return Session(start, sim.now, sim.episodes(), symbols)
+    finally:
+        stop.set()
+        await sim.stop()
+
+
+@pytest.fixture
+def record_session(database_url: str, tmp_path: Path) -> Callable[..., Awaitable[Session]]:
+    """`await record_session(script, seconds, symbols=[...], speed=10, **sim_options)`."""
+
+    async def run(script: dict[str, Any], seconds: float, **options: Any) -> Session:
+        symbols = options.pop("symbols", ["BTCUSDT"])
+        return await record(database_url, tmp_path / "spool", script, seconds, symbols, **options)
+
+    return run
