@@ -47,6 +47,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="pre-serialised aggTrade/depth@100ms/bookTicker frames (--rate = frames/s/stream)",
     )
+    p.add_argument(
+        "--api-key",
+        action="append",
+        metavar="KEY:SECRET",
+        help="an account's API key pair (repeatable; default: the built-in test pair)",
+    )
+    p.add_argument("--listen-key-ttl", type=float, default=3600.0, help="listen key life, s")
+    p.add_argument("--wallet", type=float, default=10_000.0, help="USDT per account")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -71,7 +79,22 @@ def build(args: argparse.Namespace) -> Simulator:
         ban_seconds=args.ban_seconds,
         replay=args.replay,
         blast=args.blast,
+        api_keys=_api_keys(args.api_key),
+        listen_key_ttl=args.listen_key_ttl,
+        wallet=args.wallet,
     )
+
+
+def _api_keys(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    keys = {}
+    for pair in pairs:
+        key, sep, secret = pair.partition(":")
+        if not sep or not key or not secret:
+            raise SystemExit(f"--api-key wants KEY:SECRET, got {pair[:4]}…")
+        keys[key] = secret
+    return keys
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -19,7 +19,13 @@ benchmark needs to steer it. Requests and answers are JSON; nothing here is rate
     POST /sim/faults/rest             {"status": 429, "count": 1, "path": null, "retry_after": 5}
     POST /sim/faults/slow_rest        {"seconds": 2.0, "count": null}
     POST /sim/faults/max_age          {"seconds": 5}
+    POST /sim/faults/after_accept     {"status": 502, "count": 1, "path": "/fapi/v1/order",
+                                       "delay": 0}
+    POST /sim/faults/reject_algo      {"count": 1, "code": -2021, "msg": "..."}
+    POST /sim/faults/clock_skew       {"ms": 5000, "time_endpoint": true}
+    POST /sim/faults/expire_listen_keys
     POST /sim/faults/clear
+    POST /sim/trade_to                {"symbol": "BTCUSDT", "price": "65100.0"}
     POST /sim/clock                   {"speed": 10, "paused": false, "advance_ms": 0, "rate": 200}
 """
 
@@ -54,6 +60,10 @@ class ControlApi:
             "rest": self.rest,
             "slow_rest": self.slow_rest,
             "max_age": self.max_age,
+            "after_accept": self.after_accept,
+            "reject_algo": self.reject_algo,
+            "clock_skew": self.clock_skew,
+            "expire_listen_keys": lambda body: self.sim.faults.expire_listen_keys(),
             "clear": self.clear,
         }
         truth = {
@@ -73,6 +83,9 @@ class ControlApi:
             ),
             *(web.post(f"/sim/faults/{name}", self._post(fn)) for name, fn in faults.items()),
             web.post("/sim/clock", self._post(self.clock)),
+            web.post(
+                "/sim/trade_to", self._post(lambda b: self.sim.trade_to(b["symbol"], b["price"]))
+            ),
         ]
 
     # ---- plumbing ------------------------------------------------------------------------------
@@ -161,6 +174,24 @@ class ControlApi:
     def max_age(self, body: dict[str, Any]) -> None:
         seconds = body.get("seconds")
         self.sim.faults.shorten_connection_age(None if seconds is None else float(seconds))
+
+    def after_accept(self, body: dict[str, Any]) -> None:
+        self.sim.faults.fail_after_accept(
+            int(body.get("status", 502)),
+            int(body.get("count", 1)),
+            body.get("path", "/fapi/v1/order"),
+            float(body.get("delay", 0.0)),
+        )
+
+    def reject_algo(self, body: dict[str, Any]) -> None:
+        self.sim.faults.reject_algo(
+            int(body.get("count", 1)),
+            int(body.get("code", -2021)),
+            body.get("msg", "Order would immediately trigger."),
+        )
+
+    def clock_skew(self, body: dict[str, Any]) -> None:
+        self.sim.faults.skew_clock(int(body["ms"]), bool(body.get("time_endpoint", True)))
 
     def clear(self, body: dict[str, Any]) -> None:
         self.sim.faults.clear()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -51,6 +52,16 @@ class Droppable(Protocol):
 
 
 @dataclass
+class AfterAccept:
+    """Answer an order request with an error *after* the exchange accepted the order."""
+
+    status: int  # a 5xx/408 of REST_ERROR_BODIES
+    remaining: int
+    path: str
+    delay: float  # seconds before answering (longer than the client's timeout = a timeout)
+
+
+@dataclass
 class RestFault:
     status: int  # 429, 418 or 5xx/408
     remaining: int
@@ -72,6 +83,11 @@ class Faults:
         self.rest_delay = 0.0
         self.rest_delay_remaining: int | None = None  # None: every request while rest_delay > 0
         self.max_connection_age: float | None = None  # seconds; overrides the simulator's
+        self.after_accept: deque[AfterAccept] = deque()
+        self.algo_rejects: deque[tuple[int, str]] = deque()
+        self.clock_skew_ms = 0  # added to the server clock signed requests are checked against
+        self.skew_time_endpoint = True  # whether /fapi/v1/time reports the skewed clock too
+        self.listen_key_expirer: Callable[[], int] | None = None  # set by the simulator
         self._timers: list[asyncio.TimerHandle] = []
 
     # ---- WebSocket -----------------------------------------------------------------------------
@@ -157,6 +173,42 @@ class Faults:
                 return delay
         return self.rest_delay
 
+    # ---- trading -------------------------------------------------------------------------------
+
+    def fail_after_accept(
+        self, status: int = 502, count: int = 1, path: str = "/fapi/v1/order", delay: float = 0.0
+    ) -> None:
+        """Accept the next ``count`` order requests under ``path``, then answer ``status`` (after
+        ``delay`` s): the client cannot know whether its order exists ("status unknown")."""
+        if status not in REST_ERROR_BODIES:
+            raise ValueError(f"unsupported fault status {status}")
+        self.after_accept.append(AfterAccept(status, count, path, delay))
+
+    def take_after_accept(self, path: str) -> AfterAccept | None:
+        for fault in self.after_accept:
+            if path.startswith(fault.path):
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.after_accept.remove(fault)
+                return fault
+        return None
+
+    def reject_algo(
+        self, count: int = 1, code: int = -2021, msg: str = "Order would immediately trigger."
+    ) -> None:
+        """Reject the next ``count`` algo orders with Binance error ``code``."""
+        self.algo_rejects.extend([(code, msg)] * count)
+
+    def skew_clock(self, ms: int, time_endpoint: bool = True) -> None:
+        """Move the server clock by ``ms``; with ``time_endpoint=False`` /fapi/v1/time keeps the
+        true time, so a client that re-syncs still cannot get in (a broken host clock)."""
+        self.clock_skew_ms = ms
+        self.skew_time_endpoint = time_endpoint
+
+    def expire_listen_keys(self) -> int:
+        """Expire every listen key now (``listenKeyExpired`` on their streams)."""
+        return self.listen_key_expirer() if self.listen_key_expirer is not None else 0
+
     # ---- all -----------------------------------------------------------------------------------
 
     def clear(self) -> None:
@@ -173,6 +225,10 @@ class Faults:
         self.rest_delay = 0.0
         self.rest_delay_remaining = None
         self.max_connection_age = None
+        self.after_accept.clear()
+        self.algo_rejects.clear()
+        self.clock_skew_ms = 0
+        self.skew_time_endpoint = True
 
     def state(self) -> dict[str, Any]:
         return {
@@ -184,4 +240,7 @@ class Faults:
             "rest_faults": [vars(f) for f in self.rest_faults],
             "rest_delay": self.rest_delay,
             "max_connection_age": self.max_connection_age,
+            "after_accept": [vars(f) for f in self.after_accept],
+            "algo_rejects": len(self.algo_rejects),
+            "clock_skew_ms": self.clock_skew_ms,
         }

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from sim import streams
@@ -149,6 +150,7 @@ class Feed:
             if truth is not None:
                 truth.start_book(market.instrument, market.update_id, market.book)
         self.steps = 0
+        self.after_step: list[Callable[[], None]] = []  # run after every step (order triggers)
 
     @property
     def symbols(self) -> list[str]:
@@ -172,18 +174,57 @@ class Feed:
         for sf in self.feeds.values():
             regime, instance = self.script.regime(sf.symbol, seconds)
             for event in sf.market.step(t0, self.step_ms, regime, instance):
-                kind = type(event)
-                if kind is BookUpdate:
-                    self._on_update(sf, event)  # type: ignore[arg-type]
-                elif kind is Trade:
-                    self._on_trade(sf, event)  # type: ignore[arg-type]
-                else:
-                    sf.liquidations.append(event)  # type: ignore[arg-type]
+                self._dispatch(sf, event)
             self._on_boundary(sf, t1)
         self.now = t1
         if t1 % 1000 == 0:
             self._all_market_marks(t1)
         self.steps += 1
+        for hook in self.after_step:
+            hook()
+
+    def _dispatch(self, sf: SymbolFeed, event: BookUpdate | Trade | Liquidation) -> None:
+        kind = type(event)
+        if kind is BookUpdate:
+            self._on_update(sf, event)  # type: ignore[arg-type]
+        elif kind is Trade:
+            self._on_trade(sf, event)  # type: ignore[arg-type]
+        else:
+            sf.liquidations.append(event)  # type: ignore[arg-type]
+
+    def execute(
+        self, symbol: str, buys: bool, lots: int, limit_tick: int | None = None
+    ) -> list[tuple[int, int, int]]:
+        """Sweep ``symbol``'s book with a taker order now; trades and depth are published as usual.
+
+        Returns (tick, filled lots, lots left) per level taken.
+        """
+        sf = self.feeds[symbol]
+        fills, events = sf.market.take(self.now, buys, lots, limit_tick)
+        for event in events:
+            self._dispatch(sf, event)
+        return fills
+
+    def sweep_to(self, symbol: str, tick: int) -> list[tuple[int, int, int]]:
+        """Trade the market up (or down) to ``tick``: take every level on the way and one lot at
+        ``tick`` itself, where liquidity is left (placed there if the book does not reach that
+        far), so orders triggered by the move have something to fill against."""
+        sf = self.feeds[symbol]
+        market, book = sf.market, sf.market.book
+        ask, bid = book.best_ask(), book.best_bid()
+        buys = ask is not None and tick >= ask
+        if not buys and (bid is None or tick > bid):
+            return []
+        side = ASK if buys else BID
+        depth = 20 * market.typical
+        if book.qty(side, tick) < depth:
+            events: list[BookUpdate | Trade | Liquidation] = []
+            market._set_level(self.now, side, tick, depth, events)
+            for event in events:
+                self._dispatch(sf, event)
+        levels = book.asks if buys else book.bids
+        lots = 1 + sum(q for t, q in levels.items() if (t < tick if buys else t > tick))
+        return self.execute(symbol, buys, lots, tick)
 
     def _on_update(self, sf: SymbolFeed, update: BookUpdate) -> None:
         uid, time, changes = update

@@ -192,6 +192,14 @@ class Market:
             lots *= 8  # the occasional block order
         self._take(t, buys, lots, None, regime.open_prob, events)
 
+    def take(
+        self, t: int, buys: bool, lots: int, limit_tick: int | None = None
+    ) -> tuple[list[tuple[int, int, int]], list[Event]]:
+        """A taker order from outside the random flow (a simulated account's order)."""
+        events: list[Event] = []
+        fills = self._take(t, buys, lots, limit_tick, 0.5, events)
+        return fills, events
+
     def _take(
         self,
         t: int,

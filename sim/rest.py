@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -34,6 +36,15 @@ class ApiError(Exception):
         self.code = code
         self.msg = msg
         self.status = status
+
+
+@dataclass
+class Reply:
+    """A handler's answer when it needs more than a 200 with a body (headers, another status)."""
+
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
 
 
 def json_response(
@@ -83,7 +94,7 @@ class RestApi:
 
         table: list[tuple[str, Callable[[web.Request], int], Callable[[web.Request], Any]]] = [
             ("/fapi/v1/ping", one, lambda r: {}),
-            ("/fapi/v1/time", one, lambda r: {"serverTime": self._now()}),
+            ("/fapi/v1/time", one, lambda r: {"serverTime": self.server_time()}),
             ("/fapi/v1/exchangeInfo", one, self.exchange_info),
             ("/fapi/v1/depth", self._depth_weight, self.depth),
             ("/fapi/v1/aggTrades", lambda r: AGG_TRADES_WEIGHT, self.agg_trades),
@@ -102,6 +113,8 @@ class RestApi:
     def _endpoint(
         self, weight: Callable[[web.Request], int], handler: Callable[[web.Request], Any]
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        """Faults, weight and errors around ``handler`` (sync or async; may return a Reply)."""
+
         async def serve(request: web.Request) -> web.Response:
             self.requests += 1
             delay = self.faults.take_rest_delay()
@@ -120,9 +133,14 @@ class RestApi:
             if verdict.status != 200:
                 return self._limit_response(verdict, ip, headers)
             try:
-                return json_response(handler(request), headers=headers)
+                result = handler(request)
+                if inspect.isawaitable(result):
+                    result = await result
             except ApiError as exc:
                 return json_response({"code": exc.code, "msg": exc.msg}, exc.status, headers)
+            if isinstance(result, Reply):
+                return json_response(result.body, result.status, {**headers, **result.headers})
+            return json_response(result, headers=headers)
 
         return serve
 
@@ -153,6 +171,15 @@ class RestApi:
 
     def _now(self) -> int:
         return self.feed.now if self.feed is not None else 0
+
+    def server_time(self) -> int:
+        """``/fapi/v1/time``: simulated time, skewed when the clock-skew fault says so."""
+        skew = self.faults.clock_skew_ms if self.faults.skew_time_endpoint else 0
+        return self._now() + skew
+
+    def signing_time(self) -> int:
+        """The clock signed requests' timestamps are checked against."""
+        return self._now() + self.faults.clock_skew_ms
 
     def _symbol(self, request: web.Request) -> SymbolFeed:
         symbol = request.query.get("symbol")

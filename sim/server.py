@@ -19,17 +19,22 @@ from typing import Any
 
 from aiohttp import web
 
+from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_WALLET, Account, ticks_of
 from sim.blast import Blast
 from sim.clock import Pacer
 from sim.control import ControlApi
 from sim.faults import Faults
 from sim.feed import AGG_TRADES_WINDOW_MS, Feed
 from sim.hub import Hub
+from sim.orders import Engine
 from sim.ratelimit import WeightLimiter
 from sim.replay import Replay, load_capture
 from sim.rest import RestApi
 from sim.script import Script, load_script, parse_script
+from sim.signing import Authenticator
+from sim.trading_rest import TradingRest
 from sim.truth import Truth, render_book
+from sim.userdata import UserData
 from sim.ws import WsServer, WsSettings
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,9 @@ class Simulator:
         replay: str | Path | None = None,
         blast: bool = False,
         control: bool = True,
+        api_keys: dict[str, str] | None = None,
+        listen_key_ttl: float = 3600.0,
+        wallet: float = DEFAULT_WALLET,
     ) -> None:
         self.symbols = [s.upper() for s in symbols]
         self.faults = Faults()
@@ -113,12 +121,25 @@ class Simulator:
             symbols=lambda: set(self.symbols),
             on_kline=self.feed.track_kline if self.feed is not None else None,
         )
+        # Trading: accounts from API key → secret pairs (default: the test pair), signed endpoints
+        # and the user-data stream. Needs a live market (not a replay).
+        keys = api_keys if api_keys is not None else {DEFAULT_API_KEY: DEFAULT_API_SECRET}
+        self.accounts = {k: Account(k, secret, wallet) for k, secret in keys.items()}
+        self.userdata = UserData(self.hub, listen_key_ttl, self.rest.server_time)
+        self.faults.listen_key_expirer = self.userdata.expire
+        self.engine: Engine | None = None
+        self.trading: TradingRest | None = None
+        if self.feed is not None:
+            self.engine = Engine(self.feed, self.accounts, self.userdata.publish)
+            auth = Authenticator(self.accounts, self.rest.signing_time)
+            self.trading = TradingRest(self.rest, self.engine, auth, self.userdata, self.faults)
         self.control = ControlApi(self) if control else None
         self.host = "127.0.0.1"
         self.port = 0
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
         self._report_task: asyncio.Task[None] | None = None
+        self._keys_task: asyncio.Task[None] | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -126,6 +147,9 @@ class Simulator:
         app = web.Application()
         app.add_routes(self.ws.routes())
         app.add_routes(self.rest.routes())
+        if self.trading is not None:
+            app.add_routes(self.trading.routes())
+            app.add_routes(self.userdata.routes(self.ws))
         if self.control is not None:
             app.add_routes(self.control.routes())
         app.on_shutdown.append(self._close_connections)
@@ -141,16 +165,17 @@ class Simulator:
         self.port = self._runner.addresses[0][1]
         self._task = asyncio.create_task(self.pacer.run(), name="sim-pacer")
         self._report_task = asyncio.create_task(self._report(), name="sim-report")
+        self._keys_task = asyncio.create_task(self.userdata.run(), name="sim-listen-keys")
         log.info("simulator serving %s (symbols=%s)", self.http_url, ",".join(self.symbols))
 
     async def stop(self) -> None:
-        tasks = [t for t in (self._task, self._report_task) if t is not None]
+        tasks = [t for t in (self._task, self._report_task, self._keys_task) if t is not None]
         for task in tasks:
             task.cancel()
         # gather(return_exceptions) collects our tasks' cancellations but still propagates a
         # cancellation of stop() itself.
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._task = self._report_task = None
+        self._task = self._report_task = self._keys_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -219,6 +244,19 @@ class Simulator:
     def set_rate(self, rate: float) -> None:
         if self.feed is not None:
             self.feed.set_rate(rate)
+
+    def trade_to(self, symbol: str, price: str) -> int:
+        """Trade ``symbol``'s market to ``price`` now (taking every level on the way), so resting
+        orders and algo orders there fill or trigger. Returns the lots traded."""
+        if self.feed is None or self.engine is None:
+            raise ValueError("no market in replay mode")
+        tick = ticks_of(self.feed.feeds[symbol].instrument, price)
+        if tick is None:
+            raise ValueError(f"{price} is not a multiple of {symbol}'s tick size")
+        fills = self.feed.sweep_to(symbol, tick)
+        self.engine.on_market()
+        self.hub.flush()
+        return sum(lots for _, lots, _ in fills)
 
     # ---- truth ---------------------------------------------------------------------------------
 

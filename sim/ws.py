@@ -157,8 +157,15 @@ class WsServer:
         return handle
 
     async def serve(
-        self, request: web.Request, route: str, combined: bool, names: list[str]
+        self,
+        request: web.Request,
+        route: str,
+        combined: bool,
+        names: list[str],
+        attach: Callable[[Connection], Callable[[], None]] | None = None,
     ) -> web.WebSocketResponse:
+        """Serve one connection; ``attach`` (user-data streams) registers it and returns its
+        detach callback."""
         # timeout: how long a close waits for the client's close frame (shutdown, age cut)
         ws = web.WebSocketResponse(
             autoping=False, compress=False, max_msg_size=1 << 20, timeout=2.0
@@ -169,6 +176,7 @@ class WsServer:
         self.hub.open.add(connection)
         self.faults.connections.add(connection)
         self._subscribe(connection, names)
+        detach = attach(connection) if attach is not None else None
         keeper = asyncio.create_task(self._keep_alive(connection))
         log.debug(
             "ws open %s route=%s combined=%s streams=%s", request.remote, route, combined, names
@@ -191,6 +199,8 @@ class WsServer:
                     connection.last_pong = time.monotonic()
         finally:
             keeper.cancel()
+            if detach is not None:
+                detach()
             self._unsubscribe(connection, list(connection.subscriptions))
             self.hub.open.discard(connection)
             self.faults.connections.discard(connection)
