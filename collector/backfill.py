@@ -62,6 +62,14 @@ class Backfiller:
         log.warning("%s: aggTrade ids %d..%d missing; backfilling", symbol, first, last)
         self._queue.put_nowait((time.monotonic() + self.grace, symbol, first, last, ref))
 
+    def resume(self, symbol: str, first: int, last: int, ref: uuid.UUID) -> None:
+        """Backfill a hole an earlier run recorded (``ref``) but died before repairing."""
+        self.sequences[symbol].reopen(first, last)
+        log.warning(
+            "%s: aggTrade ids %d..%d left open by the last run; backfilling", symbol, first, last
+        )
+        self._queue.put_nowait((time.monotonic(), symbol, first, last, ref))
+
     async def run(self) -> None:
         while True:
             due, symbol, first, last, ref = await self._queue.get()

@@ -36,10 +36,10 @@ from collector.sequence import TradeSequence
 from collector.universe import top_symbols
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
-from db.readers import last_agg_trade_ids
+from db.readers import last_agg_trade_ids, last_depth_update_ids, open_trade_gaps
 from db.retention import drop_expired_chunks
 from db.spool import Spool
-from db.writer import TableWriter
+from db.writer import Dropped, TableWriter
 from settings import Settings, SettingsError
 
 log = logging.getLogger("collector")
@@ -110,6 +110,8 @@ class Recorder:
                 "last_flush_age": round(now - s.last_flush, 3) if s.last_flush else None,
                 "queued": w.queued,
                 "rows_written": s.rows_written,
+                "rows_spooled": s.rows_spooled,
+                "rows_dropped": s.rows_dropped,
                 "failing_for": round(failing, 3),
             }
         books = {s: b.valid for s, b in self.keeper.books.items()} if self.keeper else {}
@@ -120,6 +122,7 @@ class Recorder:
             "stale": stale,
             "tables": tables,
             "db": "up" if db_failing_for == 0 else ("failing" if not db_ok else "retrying"),
+            "spool_bytes": self.spool.bytes_used,
             "books_valid": books,
         }
         return db_ok and not stale, body
@@ -151,13 +154,20 @@ async def run_recorder(
         route[type(row)].put(row)
 
     events = EventLog(put, clock)
+
+    def on_rest_limit(status: int, retry_after: float, path: str) -> None:
+        metrics.REST_LIMITED.labels(str(status)).inc()
+        events.record("rest_limited", {"status": status, "retry_after": retry_after}, stream=path)
+
     for cls, table in TABLES.items():
         writers[table] = route[cls] = _writer(settings, table, spool, events)
+    for w in writers.values():  # first, so the resume point read from the database is current
+        await w.replay_spool()
     writer_tasks = [asyncio.create_task(w.run(), name=f"writer:{t}") for t, w in writers.items()]
     try:
         async with aiohttp.ClientSession() as http:
             budget = WeightBudget()
-            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=_on_rest_limit)
+            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=on_rest_limit)
             symbols = list(settings.symbols)
             if settings.top_n:
                 symbols = await top_symbols(rest, settings.top_n)
@@ -183,7 +193,8 @@ async def _record(
     on_ready: Callable[[Recorder], None] | None,
 ) -> None:
     s, symbols = recorder.settings, recorder.symbols
-    sequences = await _load_sequences(s.database_url, symbols)
+    resume = await _resume_state(s.database_url, symbols)
+    sequences = resume.sequences
     keeper = DepthKeeper(
         symbols,
         rest,
@@ -193,8 +204,11 @@ async def _record(
         top_levels=s.book_top_levels,
         top_interval=s.book_top_interval,
         snapshot_interval=s.depth_snapshot_interval,
+        last_update_ids=resume.last_update_ids,
     )
     backfiller = Backfiller(rest, put, events, sequences, clock)
+    for gap in resume.open_gaps:
+        backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])
     handler = FrameHandler(
         symbols=set(symbols),
         put=put,
@@ -298,18 +312,20 @@ def _writer(settings: Settings, table: str, spool: Spool, events: EventLog) -> T
             for row in batch[:: max(1, len(batch) // 50)]:  # a sample keeps this cheap
                 lag.observe((now - row[0]).total_seconds())
 
-    def on_drop(name: str, rows: list, reason: str) -> None:
-        metrics.DROPPED.labels(name).inc(len(rows))
-        times = [r[0] for r in rows]
-        if name != "recorder_events":
-            events.record(
-                "gap",
-                {"reason": reason, "rows": len(rows)},
-                stream=name,
-                start_time=min(times),
-                end_time=max(times),
-                status="unrecoverable",
-            )
+    def on_drop(name: str, dropped: Dropped) -> None:
+        """Called once writes work again, so the gap row itself is not lost to the outage."""
+        metrics.DROPPED.labels(name).inc(dropped.rows)
+        events.record(
+            "gap",
+            {"reason": dropped.reason, "rows": dropped.rows},
+            stream=name,
+            start_time=dropped.first_time,
+            end_time=dropped.last_time,
+            status="unrecoverable",
+        )
+
+    def on_event(name: str, kind: str, details: dict) -> None:
+        events.record(kind, details, stream=name)
 
     return TableWriter(
         table,
@@ -321,26 +337,37 @@ def _writer(settings: Settings, table: str, spool: Spool, events: EventLog) -> T
         spool=spool,
         on_flush=on_flush,
         on_drop=on_drop,
+        on_event=on_event,
+        # the rows that explain every hole must outlive a full spool (they are few and small)
+        hold_when_full=table == "recorder_events",
     )
 
 
-async def _load_sequences(url: str, symbols: list[str]) -> dict[str, TradeSequence]:
+@dataclass
+class _Resume:
+    """Where the last run stopped, read from the database at start."""
+
+    sequences: dict[str, TradeSequence]
+    last_update_ids: dict[str, int]
+    open_gaps: list[asyncpg.Record]
+
+
+async def _resume_state(url: str, symbols: list[str]) -> _Resume:
     conn = await connect(url)
     try:
         last = await last_agg_trade_ids(conn, symbols)
+        last_u = await last_depth_update_ids(conn, symbols)
+        gaps = await open_trade_gaps(conn, symbols)
     finally:
         await conn.close()
     if last:
         log.info("resuming aggTrade ids from the database: %s", last)
-    return {s: TradeSequence(last.get(s)) for s in symbols}
-
-
-def _on_rest_limit(status: int, retry_after: float) -> None:
-    metrics.REST_LIMITED.labels(str(status)).inc()
+    return _Resume({s: TradeSequence(last.get(s)) for s in symbols}, last_u, list(gaps))
 
 
 async def _stats_every_minute(recorder: Recorder) -> None:
     tick = 0
+    spooled = {name: 0 for name in recorder.writers}
     while True:
         await asyncio.sleep(1)
         tick += 1
@@ -349,6 +376,8 @@ async def _stats_every_minute(recorder: Recorder) -> None:
             metrics.LAST_MESSAGE_AGE.labels(key).set(age)
         for name, w in recorder.writers.items():
             metrics.QUEUE_ROWS.labels(name).set(w.queued)
+            metrics.SPOOLED.labels(name).inc(w.stats.rows_spooled - spooled[name])
+            spooled[name] = w.stats.rows_spooled
         metrics.SPOOL_BYTES.set(recorder.spool.bytes_used)
         metrics.REST_WEIGHT.set(recorder.budget.used)
         if tick % 60 == 0:

@@ -74,13 +74,13 @@ class BinanceRest:
         base_url: str,
         session: aiohttp.ClientSession,
         budget: WeightBudget,
-        on_limit: Callable[[int, float], None] | None = None,
+        on_limit: Callable[[int, float, str], None] | None = None,
         max_attempts: int = 8,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session
         self.budget = budget
-        self.on_limit = on_limit  # (status, retry_after) for metrics and events
+        self.on_limit = on_limit  # (status, retry_after, path) for metrics and events
         self.max_attempts = max_attempts
 
     async def get(self, path: str, params: dict[str, Any], weight: int) -> Any:
@@ -100,7 +100,7 @@ class BinanceRest:
                         self.budget.block(retry_after)
                         log.warning("REST %s -> %s, waiting %.0fs", path, resp.status, retry_after)
                         if self.on_limit is not None:
-                            self.on_limit(resp.status, retry_after)
+                            self.on_limit(resp.status, retry_after, path)
                         continue
                     if resp.status < 500:
                         code, msg = _error(body)

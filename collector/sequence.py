@@ -56,6 +56,11 @@ class TradeSequence:
             (max(lo, first), min(hi, last)) for lo, hi in self.holes if lo <= last and hi >= first
         ]
 
+    def reopen(self, first: int, last: int) -> None:
+        """A hole recorded by an earlier run and never repaired: missing again until backfilled."""
+        self.holes.append([first, last])
+        self.holes.sort()
+
     def mark_filled(self, first: int, last: int) -> None:
         """Forget [first, last] (backfilled, or given up on and recorded as unrecoverable)."""
         kept: list[list[int]] = []

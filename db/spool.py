@@ -24,6 +24,8 @@ class Spool:
         self.directory = directory
         self.max_bytes = max_bytes
         directory.mkdir(parents=True, exist_ok=True)
+        for partial in directory.glob("*/*.tmp"):  # a crash mid-write: the batch never counted
+            partial.unlink(missing_ok=True)
         self._bytes = sum(p.stat().st_size for p in directory.glob("*/*.batch"))
         self._seq = time.time_ns()
 

@@ -7,9 +7,12 @@ never duplicates rows and one duplicate never loses a batch. Then ``NOTIFY flowl
 the strategy worker which table moved.
 
 When the database fails, the batch goes to the on-disk spool and later batches follow it there
-until the database is back; spooled batches are replayed in order before new ones. If memory
-(``queue_max_rows``) or the spool cap is exceeded, rows are dropped, counted, and reported
-through ``on_drop`` so the recorder can record the hole.
+until the database is back; spooled batches are replayed in order before new ones (a batch is
+never written while older rows of its table wait in the spool). Past ``queue_max_rows`` in memory
+the batch is spooled at once. Rows the spool cannot take (cap reached) are dropped and counted;
+the drop is reported through ``on_drop`` once writes work again, so the record of the hole is not
+itself lost to the outage. ``hold_when_full`` keeps a table's rows in memory instead (for the
+few, small ``recorder_events`` rows that explain everything else).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 
@@ -43,6 +48,16 @@ class WriterStats:
     failing_since: float | None = None
 
 
+@dataclass
+class Dropped:
+    """Rows lost since writes last worked: how many, the time span (row[0]) and why."""
+
+    rows: int
+    first_time: datetime
+    last_time: datetime
+    reason: str
+
+
 class TableWriter:
     def __init__(
         self,
@@ -55,7 +70,9 @@ class TableWriter:
         queue_max_rows: int = 500_000,
         spool: Spool | None = None,
         on_flush: Callable[[str, Sequence[tuple], float], None] | None = None,
-        on_drop: Callable[[str, Sequence[tuple], str], None] | None = None,
+        on_drop: Callable[[str, Dropped], None] | None = None,
+        on_event: Callable[[str, str, dict[str, Any]], None] | None = None,
+        hold_when_full: bool = False,
     ) -> None:
         self.table = table
         self.columns = tuple(columns)
@@ -66,7 +83,11 @@ class TableWriter:
         self.spool = spool
         self.on_flush = on_flush
         self.on_drop = on_drop
+        self.on_event = on_event  # (table, "spool" | "replay", details)
+        self.hold_when_full = hold_when_full
         self.stats = WriterStats()
+        self._dropped: Dropped | None = None
+        self._spooling = False  # rows of this table went to the spool since it was last empty
         self._batch: list[tuple] = []
         self._batch_started = 0.0
         self._full = asyncio.Event()
@@ -112,6 +133,10 @@ class TableWriter:
         finally:
             await self._final_flush()
 
+    async def replay_spool(self) -> bool:
+        """Write what an earlier run left in the spool; True if nothing of this table is left."""
+        return await self._replay_if_due()
+
     async def close(self) -> None:
         self._closing = True
         self._full.set()
@@ -127,15 +152,20 @@ class TableWriter:
         self._full.clear()
 
     async def _flush_due(self) -> None:
-        if self.spool is not None and self.stats.failing_since is None:
-            await self._replay_spool()
+        spool_empty = await self._replay_if_due()
         if not self._batch:
             return
         batch, self._batch = self._batch, []
-        await self._write_or_spool(batch)
+        await self._write_or_spool(batch, spool_empty)
 
-    async def _write_or_spool(self, batch: list[tuple]) -> None:
+    async def _replay_if_due(self) -> bool:
+        """Replay the spool when writes work (or a retry is due); True if it is now empty."""
         if self.stats.failing_since is not None and not await self._retry_due():
+            return False
+        return self.spool is None or await self._replay_spool()
+
+    async def _write_or_spool(self, batch: list[tuple], spool_empty: bool) -> None:
+        if not spool_empty:  # older rows wait in the spool (or the database is down): join them
             self._to_spool(batch)
             return
         try:
@@ -163,6 +193,7 @@ class TableWriter:
         s.failing_since = None
         if self.on_flush is not None:
             self.on_flush(self.table, batch, elapsed)
+        self._report_drops()
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -195,33 +226,61 @@ class TableWriter:
             return
         try:
             self.spool.write(self.table, batch)
-            self.stats.rows_spooled += len(batch)
         except SpoolFull:
-            self._drop(batch, "spool full")
+            if self.hold_when_full and len(batch) + len(self._batch) <= self.queue_max_rows:
+                self._batch[:0] = batch  # kept for when the database returns
+                self._batch_started = time.monotonic()
+            else:
+                self._drop(batch, "spool full")
+            return
         except OSError as exc:
             self._drop(batch, f"spool write failed: {exc}")
+            return
+        self.stats.rows_spooled += len(batch)
+        if not self._spooling and self.on_event is not None:
+            self.on_event(self.table, "spool", {"rows": len(batch)})
+        self._spooling = True
 
-    async def _replay_spool(self) -> None:
+    async def _replay_spool(self) -> bool:
+        """Write every spooled batch of this table, oldest first; False if a write failed."""
         assert self.spool is not None
-        for path in self.spool.pending(self.table):
-            rows = self.spool.read(path)
-            try:
-                await self._write(rows)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                self._failed(exc)
-                return
-            self.spool.remove(path)
-            log.info("%s: replayed %d spooled rows", self.table, len(rows))
+        files = rows_total = 0
+        while paths := self.spool.pending(self.table):  # batches spooled meanwhile come too
+            for path in paths:
+                rows = self.spool.read(path)
+                try:
+                    await self._write(rows)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
+                    self._failed(e)
+                    return False
+                self.spool.remove(path)
+                files, rows_total = files + 1, rows_total + len(rows)
+        if files:
+            log.info("%s: replayed %d spooled rows from %d files", self.table, rows_total, files)
+            if self.on_event is not None:
+                self.on_event(self.table, "replay", {"files": files, "rows": rows_total})
+        self._spooling = False
+        return True
 
     def _drop(self, rows: Sequence[tuple], reason: str) -> None:
         self.stats.rows_dropped += len(rows)
-        if self.on_drop is not None:
-            self.on_drop(self.table, rows, reason)
+        times = [r[0] for r in rows]
+        d = self._dropped
+        if d is None:
+            self._dropped = Dropped(len(rows), min(times), max(times), reason)
+            log.error("%s: dropping rows (%s) until writes work again", self.table, reason)
+        else:
+            d.rows += len(rows)
+            d.first_time, d.last_time = min(d.first_time, *times), max(d.last_time, *times)
+
+    def _report_drops(self) -> None:
+        dropped, self._dropped = self._dropped, None
+        if dropped is not None and self.on_drop is not None:
+            self.on_drop(self.table, dropped)
 
     async def _final_flush(self) -> None:
-        batch, self._batch = self._batch, []
-        if batch:
-            await self._write_or_spool(batch)
+        self._next_retry = 0.0  # one last attempt, whatever the backoff says
+        await self._flush_due()
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
