@@ -27,6 +27,7 @@ HYPERTABLES = (
     "force_orders",
     "open_interest",
     "recorder_events",
+    "indicators",  # written by the strategy worker
 )
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 _DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")

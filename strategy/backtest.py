@@ -12,6 +12,7 @@ from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.risk import Decision
 from strategy.signals import Signal
+from strategy.snapshot import Snapshot
 from strategy.source import data_bounds, fetch_range, infer_tick_size, setup_reader
 from strategy.trades import ClosedTrade
 
@@ -27,6 +28,7 @@ class BacktestResult:
     equity: list[tuple[int, float]] = field(default_factory=list)
     bars: int = 0
     bars_with_book: int = 0
+    snapshots: list[Snapshot] | None = None  # kept only when asked (tests, small ranges)
     agg_trades: int = 0
     seconds: float = 0.0
 
@@ -36,6 +38,8 @@ class BacktestResult:
         self.equity += out.equity
         self.bars += len(out.snapshots)
         self.bars_with_book += sum(s.book_valid for s in out.snapshots)
+        if self.snapshots is not None:
+            self.snapshots += out.snapshots
 
 
 async def run_backtest(
@@ -44,6 +48,7 @@ async def run_backtest(
     start_ms: int | None = None,
     end_ms: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    keep_snapshots: bool = False,
 ) -> BacktestResult:
     """Replay [start_ms, end_ms) (default: all recorded data of the configured symbols)."""
     began = time.perf_counter()
@@ -62,6 +67,8 @@ async def run_backtest(
                  for s in config.symbols}  # fmt: skip
         engine = Engine(config, ticks)
         result = BacktestResult(start, end, equity=[(start, config.risk.equity)])
+        if keep_snapshots:
+            result.snapshots = []
         lo = start
         while lo < end:
             hi = min(lo + WINDOW_MS, end)

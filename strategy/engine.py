@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from settings import SettingsError
 from strategy.config import StrategyConfig
 from strategy.paper import PaperExecutor, Position, closed_trade
 from strategy.pipeline import SymbolPipeline
@@ -39,6 +40,9 @@ def build_strategies(config: StrategyConfig, symbol: str) -> list[Strategy]:
     out = []
     for spec in config.strategies:
         enabled, params = spec.for_symbol(symbol)
+        if spec.name not in REGISTRY:
+            known = ", ".join(sorted(REGISTRY))
+            raise SettingsError(f"[strategies.{spec.name}]: unknown strategy (known: {known})")
         if enabled:
             out.append(REGISTRY[spec.name](symbol, params))
     return out

@@ -142,8 +142,11 @@ def tick_from_prices(prices: list[float]) -> float | None:
 async def data_bounds(
     conn: asyncpg.Connection, symbols: tuple[str, ...]
 ) -> tuple[int | None, int | None]:
-    """The first and last recorded trade time of `symbols`."""
+    """The first recorded trade or depth diff of `symbols`, and the last recorded trade."""
     row = await conn.fetchrow(
-        "SELECT min(time), max(time) FROM agg_trades WHERE symbol = ANY($1)", list(symbols)
+        "SELECT least((SELECT min(time) FROM agg_trades WHERE symbol = ANY($1)),"
+        "             (SELECT min(time) FROM depth_updates WHERE symbol = ANY($1))),"
+        "       (SELECT max(time) FROM agg_trades WHERE symbol = ANY($1))",
+        list(symbols),
     )
     return row[0], row[1]

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from collector.cli import Recorder, run_recorder
+from settings import HYPERTABLES
 from sim.server import Simulator
 from tests.integration.recorder.conftest import recorder_settings, wait_until
 from tests.sim_fixtures import make_simulator
@@ -65,12 +67,28 @@ async def record(
         await sim.stop()
 
 
+STRATEGY_TABLES = ("fills", "positions", "signals", "strategy_state")
+
+
 @pytest.fixture
-def record_session(database_url: str, tmp_path: Path) -> Callable[..., Awaitable[Session]]:
-    """`await record_session(script, seconds, symbols=[...], speed=10, **sim_options)`."""
+async def strategy_db(database_url: str) -> str:
+    """The session database with every recorded and strategy table emptied (sessions of the
+    simulator start at the same simulated time, so tests must not see each other's rows)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"TRUNCATE {', '.join(HYPERTABLES + STRATEGY_TABLES)}")
+    finally:
+        await conn.close()
+    return database_url
+
+
+@pytest.fixture
+def record_session(strategy_db: str, tmp_path: Path) -> Callable[..., Awaitable[Session]]:
+    """`await record_session(script, seconds, symbols=[...], speed=10, **sim_options)` into
+    `strategy_db`."""
 
     async def run(script: dict[str, Any], seconds: float, **options: Any) -> Session:
         symbols = options.pop("symbols", ["BTCUSDT"])
-        return await record(database_url, tmp_path / "spool", script, seconds, symbols, **options)
+        return await record(strategy_db, tmp_path / "spool", script, seconds, symbols, **options)
 
     return run

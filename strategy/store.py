@@ -1,0 +1,166 @@
+"""Writing the engine's outputs, and reading back what a restart needs.
+
+One transaction per engine step holds the indicator rows, signals, positions, fills and the new
+watermark: after a crash the worker resumes exactly at the last committed bar boundary, so
+nothing is written twice and nothing is skipped. Signals are also NOTIFYed on `flowline_signals`
+(delivered at commit).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import orjson
+
+from strategy.engine import Engine, Outputs
+from strategy.paper import Position
+from strategy.risk import DAY_MS, Decision
+from strategy.signals import Quality, Side, Signal
+from strategy.snapshot import COLUMNS
+
+SIGNAL_CHANNEL = "flowline_signals"
+INDICATOR_COLUMNS = ("time", *COLUMNS[1:])
+
+_SIGNAL = """
+INSERT INTO signals (signal_id, time, symbol, strategy, side, entry, stop, target1, target2,
+                     quality, score, reasons, decision, qty)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
+ON CONFLICT (signal_id) DO NOTHING"""
+_POSITION = """
+INSERT INTO positions (position_id, mode, symbol, strategy, side, qty, remaining, status, stop,
+                       targets, targets_hit, entry_price, entry_time, exit_price, exit_time,
+                       exit_reason, fees, realized_pnl)
+VALUES ($1, 'paper', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+ON CONFLICT (position_id) DO UPDATE SET
+    remaining = EXCLUDED.remaining, status = EXCLUDED.status, stop = EXCLUDED.stop,
+    targets_hit = EXCLUDED.targets_hit, entry_price = EXCLUDED.entry_price,
+    entry_time = EXCLUDED.entry_time, exit_price = EXCLUDED.exit_price,
+    exit_time = EXCLUDED.exit_time, exit_reason = EXCLUDED.exit_reason, fees = EXCLUDED.fees,
+    realized_pnl = EXCLUDED.realized_pnl, updated_at = now()"""
+_FILL = """
+INSERT INTO fills (fill_id, position_id, time, symbol, side, qty, price, fee, kind)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (fill_id) DO NOTHING"""
+_STATE = """
+INSERT INTO strategy_state (worker, bar_ms, processed) VALUES ($1, $2, $3)
+ON CONFLICT (worker) DO UPDATE SET bar_ms = EXCLUDED.bar_ms, processed = EXCLUDED.processed,
+                                   updated_at = now()"""
+
+
+def signal_json(signal: Signal, decision: Decision) -> dict:
+    return {
+        "signal_id": str(signal.signal_id),
+        "time_ms": signal.time_ms,
+        "symbol": signal.symbol,
+        "strategy": signal.strategy,
+        "side": signal.side.value,
+        "entry": signal.entry,
+        "stop": signal.stop,
+        "targets": list(signal.targets),
+        "quality": signal.quality.value,
+        "score": signal.score,
+        "reasons": signal.reasons,
+        "decision": decision.reason,
+        "qty": decision.qty if decision.accepted else None,
+    }
+
+
+async def write(
+    conn: asyncpg.Connection, worker: str, bar_ms: int, out: Outputs, processed_ms: int,
+    indicators: bool = True,
+) -> None:  # fmt: skip
+    """Everything of one engine step and the watermark, atomically. `conn` has the ms codec."""
+    async with conn.transaction():
+        if indicators and out.snapshots:
+            rows = [s.row() for s in out.snapshots]
+            await conn.copy_records_to_table("indicators", records=rows, columns=INDICATOR_COLUMNS)
+        if out.signals:
+            await conn.executemany(_SIGNAL, [_signal_args(s, d) for s, d in out.signals])
+        positions = list(out.positions.values())
+        if positions:
+            await conn.executemany(_POSITION, [_position_args(p) for p in positions])
+            fills = [f for p in positions for f in p.fills]
+            await conn.executemany(_FILL, [
+                (f.fill_id, f.position_id, f.time_ms, f.symbol, f.side, f.qty, f.price, f.fee,
+                 f.kind) for f in fills
+            ])  # fmt: skip
+        for signal, decision in out.signals:
+            payload = orjson.dumps(signal_json(signal, decision)).decode()
+            await conn.execute("SELECT pg_notify($1, $2)", SIGNAL_CHANNEL, payload)
+        await conn.execute(_STATE, worker, bar_ms, processed_ms)
+
+
+def _signal_args(s: Signal, d: Decision) -> tuple:
+    targets = [*s.targets, None, None]
+    return (
+        s.signal_id, s.time_ms, s.symbol, s.strategy, s.side.value, s.entry, s.stop,
+        targets[0], targets[1], s.quality.value, s.score, orjson.dumps(s.reasons).decode(),
+        d.reason, d.qty if d.accepted else None,
+    )  # fmt: skip
+
+
+def _position_args(p: Position) -> tuple:
+    s = p.signal
+    exit_price = p.exit_notional / (p.qty - p.remaining) if p.qty > p.remaining else None
+    return (
+        p.position_id, s.symbol, s.strategy, s.side.value, p.qty, p.remaining, p.status, p.stop,
+        p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, exit_price, p.exit_time_ms,
+        p.exit_reason, p.fees, p.pnl,
+    )  # fmt: skip
+
+
+async def load_watermark(conn: asyncpg.Connection, worker: str, bar_ms: int) -> int | None:
+    row = await conn.fetchrow(
+        "SELECT bar_ms, processed FROM strategy_state WHERE worker = $1", worker
+    )
+    if row is None or row["bar_ms"] != bar_ms:
+        return None  # a new bar size starts over: old boundaries do not line up
+    return row["processed"]
+
+
+async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
+    """Open paper positions and the risk manager's state from the tables; returns the count."""
+    realized = await conn.fetchval(
+        "SELECT coalesce(sum(realized_pnl), 0) FROM positions WHERE status = 'closed'"
+    )
+    day = now_ms - now_ms % DAY_MS
+    counts = await conn.fetch(
+        "SELECT quality, count(*) FROM signals WHERE decision = 'accepted' AND time >= $1 "
+        "GROUP BY quality",
+        day,
+    )
+    rows = await conn.fetch(
+        "SELECT p.*, s.time AS signal_time, s.entry, s.quality, s.score, s.reasons, s.target1,"
+        " s.target2 FROM positions p JOIN signals s ON s.signal_id = p.position_id"
+        " WHERE p.status <> 'closed' ORDER BY p.symbol"
+    )
+    open_notional = {}
+    for row in rows:
+        position = _position_from_row(row)
+        open_notional[row["symbol"]] = row["qty"] * row["entry"]
+        if engine.paper is not None:
+            engine.paper.positions[row["symbol"]] = position
+    engine.risk.restore(open_notional, realized, {(day // DAY_MS, q): n for q, n in counts})
+    return len(rows)
+
+
+def _position_from_row(row: asyncpg.Record) -> Position:
+    targets = tuple(t for t in (row["target1"], row["target2"]) if t is not None)
+    signal = Signal(
+        time_ms=row["signal_time"], symbol=row["symbol"], strategy=row["strategy"],
+        side=Side(row["side"]), entry=row["entry"], stop=row["stop"], targets=targets,
+        quality=Quality(row["quality"]), score=row["score"], reasons=orjson.loads(row["reasons"]),
+    )  # fmt: skip
+    assert signal.signal_id == uuid.UUID(str(row["position_id"]))
+    return Position(
+        signal, row["qty"], row["stop"], list(row["targets"]), status=row["status"],
+        remaining=row["remaining"], entry_price=row["entry_price"],
+        entry_time_ms=row["entry_time"], targets_hit=row["targets_hit"], fees=row["fees"],
+        realized=row["realized_pnl"] + row["fees"],
+        exit_notional=_exited_notional(row),
+    )  # fmt: skip
+
+
+def _exited_notional(row: asyncpg.Record) -> float:
+    exited = row["qty"] - row["remaining"]
+    return (row["exit_price"] or 0.0) * exited

@@ -1,0 +1,210 @@
+"""The live strategy worker: tails the recorded tables and runs the engine as bars complete.
+
+When can bar [t, t+B) be computed? When every row with time < t+B is committed. The recorder
+flushes what it received within BATCH_MAX_MS, so rows received more than `settle_ms` ago are in
+the database. The horizon is the newest exchange time among such settled rows of the two
+continuous streams (aggTrades and depth diffs); a stream that lags the other by more than
+`STALL_MS` (stopped, or silent for an illiquid symbol) does not hold the worker back. Rows that
+reach the database after the worker passed their time (REST backfills after a reconnect, spool
+replays after an outage) are not seen live; the recorder marks those periods in
+`recorder_events`, and a backtest over the same period includes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from db.connect import connect
+from strategy import metrics, store
+from strategy.config import StrategyConfig
+from strategy.engine import Engine, Outputs
+from strategy.source import fetch_range, infer_tick_size, setup_reader
+from strategy.webhook import Webhook
+
+log = logging.getLogger("flowline.strategy")
+STALL_MS = 5_000
+WINDOW_MS = 600_000  # at most this much history per engine step (catching up, warming up)
+ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
+
+_HORIZON = """
+SELECT max(time), max(received_at) FROM {table}
+WHERE symbol = ANY($1) AND time >= $2 AND received_at <= $3"""
+
+
+@dataclass
+class WorkerState:
+    """What /health reports."""
+
+    processed_ms: int | None = None
+    horizon_ms: int | None = None
+    last_step: float = field(default_factory=time.monotonic)
+    db_ok: bool = True
+    signals: int = 0
+    open_positions: int = 0
+
+
+async def horizon(
+    conn: asyncpg.Connection, symbols: tuple[str, ...], after_ms: int, settle_ms: int
+) -> tuple[int | None, int | None]:
+    """(exchange time every row before which is committed, newest received_at among them)."""
+    cutoff = int(time.time() * 1000) - settle_ms
+    newest: list[tuple[int, int]] = []
+    for table in ("agg_trades", "depth_updates"):
+        row = await conn.fetchrow(_HORIZON.format(table=table), list(symbols), after_ms, cutoff)
+        if row[0] is not None:
+            newest.append((row[0], row[1]))
+    if not newest:
+        return None, None
+    lead = max(t for t, _ in newest)
+    live = [(t, r) for t, r in newest if lead - t <= STALL_MS]
+    return min(t for t, _ in live), max(r for _, r in live)
+
+
+class Worker:
+    def __init__(self, config: StrategyConfig, dsn: str) -> None:
+        self.config, self.dsn = config, dsn
+        self.state = WorkerState()
+        self.engine: Engine | None = None
+        self.webhook: Webhook | None = None
+        self._wake = asyncio.Event()
+        self.on_step: Callable[[Outputs], None] | None = None  # after each commit (executors)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        reader, writer, listener = [await connect(self.dsn) for _ in range(3)]
+        try:
+            for conn in (reader, writer):
+                await setup_reader(conn)
+            await listener.add_listener(ROWS_CHANNEL, lambda *_: self._wake.set())
+            if self.config.webhook_url:
+                self.webhook = Webhook(self.config.webhook_url)
+                self.webhook.start()
+            await self._start(reader, writer, stop)
+            while not stop.is_set():
+                if not await self._step(reader, writer):
+                    await self._sleep(stop)
+        finally:
+            if self.webhook is not None:
+                await self.webhook.close()
+            for conn in (listener, writer, reader):
+                await conn.close()
+
+    async def _start(
+        self, reader: asyncpg.Connection, writer: asyncpg.Connection, stop: asyncio.Event
+    ) -> None:
+        cfg = self.config
+        ticks = await self._tick_sizes(reader, stop)
+        self.engine = Engine(cfg, ticks)
+        bar = cfg.indicators.bar_ms
+        processed = await store.load_watermark(reader, cfg.worker_name, bar)
+        if processed is None:  # first start: begin at the newest settled data
+            newest, _ = await horizon(reader, cfg.symbols, 0, cfg.settle_ms)
+            while newest is None and not stop.is_set():
+                await self._sleep(stop)
+                newest, _ = await horizon(reader, cfg.symbols, 0, cfg.settle_ms)
+            if newest is None:
+                return
+            processed = newest - newest % bar
+        await self._warm_up(reader, processed)
+        restored = await store.restore(reader, self.engine, processed)
+        self.state.processed_ms = processed
+        log.info("strategy worker resumes at %s (%d open positions restored)", processed, restored)
+
+    async def _tick_sizes(
+        self, reader: asyncpg.Connection, stop: asyncio.Event
+    ) -> dict[str, float | None]:
+        """Each symbol's price step from the recorded book; waits for a first snapshot."""
+        fixed = self.config.indicators.tick_size
+        ticks: dict[str, float | None] = {s: fixed for s in self.config.symbols}
+        while not stop.is_set():
+            for symbol, tick in ticks.items():
+                if tick is None:
+                    ticks[symbol] = await infer_tick_size(reader, symbol)
+            missing = [s for s, t in ticks.items() if t is None]
+            if not missing:
+                break
+            log.info("waiting for a recorded depth snapshot of %s", ", ".join(missing))
+            await self._sleep(stop)
+        return ticks
+
+    async def _warm_up(self, reader: asyncpg.Connection, until: int) -> None:
+        """Run history before `until` through the engine without writing or deciding anything."""
+        assert self.engine is not None
+        bar = self.config.indicators.bar_ms
+        lo = until - self.config.warmup_ms
+        lo -= lo % bar
+        self.engine.position_ms = lo
+        while lo < until:
+            hi = min(lo + WINDOW_MS, until)
+            self.engine.feed(await fetch_range(reader, self.config.symbols, lo, hi), hi, emit=False)
+            lo = hi
+
+    async def _step(self, reader: asyncpg.Connection, writer: asyncpg.Connection) -> bool:
+        """Process the complete bars up to the horizon; False when there was nothing to do."""
+        engine, cfg, state = self.engine, self.config, self.state
+        if engine is None or state.processed_ms is None:
+            return False
+        bar = cfg.indicators.bar_ms
+        after = state.processed_ms - 60_000
+        newest, received = await horizon(reader, cfg.symbols, after, cfg.settle_ms)
+        state.horizon_ms = newest
+        if newest is None:
+            return False
+        until = min(newest - newest % bar, state.processed_ms + WINDOW_MS)
+        if until <= state.processed_ms:
+            return False
+        rows = await fetch_range(reader, cfg.symbols, state.processed_ms, until)
+        out = engine.feed(rows, until)
+        try:
+            await store.write(writer, cfg.worker_name, bar, out, until, cfg.write_indicators)
+        except (asyncpg.PostgresError, OSError):
+            metrics.DB_UP.set(0)
+            state.db_ok = False
+            raise
+        metrics.DB_UP.set(1)
+        state.db_ok = True
+        self._after_commit(out, until, newest, received)
+        return True
+
+    def _after_commit(self, out: Outputs, until: int, newest: int, received: int | None) -> None:
+        state = self.state
+        state.processed_ms, state.last_step = until, time.monotonic()
+        metrics.PROCESSED.set(until / 1000)
+        metrics.BEHIND.set(max(0, newest - until) / 1000)
+        if received is not None:
+            metrics.LATENCY.observe(max(0.0, time.time() - received / 1000))
+        for snap in out.snapshots:
+            metrics.BARS.labels(snap.symbol).inc()
+        for signal, decision in out.signals:
+            state.signals += 1
+            metrics.SIGNALS.labels(signal.strategy, decision.reason).inc()
+            log.info(
+                "signal %s %s %s entry=%s stop=%s targets=%s quality=%s -> %s",
+                signal.strategy, signal.symbol, signal.side.value, signal.entry, signal.stop,
+                list(signal.targets), signal.quality.value, decision.reason,
+            )  # fmt: skip
+            if self.webhook is not None:
+                self.webhook.send(store.signal_json(signal, decision))
+        for position in out.positions.values():
+            for fill in position.fills:
+                metrics.FILLS.labels(fill.kind).inc()
+            position.fills.clear()  # written: later steps carry only new fills
+        if self.engine is not None and self.engine.paper is not None:
+            state.open_positions = len(self.engine.paper.positions)
+        if self.on_step is not None:
+            self.on_step(out)
+
+    async def _sleep(self, stop: asyncio.Event) -> None:
+        """Until a NOTIFY, the poll interval, or stop; then let rows settle."""
+        self._wake.clear()
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
+        await asyncio.wait(waits, timeout=self.config.poll_ms / 1000, return_when="FIRST_COMPLETED")
+        for w in waits:
+            w.cancel()
+        if self._wake.is_set() and not stop.is_set():
+            await asyncio.sleep(self.config.settle_ms / 1000)  # the rows just committed settle

@@ -1,0 +1,84 @@
+"""The live worker over a session as it is recorded, and a backtest of it afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+
+import asyncpg
+
+from sim.server import Simulator
+from strategy.backtest import run_backtest
+from strategy.cli import run_strategy
+from strategy.config import IndicatorParams, StrategyConfig
+from strategy.snapshot import COLUMNS
+from strategy.source import setup_reader
+from strategy.worker import Worker
+from tests.integration.recorder.conftest import wait_until
+
+SCRIPT = json.loads(Path("sim/scripts/demo.json").read_text())
+SYMBOLS = ("BTCUSDT", "ETHUSDT")
+
+
+def fast_config(**changes) -> StrategyConfig:
+    """1 s bars and short baselines, so a few simulated minutes are enough."""
+    indicators = IndicatorParams(
+        bar_ms=1000,
+        panic_baseline_bars=30,
+        panic_cdf_min_samples=30,
+        absorption_ref_windows=10,
+        cascade_baseline_s=60,
+        wall_min_age_ms=2000,
+    )
+    base = {"symbols": SYMBOLS, "indicators": indicators, "warmup_ms": 3_600_000,
+            "metrics_port": 0, "settle_ms": 300, "poll_ms": 200}  # fmt: skip
+    return StrategyConfig(**(base | changes))
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+async def test_live_worker_writes_the_same_bars_as_a_backtest(record_session, strategy_db):
+    config = fast_config(strategies=())
+    stop = asyncio.Event()
+    started: list[Worker] = []
+    worker_task: list[asyncio.Task] = []
+
+    async def start_worker(sim: Simulator, recorder) -> None:
+        ready = lambda worker, port: started.append(worker)  # noqa: E731
+        worker_task.append(asyncio.create_task(run_strategy(strategy_db, config, stop, ready)))
+
+    session = await record_session(SCRIPT, 120, symbols=list(SYMBOLS), speed=10,
+                                   on_running=start_worker)  # fmt: skip
+    worker = started[0]
+    conn = await asyncpg.connect(strategy_db)
+    await setup_reader(conn)
+    try:
+        newest = await conn.fetchval(
+            "SELECT least((SELECT max(time) FROM agg_trades),"
+            " (SELECT max(time) FROM depth_updates))"
+        )
+        final = newest - newest % 1000
+        await wait_until(lambda: (worker.state.processed_ms or 0) >= final, 30, "the worker")
+        stop.set()
+        await asyncio.wait_for(worker_task[0], 30)
+        live = await conn.fetch("SELECT * FROM indicators ORDER BY time, symbol")
+    finally:
+        await conn.close()
+
+    result = await run_backtest(strategy_db, config, end_ms=final, keep_snapshots=True)
+    assert result.snapshots is not None
+    first_live = live[0]["time"]
+    replayed = [s for s in result.snapshots if s.time_ms >= first_live]
+    assert len(live) > 100 and session.end_ms > session.start_ms
+    assert len(replayed) == len(live)
+    for row, snap in zip(live, replayed, strict=True):
+        for i, name in enumerate(COLUMNS):
+            value = row["time"] if name == "time_ms" else row[name]
+            assert _same(value, snap.row()[i]), (name, snap.symbol, snap.time_ms, value)
+    assert any(row["book_valid"] for row in live)
