@@ -1,0 +1,95 @@
+"""``python main.py backtest --symbols BTCUSDT --start … --end … [--strategy …] [--out DIR]``.
+
+Replays the recorded tables through the live worker's engine (paper executor) and writes a
+report: report.html, report.json, trades.csv, equity.png. Same data and config, same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from collector.cli import run_with_settings
+from settings import Settings, SettingsError
+from strategy.backtest import BacktestResult, run_backtest
+from strategy.config import StrategyConfig, load_config
+from strategy.report import summarize, write_report
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="main.py backtest", description=__doc__)
+    p.add_argument("--symbols", help="comma-separated (default: the config's / SYMBOLS)")
+    p.add_argument("--start", type=_when, help="UTC, e.g. 2026-11-01 or 2026-11-01T12:00")
+    p.add_argument("--end", type=_when, help="UTC, exclusive (default: the last recorded trade)")
+    p.add_argument("--strategy", action="append", help="run only these (repeatable)")
+    p.add_argument("--config", type=Path, default=os.environ.get("STRATEGY_CONFIG") or None)
+    p.add_argument("--out", type=Path, default=Path("var/backtest"), help="report directory")
+    return p.parse_args(argv)
+
+
+def _when(text: str) -> int:
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01T12:00") from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def configure(args: argparse.Namespace) -> StrategyConfig:
+    config = replace(load_config(args.config), executor="paper")
+    if args.symbols:
+        config = replace(config, symbols=tuple(s.strip().upper() for s in args.symbols.split(",")))
+    if args.strategy:
+        known = {s.name for s in config.strategies}
+        unknown = set(args.strategy) - known
+        if unknown:
+            raise SettingsError(f"--strategy {', '.join(sorted(unknown))}: not in the config")
+        specs = tuple(s for s in config.strategies if s.name in args.strategy)
+        config = replace(config, strategies=specs)
+    return config
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        config = configure(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return run_with_settings(lambda settings: _backtest(settings, config, args))
+
+
+async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.Namespace) -> None:
+    def progress(done: int, total: int, trades: int) -> None:
+        print(f"\r{100 * done / max(total, 1):5.1f}%  {trades:,} agg trades", end="", flush=True)
+
+    result = await run_backtest(settings.database_url, config, args.start, args.end, progress)
+    print()
+    path = report(result, config, args.out)
+    print(summary_line(result))
+    print(f"report: {path}")
+
+
+def report(result: BacktestResult, config: StrategyConfig, out: Path) -> Path:
+    summary = summarize(result.trades, result.equity, config.risk.equity)
+    start = dt.datetime.fromtimestamp(result.start_ms / 1000, dt.UTC).isoformat()
+    end = dt.datetime.fromtimestamp(result.end_ms / 1000, dt.UTC).isoformat()
+    title = f"Flowline backtest {', '.join(config.symbols)} {start} .. {end}"
+    return write_report(summary, result.trades, result.equity, out, title)
+
+
+def summary_line(result: BacktestResult) -> str:
+    accepted = sum(d.accepted for _, d in result.signals)
+    pnl = sum(t.pnl for t in result.trades)
+    rate = result.agg_trades / result.seconds if result.seconds else 0.0
+    return (
+        f"{result.agg_trades:,} agg trades, {result.bars:,} bars in {result.seconds:.1f} s "
+        f"({rate:,.0f} trades/s); {len(result.signals)} signals ({accepted} accepted), "
+        f"{len(result.trades)} trades, PnL {pnl:,.2f}"
+    )
