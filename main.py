@@ -8,6 +8,7 @@ Commands:
   demo       simulator + recorder (+ strategy) together, offline
   db         database tools: ``db init``, ``db status``
   status     short health summary of the database
+  flatten    kill switch: cancel all Flowline orders, close all Flowline positions on Binance
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ COMMANDS = {
     "demo": "collector.demo",
     "db": "db.cli",
     "status": "db.cli",
+    "flatten": "strategy.binance.cli",
 }
 
 

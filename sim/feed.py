@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sim import streams
-from sim.book import ASK, BID
+from sim.book import ASK, BID, Side
 from sim.faults import Faults
 from sim.hub import Hub
 from sim.instruments import format_float, format_units, instrument_for
@@ -218,13 +218,19 @@ class Feed:
         side = ASK if buys else BID
         depth = 20 * market.typical
         if book.qty(side, tick) < depth:
-            events: list[BookUpdate | Trade | Liquidation] = []
-            market._set_level(self.now, side, tick, depth, events)
-            for event in events:
-                self._dispatch(sf, event)
+            self._set_level(sf, side, tick, depth)
         levels = book.asks if buys else book.bids
         lots = 1 + sum(q for t, q in levels.items() if (t < tick if buys else t > tick))
-        return self.execute(symbol, buys, lots, tick)
+        fills = self.execute(symbol, buys, lots, tick)
+        # the other side follows the move, as it would on a real market
+        self._set_level(sf, BID if buys else ASK, tick - 1 if buys else tick + 1, depth)
+        return fills
+
+    def _set_level(self, sf: SymbolFeed, side: Side, tick: int, lots: int) -> None:
+        events: list[BookUpdate | Trade | Liquidation] = []
+        sf.market._set_level(self.now, side, tick, lots, events)
+        for event in events:
+            self._dispatch(sf, event)
 
     def _on_update(self, sf: SymbolFeed, update: BookUpdate) -> None:
         uid, time, changes = update

@@ -1,0 +1,1 @@
+"""Executing signals on Binance USDⓈ-M futures (``EXECUTION=binance``): see executor.py."""

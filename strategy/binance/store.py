@@ -1,0 +1,142 @@
+"""The executor's rows in ``exchange_positions`` and ``exchange_orders`` (sql/006_execution.sql).
+
+Column names in the UPDATEs come from the fixed sets below, never from input; values are always
+bind parameters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+POSITION_FIELDS = frozenset(
+    {"state", "entry_price", "filled_qty", "breakeven", "reason", "opened_at", "closed_at"}
+)
+ORDER_FIELDS = frozenset(
+    {"status", "exchange_order_id", "exchange_algo_id", "filled_qty", "avg_price", "reason"}
+)
+LIVE = ("entering", "open")
+FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "FINISHED"})
+
+
+@dataclass
+class LivePosition:
+    """The executor's picture of one signal's position."""
+
+    signal_id: uuid.UUID
+    symbol: str
+    side: str  # LONG | SHORT
+    state: str
+    qty: float
+    stop_price: float
+    targets: list[float]
+    entry_price: float | None = None
+    filled_qty: float = 0.0
+    breakeven: bool = False
+
+    @classmethod
+    def from_row(cls, row: asyncpg.Record) -> LivePosition:
+        return cls(
+            row["signal_id"],
+            row["symbol"],
+            row["side"],
+            row["state"],
+            row["qty"],
+            row["stop_price"],
+            list(row["targets"]),
+            row["entry_price"],
+            row["filled_qty"],
+            row["breakeven"],
+        )
+
+
+class Store:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def known(self, signal_id: uuid.UUID) -> bool:
+        return bool(
+            await self.pool.fetchval(
+                "SELECT 1 FROM exchange_positions WHERE signal_id = $1", signal_id
+            )
+        )
+
+    async def live_positions(self) -> list[LivePosition]:
+        rows = await self.pool.fetch(
+            "SELECT * FROM exchange_positions WHERE state = ANY($1::text[]) ORDER BY created_at",
+            list(LIVE),
+        )
+        return [LivePosition.from_row(r) for r in rows]
+
+    async def add_position(self, p: LivePosition, reason: str | None = None) -> None:
+        await self.pool.execute(
+            """INSERT INTO exchange_positions
+               (signal_id, symbol, side, state, qty, stop_price, targets, reason)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
+            p.signal_id,
+            p.symbol,
+            p.side,
+            p.state,
+            p.qty,
+            p.stop_price,
+            p.targets,
+            reason,
+        )
+
+    async def update_position(self, signal_id: uuid.UUID, **fields: Any) -> None:
+        await self._update("exchange_positions", "signal_id", signal_id, POSITION_FIELDS, fields)
+
+    async def add_order(self, row: dict[str, Any]) -> None:
+        """Record an order before it is sent (status SENDING); a repeat keeps the first row."""
+        await self.pool.execute(
+            """INSERT INTO exchange_orders
+               (client_order_id, signal_id, symbol, role, side, type, is_algo, qty, price,
+                trigger_price, status)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'SENDING')
+               ON CONFLICT (client_order_id) DO NOTHING""",
+            row["client_order_id"],
+            row["signal_id"],
+            row["symbol"],
+            row["role"],
+            row["side"],
+            row["type"],
+            row["is_algo"],
+            row.get("qty"),
+            row.get("price"),
+            row.get("trigger_price"),
+        )
+
+    async def update_order(self, client_order_id: str, **fields: Any) -> None:
+        await self._update(
+            "exchange_orders", "client_order_id", client_order_id, ORDER_FIELDS, fields
+        )
+
+    async def order(self, client_order_id: str) -> asyncpg.Record | None:
+        return await self.pool.fetchrow(
+            "SELECT * FROM exchange_orders WHERE client_order_id = $1", client_order_id
+        )
+
+    async def newest_trade_age(self, symbol: str) -> float | None:
+        """Seconds since the newest recorded aggTrade of ``symbol`` (None: none recorded)."""
+        return await self.pool.fetchval(
+            """SELECT extract(epoch FROM now() - time)::float8 FROM agg_trades
+               WHERE symbol = $1 ORDER BY time DESC LIMIT 1""",
+            symbol,
+        )
+
+    async def _update(
+        self, table: str, key: str, value: Any, allowed: frozenset[str], fields: dict[str, Any]
+    ) -> None:
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        names = sorted(fields)
+        sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
+        await self.pool.execute(
+            f"UPDATE {table} SET {sets}, updated_at = now() WHERE {key} = $1",
+            value,
+            *(fields[n] for n in names),
+        )
