@@ -28,12 +28,21 @@ from typing import Any
 
 import asyncpg
 
+from db.connect import DatabaseUnavailable
 from db.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "flowline_rows"
 Connector = Callable[[], Awaitable[asyncpg.Connection]]
+# A failed write or (re)connect: spool and retry. Anything else is a bug and ends the task.
+WRITE_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    DatabaseUnavailable,
+)
 
 
 @dataclass
@@ -170,7 +179,7 @@ class TableWriter:
             return
         try:
             await self._write(batch)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        except WRITE_ERRORS as exc:
             self._failed(exc)
             self._to_spool(batch)
 
@@ -250,8 +259,8 @@ class TableWriter:
                 rows = self.spool.read(path)
                 try:
                     await self._write(rows)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as e:
-                    self._failed(e)
+                except WRITE_ERRORS as exc:
+                    self._failed(exc)
                     return False
                 self.spool.remove(path)
                 files, rows_total = files + 1, rows_total + len(rows)
