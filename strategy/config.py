@@ -147,7 +147,7 @@ def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
         indicators=_build(IndicatorParams, indicators, "indicators"),
         risk=_build(RiskParams, risk, "risk"),
         paper=_build(PaperParams, dict(data.get("paper", {})), "paper"),
-        strategies=specs or config.strategies,
+        strategies=specs if "strategies" in data else config.strategies,
     )
 
 

@@ -80,8 +80,8 @@ class RiskManager:
         elif pnl > 0:
             self._losses_in_row = 0
 
-    def restore(self, open_notional: dict[str, float], realized: float, day_counts: dict) -> None:
-        """State after a restart, from the positions and signals tables."""
+    def restore(self, open_notional: dict[str, float], day_counts: dict) -> None:
+        """Open positions and today's counts after a restart (closed ones go through
+        `on_closed`, in exit order)."""
         self.open = dict(open_notional)
-        self.realized = realized
         self._daily = Counter(day_counts)

@@ -120,8 +120,9 @@ async def load_watermark(conn: asyncpg.Connection, worker: str, bar_ms: int) -> 
 
 async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
     """Open paper positions and the risk manager's state from the tables; returns the count."""
-    realized = await conn.fetchval(
-        "SELECT coalesce(sum(realized_pnl), 0) FROM positions WHERE status = 'closed'"
+    closed = await conn.fetch(
+        "SELECT symbol, realized_pnl, exit_time FROM positions WHERE status = 'closed'"
+        " ORDER BY exit_time, position_id"
     )
     day = now_ms - now_ms % DAY_MS
     counts = await conn.fetch(
@@ -140,7 +141,10 @@ async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
         open_notional[row["symbol"]] = row["qty"] * row["entry"]
         if engine.paper is not None:
             engine.paper.positions[row["symbol"]] = position
-    engine.risk.restore(open_notional, realized, {(day // DAY_MS, q): n for q, n in counts})
+    risk = engine.risk
+    for row in closed:  # realized PnL, the losing streak and any cooldown, as they were
+        risk.on_closed(row["symbol"], row["realized_pnl"], row["exit_time"])
+    risk.restore(open_notional, {(day // DAY_MS, q): n for q, n in counts})
     return len(rows)
 
 
