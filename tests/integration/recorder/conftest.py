@@ -13,9 +13,15 @@ import pytest
 from collector.cli import Recorder, run_recorder
 from settings import Settings
 from sim.server import Simulator
+from tests.integration.recorder.tcp_proxy import TcpProxy
 
 
 def recorder_settings(database_url: str, sim: Simulator, spool: Path, **env: str) -> Settings:
+    return Settings.from_env(recorder_env(database_url, sim, spool, **env), dotenv=False)
+
+
+def recorder_env(database_url: str, sim: Simulator, spool: Path, **env: str) -> dict[str, str]:
+    """The recorder's environment for a test: the simulator, the test database, quick batches."""
     base = {
         "DATABASE_URL": database_url,
         "BINANCE_WS_URL": sim.ws_url,
@@ -28,7 +34,7 @@ def recorder_settings(database_url: str, sim: Simulator, spool: Path, **env: str
         "BOOK_TOP_INTERVAL": "0.5",
         "DEPTH_SNAPSHOT_INTERVAL": "0",
     }
-    return Settings.from_env(base | env, dotenv=False)
+    return base | env
 
 
 @dataclass
@@ -72,3 +78,14 @@ async def wait_until(predicate: Callable[[], bool], within: float, what: str) ->
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
+    """A cuttable link to the test database (``proxy.url(database_url)``)."""
+    p = TcpProxy.for_url(database_url)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.close()

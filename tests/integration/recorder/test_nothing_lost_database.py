@@ -11,10 +11,8 @@ import asyncio
 import datetime as dt
 import os
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from sim.server import Simulator
 from tests.integration.recorder.conftest import wait_until
@@ -26,22 +24,11 @@ from tests.integration.recorder.invariants import (
     settle,
     start_market,
 )
-from tests.integration.recorder.tcp_proxy import TcpProxy
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 # The issue asks for 30 s; DB_OUTAGE_SECONDS shortens it for quick local runs.
 OUTAGE_SECONDS = float(os.environ.get("DB_OUTAGE_SECONDS", "31"))
 QUEUE_MAX_ROWS = 1000
-
-
-@pytest.fixture
-async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    p = TcpProxy.for_url(database_url)
-    await p.start()
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 async def _watch(running, samples: list[tuple[int, int]], stop: asyncio.Event) -> None:
