@@ -22,5 +22,7 @@ LATENCY = Histogram(
     "From the recorder receiving the newest row of a step to the step's commit (signals included)",
     buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10),
 )
-WEBHOOK = Counter("flowline_strategy_webhook_total", "Webhook deliveries", ["outcome"])
+WEBHOOK = Gauge(
+    "flowline_strategy_webhook_deliveries", "Webhook payloads sent, failed or dropped", ["outcome"]
+)
 DB_UP = Gauge("flowline_strategy_db_up", "1 when the last step committed")

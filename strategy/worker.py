@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from db.connect import connect
+from db.connect import connect, create_pool
 from strategy import metrics, store
+from strategy.binance.config import BinanceConfig
+from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.source import fetch_range, infer_tick_size, setup_reader
@@ -72,6 +74,8 @@ class Worker:
         self.state = WorkerState()
         self.engine: Engine | None = None
         self.webhook: Webhook | None = None
+        self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
+        self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.on_step: Callable[[Outputs], None] | None = None  # after each commit (executors)
 
@@ -84,6 +88,9 @@ class Worker:
             if self.config.webhook_url:
                 self.webhook = Webhook(self.config.webhook_url)
                 self.webhook.start()
+                _export_webhook_counters(self.webhook)
+            if self.config.executor == "binance":
+                self.exchange = await _binance_executor(self.dsn)
             await self._start(reader, writer, stop)
             while not stop.is_set():
                 if not await self._step(reader, writer):
@@ -91,6 +98,11 @@ class Worker:
         finally:
             if self.webhook is not None:
                 await self.webhook.close()
+            if self.exchange is not None:
+                if self._entries:  # an entry half done is finished by reconciliation later
+                    await asyncio.wait(self._entries, timeout=10)
+                await self.exchange.close()
+                await self.exchange.store.pool.close()
             for conn in (listener, writer, reader):
                 await conn.close()
 
@@ -159,6 +171,9 @@ class Worker:
         if until <= state.processed_ms:
             return False
         rows = await fetch_range(reader, cfg.symbols, state.processed_ms, until)
+        if self.exchange is not None:  # positions the exchange closed free their risk slot
+            for symbol in set(engine.risk.open) - self.exchange.open_symbols():
+                engine.risk.on_closed(symbol, 0.0, state.processed_ms)
         out = engine.feed(rows, until)
         try:
             await store.write(writer, cfg.worker_name, bar, out, until, cfg.write_indicators)
@@ -169,7 +184,18 @@ class Worker:
         metrics.DB_UP.set(1)
         state.db_ok = True
         self._after_commit(out, until, newest, received)
+        if self.exchange is not None:
+            for signal, decision in out.signals:
+                if decision.accepted:  # in the background: an entry may wait on a LIMIT order
+                    task = asyncio.create_task(self.exchange.enter(signal, decision.qty))
+                    self._entries.add(task)
+                    task.add_done_callback(self._entry_done)
         return True
+
+    def _entry_done(self, task: asyncio.Task[None]) -> None:
+        self._entries.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("binance entry failed: %r", task.exception())
 
     def _after_commit(self, out: Outputs, until: int, newest: int, received: int | None) -> None:
         state = self.state
@@ -208,3 +234,19 @@ class Worker:
             w.cancel()
         if self._wake.is_set() and not stop.is_set():
             await asyncio.sleep(self.config.settle_ms / 1000)  # the rows just committed settle
+
+
+async def _binance_executor(dsn: str) -> BinanceExecutor:
+    """The exchange executor: keys from the environment, its own small pool for its tables."""
+    config = BinanceConfig.from_env()
+    pool = await create_pool(dsn, min_size=1, max_size=2, application_name="flowline-executor")
+    try:
+        return await BinanceExecutor.create(config, pool)
+    except BaseException:
+        await pool.close()
+        raise
+
+
+def _export_webhook_counters(webhook: Webhook) -> None:
+    for outcome in ("sent", "failed", "dropped"):
+        metrics.WEBHOOK.labels(outcome).set_function(lambda o=outcome: getattr(webhook, o))

@@ -12,9 +12,10 @@ import asyncpg
 from sim.server import Simulator
 from strategy.backtest import run_backtest
 from strategy.cli import run_strategy
-from strategy.config import IndicatorParams, StrategyConfig
+from strategy.config import IndicatorParams, StrategyConfig, StrategySpec
 from strategy.snapshot import COLUMNS
 from strategy.source import setup_reader
+from strategy.strategies import REGISTRY
 from strategy.worker import Worker
 from tests.integration.recorder.conftest import wait_until
 
@@ -32,8 +33,16 @@ def fast_config(**changes) -> StrategyConfig:
         cascade_baseline_s=60,
         wall_min_age_ms=2000,
     )
-    base = {"symbols": SYMBOLS, "indicators": indicators, "warmup_ms": 3_600_000,
-            "metrics_port": 0, "settle_ms": 300, "poll_ms": 200}  # fmt: skip
+    every = tuple(StrategySpec(name) for name in sorted(REGISTRY))
+    base = {
+        "strategies": every,
+        "symbols": SYMBOLS,
+        "indicators": indicators,
+        "warmup_ms": 3_600_000,
+        "metrics_port": 0,
+        "settle_ms": 300,
+        "poll_ms": 200,
+    }
     return StrategyConfig(**(base | changes))
 
 
@@ -43,8 +52,10 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
-async def test_live_worker_writes_the_same_bars_as_a_backtest(record_session, strategy_db):
-    config = fast_config(strategies=())
+async def test_live_worker_writes_the_same_bars_and_signals_as_a_backtest(
+    record_session, strategy_db
+):
+    config = fast_config()
     stop = asyncio.Event()
     started: list[Worker] = []
     worker_task: list[asyncio.Task] = []
@@ -68,6 +79,7 @@ async def test_live_worker_writes_the_same_bars_as_a_backtest(record_session, st
         stop.set()
         await asyncio.wait_for(worker_task[0], 30)
         live = await conn.fetch("SELECT * FROM indicators ORDER BY time, symbol")
+        signals = await conn.fetch("SELECT signal_id, decision FROM signals")
     finally:
         await conn.close()
 
@@ -82,3 +94,7 @@ async def test_live_worker_writes_the_same_bars_as_a_backtest(record_session, st
             value = row["time"] if name == "time_ms" else row[name]
             assert _same(value, snap.row()[i]), (name, snap.symbol, snap.time_ms, value)
     assert any(row["book_valid"] for row in live)
+    live_signals = {(str(r["signal_id"]), r["decision"]) for r in signals}
+    assert live_signals == {
+        (str(s.signal_id), d.reason) for s, d in result.signals if s.time_ms >= first_live
+    }
