@@ -1,7 +1,8 @@
-"""``python main.py demo``: the simulator and the recorder together, offline, no API key.
+"""``python main.py demo``: the simulator, the recorder and the strategy worker, offline.
 
 Starts the simulator on a free local port with the demo episode script, points the recorder at
-it, applies the schema, records, and prints a psql command and queries to try.
+it, applies the schema, records, runs the strategy worker (paper trading, strategy/demo.toml) on
+what is recorded, and prints a psql command and queries to try. No API key, no internet.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from db.connect import connect
 from db.migrate import migrate
 from settings import Settings, redact_url
 from sim.server import Simulator
+from strategy.cli import run_strategy
+from strategy.config import load_config
 
 DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "sim" / "scripts" / "demo.json"
 
@@ -26,8 +29,12 @@ Try, in another terminal:
     SELECT * FROM candles_1m WHERE symbol = 'BTCUSDT' ORDER BY bucket DESC LIMIT 10;
     SELECT time, symbol, best_bid_price, best_ask_price FROM book_top ORDER BY time DESC LIMIT 5;
     SELECT * FROM data_gaps ORDER BY detected_at DESC;
-  curl -s http://127.0.0.1:{port}/health
+    SELECT time, symbol, strategy, side, entry, stop, quality, decision FROM signals ORDER BY time;
+    SELECT symbol, side, status, entry_price, exit_reason, realized_pnl FROM positions;
+  curl -s http://127.0.0.1:{port}/health            (recorder)
+  curl -s http://127.0.0.1:{strategy_port}/health   (strategy worker)
 """
+DEMO_STRATEGY = Path(__file__).resolve().parent.parent / "strategy" / "demo.toml"
 
 
 def main(argv: list[str]) -> int:
@@ -62,6 +69,14 @@ async def _demo(settings: Settings, symbols: list[str], seconds: float, rate: fl
             top_n=None,
         )
 
+        strategy_port: list[int] = []
+        config = dataclasses.replace(
+            load_config(DEMO_STRATEGY), symbols=tuple(symbols), executor="paper"
+        )
+        worker = asyncio.create_task(
+            run_strategy(settings.database_url, config, stop, lambda _, p: strategy_port.append(p))
+        )
+
         def ready(recorder: Recorder) -> None:
             print(
                 f"simulator on {sim.http_url}; recording {', '.join(symbols)} into "
@@ -69,8 +84,16 @@ async def _demo(settings: Settings, symbols: list[str], seconds: float, rate: fl
                 flush=True,
             )
             print(
-                QUERIES.format(psql=f"psql '{settings.database_url}'", port=recorder.metrics_port),
+                QUERIES.format(
+                    psql=f"psql '{settings.database_url}'",
+                    port=recorder.metrics_port,
+                    strategy_port=strategy_port[0] if strategy_port else "?",
+                ),
                 flush=True,
             )
 
-        await run_recorder(demo_settings, stop, on_ready=ready)
+        try:
+            await run_recorder(demo_settings, stop, on_ready=ready)
+        finally:
+            stop.set()
+            await worker
