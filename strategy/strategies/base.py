@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from decimal import Decimal
 from typing import Any, ClassVar, Protocol
 
 from settings import SettingsError
-from strategy.signals import Signal
+from strategy.signals import Quality, Side, Signal
 from strategy.snapshot import Snapshot
 
 
@@ -26,3 +27,90 @@ def build_params(cls: type, strategy: str, values: dict[str, Any]) -> Any:
         if key not in known:
             raise SettingsError(f"[strategies.{strategy}] {key}: unknown parameter")
     return cls(**values)
+
+
+# -- helpers the strategies share ----------------------------------------------------------------
+
+
+def resolve_params(cls: type, strategy: str, params: Any) -> Any:
+    """`params` as given when it is already the dataclass, else built from the config's dict."""
+    return params if isinstance(params, cls) else build_params(cls, strategy, params)
+
+
+def check_exits(strategy: str, targets_r: Any, cooldown_bars: int) -> tuple[float, ...]:
+    """Validate the parameters every strategy has; returns `targets_r` as a tuple of floats
+    (TOML gives a list)."""
+    targets = tuple(float(r) for r in targets_r)
+    check_param(1 <= len(targets) <= 2, strategy, "targets_r", "one or two R multiples")
+    check_param(all(r > 0 for r in targets), strategy, "targets_r", "positive multiples")
+    check_param(cooldown_bars >= 0, strategy, "cooldown_bars", ">= 0")
+    return targets
+
+
+def check_param(ok: bool, strategy: str, key: str, expected: str) -> None:
+    """Raise SettingsError naming the parameter when a value is out of range."""
+    if not ok:
+        raise SettingsError(f"[strategies.{strategy}] {key}: expected {expected}")
+
+
+def quality_of(score: float, high: float, medium: float) -> Quality:
+    if score >= high:
+        return Quality.HIGH
+    if score >= medium:
+        return Quality.MEDIUM
+    return Quality.LOW
+
+
+class Spacing:
+    """Per-symbol minimum spacing: at most one signal every `bars` bars, so one episode gives one
+    signal rather than one per bar (a strategy object already serves a single symbol)."""
+
+    __slots__ = ("bars", "last_ms")
+
+    def __init__(self, bars: int) -> None:
+        self.bars = bars
+        self.last_ms: int | None = None
+
+    def allows(self, snap: Snapshot) -> bool:
+        return self.last_ms is None or snap.time_ms - self.last_ms >= self.bars * snap.bar_ms
+
+    def mark(self, snap: Snapshot) -> None:
+        self.last_ms = snap.time_ms
+
+
+def make_signal(
+    snap: Snapshot,
+    strategy: str,
+    side: Side,
+    stop: float,
+    targets_r: tuple[float, ...],
+    score: float,
+    quality: Quality,
+    reasons: dict[str, float | int | str | bool | None],
+) -> Signal:
+    """A signal entering at the bar close, dated at the bar END (the moment it is known, so an
+    executor can only fill on later trades), with targets at R multiples of the stop distance."""
+    assert snap.close is not None
+    entry = snap.close
+    risk = entry - stop
+    targets = tuple(_on_tick(entry + m * risk, snap.tick_size) for m in sorted(targets_r))
+    return Signal(
+        time_ms=snap.end_ms,
+        symbol=snap.symbol,
+        strategy=strategy,
+        side=side,
+        entry=entry,
+        stop=_on_tick(stop, snap.tick_size),
+        targets=targets,
+        quality=quality,
+        score=round(score, 2),
+        reasons=reasons,
+    )
+
+
+def _on_tick(price: float, tick: float) -> float:
+    # Prices a person can place; the decimals of the tick keep float noise out of the output.
+    if tick <= 0:
+        return price
+    decimals = max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
+    return round(round(price / tick) * tick, decimals)

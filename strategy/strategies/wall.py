@@ -1,0 +1,269 @@
+"""Wall (density) breakout and bounce, seeds 000 and 002.
+
+The strategy remembers the persistent walls the pipeline reports as nearest (`bid_wall_price`,
+`ask_wall_price`: already past the walls indicator's persistence test) with their largest size,
+and how each one ended (`wall_events`: "reached" = traded into, "pulled" = cancelled).
+
+Breakout (seed 002 `check_breakout_signal`) — LONG through an ask wall (SHORT mirrors a bid wall):
+- the wall is eroded: its size fell by ≥ `erosion_min` of its largest (30 %), or it is gone
+  (eaten or pulled: erosion 100 %);
+- the bar closes beyond it by `break_bps` while the previous bar had not;
+- the move has the trend behind it: positive bar delta and close above the rolling VWAP (the seed's
+  "trend matches the breakout direction").
+Stop `breakout_stop_bps` behind the wall (seed 002: breakout_min_stop_loss_percent 0.1).
+
+Bounce (seed 002 BounceDetector, seed 004 §4.6) — LONG off a bid wall (SHORT off an ask wall):
+- a bar's low comes within `touch_bps` of a live bid wall (the touch);
+- for the next `hold_bars` bars no trade goes below the wall and the wall keeps at least
+  (1 − `hold_max_erosion`) of its largest size (seed 002: exit at 65 % erosion);
+- then, on a close at or above the wall, LONG.
+Stop `bounce_stop_bps` behind the wall (seed 002: bounce_stop_loss_behind_density_percent 0.3).
+
+Targets: `targets_r` multiples of the stop distance. A wall is forgotten `memory_bars` bars after
+it was last seen, and gives at most one signal. Signals are at least `cooldown_bars` apart.
+
+Score (0–100) [PROPOSAL]: breakout — erosion 30 (eaten 30, pulled 20, eroded in place 15),
+bar delta share up to 25 (normalized delta), footprint imbalances on its side 15, new high of the
+remembered window 15, distance above the rolling VWAP 15 (saturating at `break_bps` × 5);
+bounce — wall kept size up to 30, book imbalance up to 25, delta in the hold on its side 15,
+footprint imbalances 15, wall within `touch_bps` at the signal 15. HIGH ≥ `high_score`,
+MEDIUM ≥ `medium_score`. [PROPOSAL] `touch_bps` 5 (the seed's 0.2 % is several 1 min ATRs on
+majors) and `hold_bars` 3.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from indicators.walls import ASK, BID
+from strategy.signals import Side, Signal
+from strategy.snapshot import Snapshot
+from strategy.strategies.base import (
+    Spacing,
+    check_exits,
+    check_param,
+    make_signal,
+    quality_of,
+    resolve_params,
+)
+
+Reasons = dict[str, float | int | str | bool | None]
+
+
+@dataclass(frozen=True)
+class WallParams:
+    erosion_min: float = 0.30
+    break_bps: float = 2.0
+    breakout_stop_bps: float = 10.0
+    touch_bps: float = 5.0
+    hold_bars: int = 3
+    hold_max_erosion: float = 0.25
+    bounce_stop_bps: float = 30.0
+    memory_bars: int = 60
+    targets_r: tuple[float, ...] = (1.5, 3.0)
+    cooldown_bars: int = 30
+    breakout: bool = True
+    bounce: bool = True
+    high_score: float = 75.0
+    medium_score: float = 50.0
+
+    def __post_init__(self) -> None:
+        name = WallStrategy.name
+        targets = check_exits(name, self.targets_r, self.cooldown_bars)
+        object.__setattr__(self, "targets_r", targets)
+        check_param(0 < self.erosion_min <= 1, name, "erosion_min", "in (0, 1]")
+        check_param(0 <= self.hold_max_erosion < 1, name, "hold_max_erosion", "in [0, 1)")
+        check_param(self.hold_bars >= 1, name, "hold_bars", ">= 1")
+        check_param(self.memory_bars >= 1, name, "memory_bars", ">= 1")
+        check_param(self.breakout_stop_bps > 0, name, "breakout_stop_bps", "> 0")
+        check_param(self.bounce_stop_bps > 0, name, "bounce_stop_bps", "> 0")
+
+
+class _Level:
+    """One remembered wall."""
+
+    __slots__ = ("delta", "ended", "held", "max_qty", "price", "qty", "seen_ms", "side", "touched")
+
+    def __init__(self, side: int, price: float, qty: float, max_qty: float, now: int) -> None:
+        self.side, self.price, self.qty, self.max_qty = side, price, qty, max_qty
+        self.seen_ms = now
+        self.ended: str | None = None  # the wall event that retired it
+        self.touched = False  # bounce: touched and holding for `held` bars
+        self.held = 0
+        self.delta = 0.0  # bounce: delta summed over the hold
+
+    @property
+    def erosion(self) -> float:
+        if self.ended is not None:
+            return 1.0
+        return 1.0 - self.qty / self.max_qty if self.max_qty > 0 else 0.0
+
+
+class WallStrategy:
+    name: ClassVar[str] = "wall"
+
+    def __init__(self, symbol: str, params: dict[str, Any] | WallParams) -> None:
+        self.symbol = symbol
+        p = self.params = resolve_params(WallParams, self.name, params)
+        self.levels: dict[tuple[int, int], _Level] = {}  # (side, ticks) -> wall
+        self.recent: deque[Snapshot] = deque(maxlen=p.memory_bars)
+        self.spacing = Spacing(p.cooldown_bars)
+
+    def on_bar(self, snap: Snapshot) -> Signal | None:
+        previous = self.recent[-1] if self.recent else None
+        if snap.tick_size <= 0 or snap.close is None:
+            return None
+        self.recent.append(snap)
+        self._remember(snap)
+        self._forget(snap)
+        # Touches and holds are followed during the cooldown too; only emitting waits.
+        signal = self._signal(snap, previous, emit=self.spacing.allows(snap))
+        if signal is not None:
+            self.spacing.mark(snap)
+        return signal
+
+    # -- memory --------------------------------------------------------------------------
+
+    def _remember(self, snap: Snapshot) -> None:
+        tick = snap.tick_size
+        for event in snap.wall_events:
+            level = self.levels.get((event.wall.side, event.wall.ticks))
+            if level is None:
+                continue
+            if event.kind == "out_of_view":  # we cannot tell what happened to it
+                del self.levels[(event.wall.side, event.wall.ticks)]
+            else:
+                level.ended, level.qty = event.kind, 0.0
+        for side, price in ((BID, snap.bid_wall_price), (ASK, snap.ask_wall_price)):
+            if price is None:
+                continue
+            ticks = round(price / tick)
+            wall = next((w for w in snap.walls if w.side == side and w.ticks == ticks), None)
+            if wall is None:
+                continue
+            level = self.levels.get((side, ticks))
+            if level is None or level.ended is not None:  # new, or a new wall at an old price
+                level = _Level(side, ticks * tick, wall.qty, wall.max_qty, snap.time_ms)
+                self.levels[(side, ticks)] = level
+            level.qty, level.max_qty = wall.qty, max(level.max_qty, wall.max_qty)
+            level.seen_ms = snap.time_ms
+
+    def _forget(self, snap: Snapshot) -> None:
+        oldest = snap.time_ms - self.params.memory_bars * snap.bar_ms
+        for key in [k for k, lv in self.levels.items() if lv.seen_ms < oldest]:
+            del self.levels[key]
+
+    # -- signals -------------------------------------------------------------------------
+
+    def _signal(self, snap: Snapshot, previous: Snapshot | None, emit: bool) -> Signal | None:
+        # Nearest walls first, so that two candidates in one bar resolve the same way every time.
+        close = snap.close
+        assert close is not None
+        for key, level in sorted(self.levels.items(), key=lambda kv: abs(kv[1].price - close)):
+            signal = None
+            if self.params.breakout:
+                signal = self._breakout(snap, previous, level)
+            if signal is None and self.params.bounce:
+                signal = self._bounce(snap, level)
+            if signal is not None and emit:
+                del self.levels[key]  # one signal per wall
+                return signal
+        return None
+
+    def _breakout(self, snap: Snapshot, previous: Snapshot | None, level: _Level) -> Signal | None:
+        p = self.params
+        sign = -level.side  # through an ASK wall (−1) is a LONG
+        close = snap.close
+        assert close is not None
+        beyond = level.price * (1 + sign * p.break_bps * 1e-4)
+        if level.erosion < p.erosion_min or sign * (close - beyond) < 0:
+            return None
+        if previous is None or previous.close is None or sign * (previous.close - beyond) >= 0:
+            return None  # it must close through the wall on this bar
+        if sign * snap.delta <= 0 or snap.rolling_vwap is None:
+            return None
+        if sign * (close - snap.rolling_vwap) <= 0:
+            return None
+        stop = level.price * (1 - sign * p.breakout_stop_bps * 1e-4)
+        if sign * (close - stop) <= 0:
+            return None
+        return self._emit(snap, sign, stop, self._breakout_score(snap, level, sign))
+
+    def _emit(
+        self, snap: Snapshot, sign: int, stop: float, scored: tuple[float, Reasons]
+    ) -> Signal:
+        p, (score, reasons) = self.params, scored
+        quality = quality_of(score, p.high_score, p.medium_score)
+        side = Side.LONG if sign > 0 else Side.SHORT
+        return make_signal(snap, self.name, side, stop, p.targets_r, score, quality, reasons)
+
+    def _breakout_score(self, snap: Snapshot, level: _Level, sign: int) -> tuple[float, Reasons]:
+        p = self.params
+        assert snap.close is not None and snap.rolling_vwap is not None
+        eroded = {"reached": 30.0, "pulled": 20.0}.get(level.ended or "", 15.0)
+        share = max(0.0, sign * (snap.normalized_delta or 0.0))
+        fp = snap.fp_buy_imbalances if sign > 0 else snap.fp_sell_imbalances
+        extremes = [(s.high if sign > 0 else s.low) for s in list(self.recent)[:-1]]
+        known = [x for x in extremes if x is not None]
+        new_territory = not known or sign * (snap.close - sign * max(sign * x for x in known)) > 0
+        vwap_bps = sign * (snap.close - snap.rolling_vwap) / snap.rolling_vwap * 1e4
+        score = eroded + 25.0 * min(share, 1.0) + 15.0 * (fp > 0) + 15.0 * new_territory
+        score += 15.0 * min(vwap_bps / (5 * p.break_bps), 1.0)
+        reasons: Reasons = {
+            "kind": "breakout",
+            "wall_side": "ask" if level.side == ASK else "bid",
+            "wall_price": level.price,
+            "wall_max_qty": level.max_qty,
+            "wall_end": level.ended,
+            "erosion": round(level.erosion, 4),
+            "delta": snap.delta,
+            "normalized_delta": snap.normalized_delta,
+            "rolling_vwap": snap.rolling_vwap,
+            "footprint_imbalances": fp,
+            "new_territory": new_territory,
+        }
+        return score, reasons
+
+    def _bounce(self, snap: Snapshot, level: _Level) -> Signal | None:
+        p = self.params
+        sign = level.side  # off a BID wall (+1) is a LONG
+        extreme = snap.low if sign > 0 else snap.high
+        assert extreme is not None and snap.close is not None
+        alive = level.ended is None and level.seen_ms == snap.time_ms
+        kept = alive and level.erosion <= p.hold_max_erosion
+        through = sign * (extreme - level.price) < -snap.tick_size / 2
+        if not kept or through:
+            level.touched, level.held, level.delta = False, 0, 0.0
+            return None
+        if not level.touched:
+            level.touched = sign * (extreme - level.price) <= level.price * p.touch_bps * 1e-4
+            return None
+        level.held += 1
+        level.delta += snap.delta
+        if level.held < p.hold_bars or sign * (snap.close - level.price) < 0:
+            return None
+        stop = level.price * (1 - sign * p.bounce_stop_bps * 1e-4)
+        return self._emit(snap, sign, stop, self._bounce_score(snap, level, sign))
+
+    def _bounce_score(self, snap: Snapshot, level: _Level, sign: int) -> tuple[float, Reasons]:
+        p = self.params
+        assert snap.close is not None
+        imbalance = sign * (snap.imbalance or 0.0)
+        fp = snap.fp_buy_imbalances if sign > 0 else snap.fp_sell_imbalances
+        near = abs(snap.close - level.price) <= level.price * p.touch_bps * 1e-4
+        score = 30.0 * (1.0 - level.erosion) + 25.0 * min(max(imbalance, 0.0) / 0.5, 1.0)
+        score += 15.0 * (sign * level.delta > 0) + 15.0 * (fp > 0) + 15.0 * near
+        reasons: Reasons = {
+            "kind": "bounce",
+            "wall_side": "bid" if level.side == BID else "ask",
+            "wall_price": level.price,
+            "wall_qty": level.qty,
+            "wall_max_qty": level.max_qty,
+            "held_bars": level.held,
+            "hold_delta": level.delta,
+            "imbalance": snap.imbalance,
+            "footprint_imbalances": fp,
+        }
+        return score, reasons

@@ -1,0 +1,152 @@
+"""The composite strategy (seed 004 §4.8) on hand-built snapshot sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from strategy.signals import Quality, Side
+from strategy.snapshot import Snapshot
+from strategy.strategies.composite import CompositeStrategy
+from tests.unit.strategy.test_strategies_base import BAR_MS, T0, bar, mirror, run
+
+WALL = 100.0
+CASCADE = {"cascade_side": -1, "cascade_start_ms": T0 + 2 * BAR_MS}
+
+
+def trigger(i: int, **values: object) -> Snapshot:
+    """Price holding on a bid wall at 100.00 while sells are absorbed, book and footprint on
+    the buyers' side."""
+    fields: dict[str, object] = {
+        "low": WALL,
+        "high": 100.1,
+        "bid_wall_price": WALL,
+        "bid_wall_bps": 0.5,
+        "absorption": 1.5,
+        "absorption_side": -1,
+        "absorption_price": WALL,
+        "imbalance": 0.3,
+        "fp_buy_imbalances": 1,
+        "delta": -8.0,
+        **CASCADE,
+        "cascade_exhaustion": 0.95,
+        "cascade_exhausted": True,
+    }
+    fields.update(values)
+    return bar(i, 100.05, **fields)
+
+
+def setup(panic: bool = True, cascade: bool = True, **values: object) -> list[Snapshot]:
+    """Quiet bars, a panic-selling bar that starts a long-liquidation cascade, the cascade
+    running, its exhaustion (with a bullish divergence), then the trigger bar (bar 6)."""
+    flow = CASCADE if cascade else {}
+    snaps = [bar(0, 100.5), bar(1, 100.5)]
+    panicky = {"panic_score": 1.0, "panic_direction": -1} if panic else {"panic_score": 0.5}
+    snaps.append(bar(2, 100.1, low=WALL, high=100.5, **panicky, **flow))
+    snaps += [bar(i, 100.1, low=WALL, cascade_exhaustion=0.3, **flow) for i in (3, 4)]
+    exhausted = {"cascade_exhaustion": 0.9, "cascade_exhausted": True} if cascade else {}
+    snaps.append(bar(5, 100.1, low=WALL, divergence=1, **flow, **exhausted))
+    last = trigger(6, **values)
+    if not cascade:
+        last.cascade_side, last.cascade_start_ms, last.cascade_exhausted = 0, None, False
+    return [*snaps, last]
+
+
+def test_long_after_an_exhausted_cascade_at_an_absorbing_bid_wall():
+    snaps = setup()
+    signals = run(CompositeStrategy("BTCUSDT", {}), snaps)
+    assert len(signals) == 1
+    signal = signals[0]
+    assert signal.side is Side.LONG and signal.strategy == "composite"
+    assert signal.time_ms == snaps[-1].end_ms
+    assert signal.entry == 100.05
+    assert signal.stop == 99.95  # 5 bps under the wall, the lowest low of the episode
+    assert signal.targets == (100.2, 100.35)  # 1.5R and 3R
+    # 25 cascade + 15 panic + 9.9 wall + 11.25 absorption + 6 imbalance + 3.33 fp + 15 div
+    assert signal.score == pytest.approx(85.48, abs=0.01)
+    assert signal.quality is Quality.HIGH
+    reasons = signal.reasons
+    assert reasons["cascade_exhausted"] is True and reasons["panic"] is True
+    assert reasons["wall_price"] == WALL and reasons["absorption"] == 1.5
+    assert reasons["divergence"] is True and reasons["fp_imbalance_bars"] == 1
+    assert run(CompositeStrategy("BTCUSDT", {}), setup()) == signals  # deterministic
+
+
+def test_never_fires_while_the_cascade_is_still_running():
+    running = {"cascade_exhausted": False, "cascade_exhaustion": 0.4}
+    snaps = setup(**running)
+    assert run(CompositeStrategy("BTCUSDT", {}), snaps) == []
+    # the same bar once the cascade is exhausted
+    strategy = CompositeStrategy("BTCUSDT", {})
+    later = [*snaps, trigger(7)]
+    signals = run(strategy, later)
+    assert [s.time_ms for s in signals] == [later[-1].end_ms]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param({"bid_wall_price": None, "bid_wall_bps": None}, id="no bid wall"),
+        pytest.param({"bid_wall_bps": 60.0}, id="wall further than 50 bps"),
+        pytest.param({"absorption_side": 1}, id="buys absorbed, not sells"),
+        pytest.param({"absorption": 0.9}, id="weak absorption"),
+        pytest.param({"absorption": None, "absorption_side": 0}, id="absorption undefined"),
+        pytest.param({"low": 99.97}, id="traded through the wall"),
+        pytest.param({"imbalance": -0.5}, id="book heavily against"),
+        pytest.param({"imbalance": None}, id="no book"),
+        pytest.param({"trades": 0}, id="nothing traded"),
+    ],
+)
+def test_each_required_condition_matters(values):
+    assert len(run(CompositeStrategy("BTCUSDT", {}), setup())) == 1
+    assert run(CompositeStrategy("BTCUSDT", {}), setup(**values)) == []
+
+
+def test_context_is_required_and_either_part_is_enough():
+    assert run(CompositeStrategy("BTCUSDT", {}), setup(panic=False, cascade=False)) == []
+    panic_only = run(CompositeStrategy("BTCUSDT", {}), setup(cascade=False))
+    cascade_only = run(CompositeStrategy("BTCUSDT", {}), setup(panic=False))
+    assert [s.reasons["cascade_exhausted"] for s in panic_only] == [False]
+    assert [s.reasons["panic"] for s in cascade_only] == [False]
+    assert panic_only[0].score == pytest.approx(85.48 - 25, abs=0.01)
+    assert cascade_only[0].score == pytest.approx(85.48 - 15, abs=0.01)
+
+
+def test_context_expires_after_the_window():
+    snaps = setup()
+    assert run(CompositeStrategy("BTCUSDT", {"context_window_bars": 4}), snaps) != []
+    assert run(CompositeStrategy("BTCUSDT", {"context_window_bars": 3}), snaps) == []
+
+
+def test_confirmations_only_change_the_score():
+    bare = setup(imbalance=0.0, fp_buy_imbalances=0)
+    for s in bare:
+        s.divergence = 0
+    signals = run(CompositeStrategy("BTCUSDT", {}), bare)
+    assert [s.quality for s in signals] == [Quality.MEDIUM]
+    assert signals[0].score == pytest.approx(25 + 15 + 9.9 + 11.25, abs=0.01)
+    lone = run(CompositeStrategy("BTCUSDT", {}), [*bare[:2], *setup(panic=False)[2:6], bare[-1]])
+    assert [s.quality for s in lone] == [Quality.MEDIUM]  # 25 cascade + 21.15 + 15 divergence
+
+
+def test_mirrored_short_after_a_short_squeeze_at_an_ask_wall():
+    long_signal = run(CompositeStrategy("BTCUSDT", {}), setup())[0]
+    signals = run(CompositeStrategy("BTCUSDT", {}), [mirror(s) for s in setup()])
+    assert len(signals) == 1
+    short = signals[0]
+    assert short.side is Side.SHORT
+    assert short.entry == pytest.approx(200 - long_signal.entry)
+    assert short.stop == pytest.approx(200 - long_signal.stop)  # above the ask wall
+    assert short.targets == pytest.approx(tuple(200 - t for t in long_signal.targets))
+    assert short.score == long_signal.score and short.quality is long_signal.quality
+
+
+def test_one_signal_per_context_and_spacing_between_contexts():
+    strategy = CompositeStrategy("BTCUSDT", {"cooldown_bars": 10})
+    snaps = setup()
+    snaps += [trigger(i) for i in range(7, 12)]  # the same episode goes on: no new signal
+    assert len(run(strategy, snaps)) == 1
+    second = {"cascade_start_ms": T0 + 12 * BAR_MS}  # a new cascade, inside the cooldown
+    assert run(strategy, [trigger(i, **second) for i in range(12, 16)]) == []
+    third = {"cascade_start_ms": T0 + 16 * BAR_MS}  # a new cascade after the cooldown
+    signals = run(strategy, [trigger(i, **third) for i in range(16, 18)])
+    assert [s.time_ms for s in signals] == [T0 + 17 * BAR_MS]

@@ -1,0 +1,181 @@
+"""Wall breakout and bounce (seeds 000/002) on hand-built snapshot sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from indicators.walls import ASK, BID, WallEvent
+from strategy.signals import Side
+from strategy.snapshot import Snapshot
+from strategy.strategies.wall import WallStrategy
+from tests.unit.strategy.test_strategies_base import bar, mirror, run, wall
+
+ASK_WALL = 101.0
+BID_WALL = 100.0
+
+
+def with_wall(snap: Snapshot, side: int, price: float, qty: float, max_qty: float) -> Snapshot:
+    """`snap` with a persistent wall that the pipeline reports as the nearest on its side."""
+    snap.walls = (wall(side, price, qty, max_qty),)
+    if side == ASK:
+        snap.ask_wall_price, snap.ask_wall_qty, snap.ask_wall_bps = price, qty, 5.0
+    else:
+        snap.bid_wall_price, snap.bid_wall_qty, snap.bid_wall_bps = price, qty, 5.0
+    return snap
+
+
+def breakout(end: str = "reached", qty_left: float = 0.0, **last: object) -> list[Snapshot]:
+    """An ask wall of 50 at 101.00 under the price for three bars, then eaten (or pulled, or
+    eroded in place to `qty_left`), then a bar closing through it on buying."""
+    snaps = [with_wall(bar(i, 100.9), ASK, ASK_WALL, 50.0, 50.0) for i in range(3)]
+    gone = bar(3, 100.95, high=ASK_WALL)
+    if end == "eroded":
+        with_wall(gone, ASK, ASK_WALL, qty_left, 50.0)
+    else:
+        gone.wall_events = (WallEvent(end, wall(ASK, ASK_WALL, 20.0, 50.0)),)
+    values: dict[str, object] = {"high": 101.1, "delta": 6.0, "normalized_delta": 0.6}
+    values |= {"rolling_vwap": 100.9, "fp_buy_imbalances": 2, **last}
+    return [*snaps, gone, bar(4, 101.05, **values)]
+
+
+def bounce(**hold: object) -> list[Snapshot]:
+    """A bid wall of 50 at 100.00, touched on bar 1, held for three bars."""
+    snaps = [with_wall(bar(0, 100.2, low=100.15), BID, BID_WALL, 50.0, 50.0)]
+    touch = {"low": BID_WALL, "delta": -4.0}
+    snaps.append(with_wall(bar(1, 100.02, **touch), BID, BID_WALL, 45.0, 50.0))
+    values: dict[str, object] = {"low": BID_WALL, "delta": 2.0, "imbalance": 0.25, **hold}
+    qty = float(values.pop("qty", 48.0))  # type: ignore[arg-type]
+    for i in (2, 3, 4):
+        snaps.append(with_wall(bar(i, 100.04, **values), BID, BID_WALL, qty, 50.0))
+    return snaps
+
+
+def test_breakout_long_through_an_eaten_ask_wall():
+    snaps = breakout()
+    signals = run(WallStrategy("BTCUSDT", {}), snaps)
+    assert len(signals) == 1
+    signal = signals[0]
+    assert signal.side is Side.LONG and signal.strategy == "wall"
+    assert signal.time_ms == snaps[-1].end_ms
+    assert signal.entry == 101.05
+    assert signal.stop == 100.9  # 10 bps under the wall: 100.899 on the tick
+    assert signal.targets == (101.28, 101.5)  # 1.5R and 3R of 0.15
+    reasons = signal.reasons
+    assert reasons["kind"] == "breakout" and reasons["wall_side"] == "ask"
+    assert reasons["wall_price"] == ASK_WALL and reasons["wall_end"] == "reached"
+    assert reasons["erosion"] == 1.0 and reasons["new_territory"] is True
+    # 30 eaten + 25 × 0.6 delta share + 15 footprint + 15 new high + 15 above VWAP
+    assert signal.score == pytest.approx(90.0)
+
+
+@pytest.mark.parametrize(
+    ("end", "qty_left", "fires"),
+    [("pulled", 0.0, True), ("eroded", 30.0, True), ("eroded", 40.0, False)],
+)
+def test_breakout_needs_the_wall_eroded_by_30_percent(end, qty_left, fires):
+    signals = run(WallStrategy("BTCUSDT", {}), breakout(end, qty_left))
+    assert len(signals) == fires
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        pytest.param({"close": 101.01}, id="close within 2 bps of the wall"),
+        pytest.param({"delta": -1.0}, id="selling into the break"),
+        pytest.param({"rolling_vwap": 101.1}, id="below the rolling VWAP"),
+        pytest.param({"rolling_vwap": None}, id="no VWAP"),
+    ],
+)
+def test_each_breakout_condition_matters(last):
+    assert len(run(WallStrategy("BTCUSDT", {}), breakout())) == 1
+    assert run(WallStrategy("BTCUSDT", {}), breakout(**last)) == []
+
+
+def test_breakout_must_close_through_on_the_bar():
+    snaps = breakout()
+    snaps[3].close = 101.03  # the bar before already closed beyond the wall
+    assert run(WallStrategy("BTCUSDT", {}), snaps) == []
+
+
+def test_forgotten_walls_give_nothing():
+    snaps = breakout()
+    assert run(WallStrategy("BTCUSDT", {"memory_bars": 1}), snaps) == []
+    assert len(run(WallStrategy("BTCUSDT", {"memory_bars": 2}), breakout())) == 1
+    snaps = breakout()
+    _, old = snaps[3].wall_events[0]
+    snaps[3].wall_events = (WallEvent("out_of_view", old),)
+    assert run(WallStrategy("BTCUSDT", {}), snaps) == []
+
+
+def test_mirrored_breakout_short_through_a_bid_wall():
+    long_signal = run(WallStrategy("BTCUSDT", {}), breakout())[0]
+    signals = run(WallStrategy("BTCUSDT", {}), [mirror(s) for s in breakout()])
+    assert [s.side for s in signals] == [Side.SHORT]
+    assert signals[0].reasons["wall_side"] == "bid"
+    assert signals[0].stop == pytest.approx(200 - long_signal.stop)
+    # bps of 99 and of 101 differ: the targets mirror to within a tick
+    assert signals[0].targets == pytest.approx(
+        tuple(200 - t for t in long_signal.targets), abs=0.011
+    )
+    assert signals[0].score == long_signal.score
+
+
+def test_bounce_long_off_a_held_bid_wall():
+    snaps = bounce()
+    signals = run(WallStrategy("BTCUSDT", {}), snaps)
+    assert len(signals) == 1
+    signal = signals[0]
+    assert signal.side is Side.LONG
+    assert signal.time_ms == snaps[-1].end_ms  # the third bar of the hold
+    assert signal.entry == 100.04
+    assert signal.stop == 99.7  # 30 bps behind the wall
+    assert signal.targets == (100.55, 101.06)  # 1.5R and 3R of 0.34
+    reasons = signal.reasons
+    assert reasons["kind"] == "bounce" and reasons["held_bars"] == 3
+    assert reasons["hold_delta"] == 6.0 and reasons["wall_price"] == BID_WALL
+    # 30 × 0.96 size kept + 25 × 0.5 imbalance + 15 delta + 0 footprint + 15 still near
+    assert signal.score == pytest.approx(28.8 + 12.5 + 15 + 15)
+
+
+@pytest.mark.parametrize(
+    "hold",
+    [
+        pytest.param({"low": 99.99}, id="traded below the wall"),
+        pytest.param({"qty": 30.0}, id="wall eroded by 40 %"),
+        pytest.param({"close": 99.995, "low": 99.995}, id="closes under the wall"),
+    ],
+)
+def test_each_bounce_condition_matters(hold):
+    assert len(run(WallStrategy("BTCUSDT", {}), bounce())) == 1
+    assert run(WallStrategy("BTCUSDT", {}), bounce(**hold)) == []
+
+
+def test_bounce_needs_a_touch_and_enough_bars():
+    snaps = bounce()
+    snaps[1].low = 100.06  # 6 bps above the wall: never touched
+    for s in snaps[2:]:
+        s.low = 100.06
+    assert run(WallStrategy("BTCUSDT", {}), snaps) == []
+    assert run(WallStrategy("BTCUSDT", {"hold_bars": 4}), bounce()) == []
+    assert run(WallStrategy("BTCUSDT", {"bounce": False}), bounce()) == []
+
+
+def test_mirrored_bounce_short_off_an_ask_wall():
+    long_signal = run(WallStrategy("BTCUSDT", {}), bounce())[0]
+    signals = run(WallStrategy("BTCUSDT", {}), [mirror(s) for s in bounce()])
+    assert [s.side for s in signals] == [Side.SHORT]
+    assert signals[0].stop == pytest.approx(200 - long_signal.stop)
+    assert signals[0].score == long_signal.score
+
+
+def test_one_signal_per_wall_and_spacing():
+    strategy = WallStrategy("BTCUSDT", {"cooldown_bars": 8})
+    snaps = bounce()
+    snaps += [with_wall(bar(i, 100.04, low=BID_WALL), BID, BID_WALL, 48.0, 50.0) for i in (5, 6)]
+    # a new wall at another price, touched and held inside the cooldown: it waits for its end
+    snaps += [with_wall(bar(i, 99.52, low=99.5), BID, 99.5, 50.0, 50.0) for i in range(7, 14)]
+    signals = run(strategy, snaps)
+    assert [(s.reasons["wall_price"], s.time_ms) for s in signals] == [
+        (BID_WALL, snaps[4].end_ms),
+        (99.5, snaps[12].end_ms),  # bar 12: 8 bars after bar 4
+    ]
