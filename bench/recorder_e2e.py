@@ -121,6 +121,10 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def tail(path: Path, chars: int = 4000) -> str:
+    return path.read_text(errors="replace")[-chars:]
+
+
 async def stop_process(process: asyncio.subprocess.Process, grace: float = 30) -> None:
     if process.returncode is None:
         process.send_signal(signal.SIGTERM)
@@ -301,13 +305,17 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float | None:
 
 
 async def wait_ready(
-    http: aiohttp.ClientSession, port: int, process: asyncio.subprocess.Process, books: int
+    http: aiohttp.ClientSession,
+    port: int,
+    process: asyncio.subprocess.Process,
+    books: int,
+    log: Path,
 ) -> None:
     """Until every book is in sync and both streams flow (or the recorder died)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.returncode is not None:
-            raise RuntimeError(f"the recorder exited with {process.returncode}")
+            raise RuntimeError(f"the recorder exited with {process.returncode}:\n{tail(log)}")
         with contextlib.suppress(aiohttp.ClientError):
             s = await scrape(http, port)
             if s.books_valid == books and s.rows > 0:
@@ -339,7 +347,7 @@ async def stored_rows(conn: asyncpg.Connection) -> int:
     )
 
 
-async def drain(conn: asyncpg.Connection, frames: int, limit: float = 60) -> float:
+async def drain(conn: asyncpg.Connection, frames: int, limit: float = 30) -> float:
     """Seconds until every frame sent is a row (or the row count stops moving for 3 s)."""
     started = time.perf_counter()
     last, still_since = -1, started
@@ -383,7 +391,7 @@ async def measure(
         recorder = await start_recorder(url, sim_url, symbols, port, work, args.profile)
         conn = await asyncpg.connect(url)
         try:
-            await wait_ready(http, port, recorder, len(symbols))
+            await wait_ready(http, port, recorder, len(symbols), work / "recorder.log")
             await asyncio.sleep(args.warmup)
             pids = (recorder.pid, await backend_pids(conn))
             sent0 = await sim_frames(http, sim_url)
@@ -538,6 +546,8 @@ def print_profile(path: Path, top: int = 25) -> None:
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    if not rates or not 1 <= args.symbols <= len(SYMBOLS):
+        raise SystemExit(f"need at least one rate and 1..{len(SYMBOLS)} symbols")
     admin = _admin_url()
     results: dict[float, Run] = {}
     simulators = Simulators(args.step_ms)
