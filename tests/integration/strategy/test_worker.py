@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 
 from sim.server import Simulator
@@ -58,10 +59,14 @@ async def test_live_worker_writes_the_same_bars_and_signals_as_a_backtest(
     config = fast_config()
     stop = asyncio.Event()
     started: list[Worker] = []
+    ports: list[int] = []
     worker_task: list[asyncio.Task] = []
 
     async def start_worker(sim: Simulator, recorder) -> None:
-        ready = lambda worker, port: started.append(worker)  # noqa: E731
+        def ready(worker: Worker, port: int) -> None:
+            started.append(worker)
+            ports.append(port)
+
         worker_task.append(asyncio.create_task(run_strategy(strategy_db, config, stop, ready)))
 
     session = await record_session(SCRIPT, 120, symbols=list(SYMBOLS), speed=10,
@@ -76,6 +81,14 @@ async def test_live_worker_writes_the_same_bars_and_signals_as_a_backtest(
         )
         final = newest - newest % 1000
         await wait_until(lambda: (worker.state.processed_ms or 0) >= final, 30, "the worker")
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{ports[0]}"
+            async with http.get(base + "/health") as resp:
+                health = await resp.json()
+                assert resp.status == 200 and health["db"] == "up", health
+            async with http.get(base + "/metrics") as resp:
+                exposition = await resp.text()
+        assert 'flowline_strategy_bars_total{symbol="BTCUSDT"}' in exposition
         stop.set()
         await asyncio.wait_for(worker_task[0], 30)
         live = await conn.fetch("SELECT * FROM indicators ORDER BY time, symbol")
