@@ -174,16 +174,17 @@ def initial_margin(position: Position, mark: float, qty_of: float, leverage: int
 
 def lots_of(inst: Instrument, text: str) -> int | None:
     """``"0.015"`` → lots, or None when it is not a whole number of steps."""
-    try:
-        value = Decimal(text) / Decimal(inst.step_size)
-    except InvalidOperation:
-        return None
-    return int(value) if value.is_finite() and value == value.to_integral_value() else None
+    return _whole(text, inst.step_size)
 
 
 def ticks_of(inst: Instrument, text: str) -> int | None:
+    """``"65000.1"`` → ticks, or None when it is not a whole number of ticks."""
+    return _whole(text, inst.tick_size)
+
+
+def _whole(text: str, unit: str) -> int | None:
     try:
-        value = Decimal(text) / Decimal(inst.tick_size)
+        value = Decimal(text) / Decimal(unit)
     except InvalidOperation:
         return None
     return int(value) if value.is_finite() and value == value.to_integral_value() else None

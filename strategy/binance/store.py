@@ -20,6 +20,7 @@ ORDER_FIELDS = frozenset(
 )
 LIVE = ("entering", "open")
 FINAL = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "FINISHED"})
+_NOT_FINAL = " AND status NOT IN ('FILLED', 'CANCELED', 'EXPIRED', 'REJECTED', 'FINISHED')"
 
 
 @dataclass
@@ -110,8 +111,20 @@ class Store:
         )
 
     async def update_order(self, client_order_id: str, **fields: Any) -> None:
+        """Events can arrive after we recorded the order's end (the stream queues while we act):
+        a late update never moves a finished order back to an open status (one atomic UPDATE)."""
+        if "status" not in fields or fields["status"] in FINAL:
+            await self._update(
+                "exchange_orders", "client_order_id", client_order_id, ORDER_FIELDS, fields
+            )
+            return
         await self._update(
-            "exchange_orders", "client_order_id", client_order_id, ORDER_FIELDS, fields
+            "exchange_orders",
+            "client_order_id",
+            client_order_id,
+            ORDER_FIELDS,
+            fields,
+            guard=_NOT_FINAL,
         )
 
     async def order(self, client_order_id: str) -> asyncpg.Record | None:
@@ -128,7 +141,13 @@ class Store:
         )
 
     async def _update(
-        self, table: str, key: str, value: Any, allowed: frozenset[str], fields: dict[str, Any]
+        self,
+        table: str,
+        key: str,
+        value: Any,
+        allowed: frozenset[str],
+        fields: dict[str, Any],
+        guard: str = "",
     ) -> None:
         unknown = set(fields) - allowed
         if unknown:
@@ -136,7 +155,7 @@ class Store:
         names = sorted(fields)
         sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
         await self.pool.execute(
-            f"UPDATE {table} SET {sets}, updated_at = now() WHERE {key} = $1",
+            f"UPDATE {table} SET {sets}, updated_at = now() WHERE {key} = $1{guard}",
             value,
             *(fields[n] for n in names),
         )

@@ -17,14 +17,11 @@ from tests.sim_fixtures import make_simulator
 @pytest.fixture
 async def exchange() -> AsyncIterator[Simulator]:
     """A live market on wall time: signed requests are checked against the server clock."""
-    simulator = make_simulator(
-        paused=False, speed=1.0, start_ms=None, rate=40.0, symbols=["BTCUSDT", "ETHUSDT"]
-    )
-    await simulator.start()
-    try:
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    async with make_simulator(
+        paused=False, speed=1.0, start_ms=None, rate=40.0, symbols=symbols
+    ) as simulator:
         yield simulator
-    finally:
-        await simulator.stop()
 
 
 @pytest.fixture

@@ -97,3 +97,13 @@ async def position_row(db: asyncpg.Pool, signal: Signal) -> asyncpg.Record | Non
 async def order_rows(db: asyncpg.Pool, signal: Signal) -> dict[str, asyncpg.Record]:
     rows = await db.fetch("SELECT * FROM exchange_orders WHERE signal_id = $1", signal.signal_id)
     return {r["role"]: r for r in rows}
+
+
+async def wait_state(db: asyncpg.Pool, signal: Signal, state: str) -> asyncpg.Record:
+    """The signal's exchange_positions row once it reaches ``state``."""
+
+    async def reached() -> asyncpg.Record | None:
+        row = await position_row(db, signal)
+        return row if row is not None and row["state"] == state else None
+
+    return await eventually(reached)

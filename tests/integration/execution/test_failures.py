@@ -20,6 +20,7 @@ from tests.integration.execution.helpers import (
     make_signal,
     order_rows,
     position_row,
+    wait_state,
 )
 
 Factory = Callable[..., Awaitable[BinanceExecutor]]
@@ -95,10 +96,7 @@ async def test_restart_mid_position_reconciles_and_restores_the_stop(
     # and the restarted executor still sees the exit through
     exchange.trade_to("BTCUSDT", f"{signal.targets[0] + 1:.1f}")
 
-    async def closed() -> bool:
-        return await state_of(pool, signal) == "closed"
-
-    await eventually(closed)
+    await wait_state(pool, signal, "closed")
     assert open_algo_ids(exchange) == set()
 
 
@@ -130,11 +128,8 @@ async def test_listen_key_expiry_renews_the_stream_and_events_still_arrive(
     await executor.enter(signal, 0.01)
     exchange.trade_to("BTCUSDT", f"{signal.targets[0] + 1:.1f}")
 
-    async def closed_by_tp() -> bool:
-        row = await position_row(pool, signal)
-        return row is not None and row["state"] == "closed" and "tp1" in row["reason"]
-
-    await eventually(closed_by_tp)
+    row = await wait_state(pool, signal, "closed")
+    assert "tp1" in row["reason"]
 
 
 async def test_keepalive_answered_with_1125_creates_a_new_key(
@@ -159,10 +154,7 @@ async def test_stale_market_data_flattens_the_symbol(
     await executor.enter(signal, 0.01)
     assert lots(exchange) == 10
 
-    async def flattened() -> bool:
-        return await state_of(pool, signal) == "closed"
-
-    await eventually(flattened)
+    await wait_state(pool, signal, "closed")
     row = await position_row(pool, signal)
     assert row is not None and row["reason"].startswith("flatten: stale market data")
     assert lots(exchange) == 0 and open_algo_ids(exchange) == set()

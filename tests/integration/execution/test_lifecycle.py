@@ -19,6 +19,7 @@ from tests.integration.execution.helpers import (
     make_signal,
     order_rows,
     position_row,
+    wait_state,
 )
 
 Factory = Callable[..., Awaitable[BinanceExecutor]]
@@ -61,11 +62,7 @@ async def test_full_life_entry_protection_take_profit_then_stop_cancelled(
 
     exchange.trade_to("BTCUSDT", f"{signal.targets[0] * (1 + side.sign * 0.001):.1f}")
 
-    async def closed() -> asyncpg.Record | None:
-        row = await position_row(pool, signal)
-        return row if row is not None and row["state"] == "closed" else None
-
-    row = await eventually(closed)
+    row = await wait_state(pool, signal, "closed")
     assert row["reason"].startswith("closed by tp1")
     assert position_lots(exchange) == 0
     assert open_algos(exchange) == {}
@@ -106,11 +103,7 @@ async def test_two_targets_half_each_and_stop_moves_to_breakeven(
 
     exchange.trade_to("BTCUSDT", f"{signal.targets[1] + 1:.1f}")
 
-    async def closed() -> bool:
-        row = await position_row(pool, signal)
-        return row["state"] == "closed"  # type: ignore[index]
-
-    await eventually(closed)
+    await wait_state(pool, signal, "closed")
     assert position_lots(exchange) == 0 and open_algos(exchange) == {}
 
 
@@ -122,11 +115,7 @@ async def test_stop_hit_closes_position_and_cancels_targets(
     await executor.enter(signal, 0.01)
     exchange.trade_to("BTCUSDT", f"{signal.stop + 1:.1f}")
 
-    async def closed() -> asyncpg.Record | None:
-        row = await position_row(pool, signal)
-        return row if row["state"] == "closed" else None  # type: ignore[index]
-
-    row = await eventually(closed)
+    row = await wait_state(pool, signal, "closed")
     assert row["reason"].startswith("closed by stop")
     assert open_algos(exchange) == {}
     assert (await order_rows(pool, signal))["tp1"]["status"] == "CANCELED"

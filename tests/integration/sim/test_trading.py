@@ -23,14 +23,10 @@ from tests.sim_fixtures import make_simulator
 @pytest.fixture
 async def exchange() -> AsyncIterator[Simulator]:
     """A live market on wall time (signed requests are checked against the server clock)."""
-    simulator = make_simulator(
+    async with make_simulator(
         paused=False, speed=1.0, start_ms=None, rate=40.0, symbols=["BTCUSDT"]
-    )
-    await simulator.start()
-    try:
+    ) as simulator:
         yield simulator
-    finally:
-        await simulator.stop()
 
 
 class Signed:
@@ -82,6 +78,12 @@ async def next_event(ws: aiohttp.ClientWebSocketResponse, kind: str, **match: An
             return event
 
 
+async def market(api: Signed, side: str, quantity: str = "0.010") -> tuple[int, Any]:
+    return await api(
+        "POST", "/fapi/v1/order", symbol="BTCUSDT", side=side, type="MARKET", quantity=quantity
+    )
+
+
 def price_of(sim: Simulator, symbol: str = "BTCUSDT") -> float:
     market = sim.feed.feeds[symbol].market  # type: ignore[union-attr]
     return market.instrument.price_float(market.last_tick)
@@ -121,9 +123,7 @@ async def test_stop_market_close_position_triggers_on_trades(
     api: Signed, http: aiohttp.ClientSession, exchange: Simulator
 ) -> None:
     _, ws = await user_stream(http, exchange, "ALGO_UPDATE/ACCOUNT_UPDATE")
-    await api(
-        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
-    )
+    await market(api, "BUY")
     stop = f"{price_of(exchange) * 0.99:.1f}"
     status, algo = await api(
         "POST", "/fapi/v1/algoOrder", algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL",
@@ -147,9 +147,7 @@ async def test_stop_market_close_position_triggers_on_trades(
 async def test_algo_that_would_trigger_at_once_is_rejected(
     api: Signed, exchange: Simulator
 ) -> None:
-    await api(
-        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.010"
-    )
+    await market(api, "BUY")
     status, body = await api(
         "POST", "/fapi/v1/algoOrder", algoType="CONDITIONAL", symbol="BTCUSDT", side="SELL",
         type="STOP_MARKET", triggerPrice=f"{price_of(exchange) * 1.01:.1f}", closePosition="true",
@@ -243,9 +241,7 @@ async def test_reject_algo_fault_and_account_settings(api: Signed) -> None:
     status, body = await api("POST", "/fapi/v1/marginType", symbol="BTCUSDT", marginType="ISOLATED")
     assert body["code"] == -4046
     api.sim.faults.reject_algo(code=-2021)
-    await api(
-        "POST", "/fapi/v1/order", symbol="BTCUSDT", side="SELL", type="MARKET", quantity="0.010"
-    )
+    await market(api, "SELL")
     status, body = await api(
         "POST", "/fapi/v1/algoOrder", algoType="CONDITIONAL", symbol="BTCUSDT", side="BUY",
         type="STOP_MARKET", triggerPrice=f"{price_of(api.sim) * 1.05:.1f}", closePosition="true",
