@@ -127,11 +127,6 @@ class Store:
             guard=_NOT_FINAL,
         )
 
-    async def order(self, client_order_id: str) -> asyncpg.Record | None:
-        return await self.pool.fetchrow(
-            "SELECT * FROM exchange_orders WHERE client_order_id = $1", client_order_id
-        )
-
     async def newest_trade_age(self, symbol: str) -> float | None:
         """Seconds since the newest recorded aggTrade of ``symbol`` (None: none recorded)."""
         return await self.pool.fetchval(

@@ -132,6 +132,20 @@ async def test_listen_key_expiry_renews_the_stream_and_events_still_arrive(
     assert "tp1" in row["reason"]
 
 
+async def test_dropped_user_data_connection_reconnects_and_reconciles(
+    executor_factory: Factory, exchange: Simulator, pool: asyncpg.Pool
+) -> None:
+    executor = await executor_factory()
+    await eventually(lambda: _true(executor.stream.connected.is_set()))
+    signal = make_signal(exchange, Side.LONG)
+    await executor.enter(signal, 0.01)
+    assert exchange.faults.drop_connections(route="private") == 1
+    exchange.trade_to("BTCUSDT", f"{signal.targets[0] + 1:.1f}")  # while the stream is down
+    row = await wait_state(pool, signal, "closed")
+    assert row["reason"].startswith("closed by tp1")
+    assert executor.stream.connects >= 2 and open_algo_ids(exchange) == set()
+
+
 async def test_keepalive_answered_with_1125_creates_a_new_key(
     executor_factory: Factory, exchange: Simulator
 ) -> None:

@@ -59,6 +59,8 @@ async def test_full_life_entry_protection_take_profit_then_stop_cancelled(
         f"{prefix}-tp1": "TAKE_PROFIT_MARKET",
     }
     assert orders["stop"]["qty"] is None and orders["tp1"]["qty"] == 0.02
+    account = exchange.accounts[DEFAULT_API_KEY]
+    assert account.leverage_of("BTCUSDT") == 10 and account.margin_type_of("BTCUSDT") == "ISOLATED"
 
     exchange.trade_to("BTCUSDT", f"{signal.targets[0] * (1 + side.sign * 0.001):.1f}")
 

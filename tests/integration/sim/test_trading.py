@@ -16,6 +16,7 @@ import orjson
 import pytest
 
 from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from sim.cli import build, parse_args
 from sim.server import Simulator
 from tests.sim_fixtures import make_simulator
 
@@ -291,3 +292,32 @@ async def test_order_rate_headers(api: Signed, http: aiohttp.ClientSession) -> N
         assert r.headers["X-MBX-ORDER-COUNT-10S"] == "1"
         assert r.headers["X-MBX-ORDER-COUNT-1M"] == "1"
     await asyncio.sleep(0)
+
+
+async def test_control_api_faults_and_trade_to(
+    api: Signed, http: aiohttp.ClientSession, exchange: Simulator
+) -> None:
+    base = f"{exchange.http_url}/sim"
+    async with http.post(f"{base}/faults/after_accept", json={"status": 504}) as r:
+        assert (await r.json())["faults"]["after_accept"][0]["status"] == 504
+    status, body = await market(api, "BUY")
+    assert (status, body["code"]) == (504, -1007)
+    _, risk = await api("GET", "/fapi/v2/positionRisk", symbol="BTCUSDT")
+    assert risk[0]["positionAmt"] == "0.010"  # accepted although the answer was lost
+    target = f"{price_of(exchange) + 50:.1f}"
+    async with http.post(f"{base}/trade_to", json={"symbol": "BTCUSDT", "price": target}) as r:
+        assert (await r.json())["result"] > 0
+    assert price_of(exchange) == float(target)
+    async with http.post(f"{base}/faults/clock_skew", json={"ms": 3000}) as r:
+        assert (await r.json())["faults"]["clock_skew_ms"] == 3000
+    async with http.post(f"{base}/faults/expire_listen_keys") as r:
+        assert (await r.json())["result"] == 0
+
+
+def test_cli_api_keys_and_listen_key_ttl() -> None:
+    args = parse_args(["--api-key", "K1:S1", "--api-key", "K2:S2", "--listen-key-ttl", "5"])
+    sim = build(args)
+    assert {k: a.secret for k, a in sim.accounts.items()} == {"K1": "S1", "K2": "S2"}
+    assert sim.userdata.ttl == 5.0
+    with pytest.raises(SystemExit):
+        build(parse_args(["--api-key", "no-secret"]))
