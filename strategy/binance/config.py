@@ -47,9 +47,13 @@ class BinanceConfig:
         env = os.environ if env is None else env
         key, secret = _text(env, "BINANCE_API_KEY"), _text(env, "BINANCE_API_SECRET")
         if not key:
-            raise SettingsError("BINANCE_API_KEY is required for EXECUTION=binance")
+            raise SettingsError(
+                "BINANCE_API_KEY is required to trade on Binance (EXECUTION=binance, flatten)"
+            )
         if not secret:
-            raise SettingsError("BINANCE_API_SECRET is required for EXECUTION=binance")
+            raise SettingsError(
+                "BINANCE_API_SECRET is required to trade on Binance (EXECUTION=binance, flatten)"
+            )
         live = _text(env, "BINANCE_LIVE", "0")
         if live not in ("0", "1"):
             raise SettingsError(f"BINANCE_LIVE must be 0 or 1, got {live!r}")

@@ -413,7 +413,8 @@ class BinanceExecutor:
             event = await self.stream.events.get()
             try:
                 await self._on_event(event)
-            except BinanceError as exc:
+            except (BinanceError, asyncpg.PostgresError, OSError) as exc:
+                # the next reconciliation repairs what this event could not
                 log.error("handling %s failed: %s", event.get("e"), exc)
 
     async def _on_event(self, event: dict[str, Any]) -> None:

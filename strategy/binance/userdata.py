@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from asyncpg import PostgresError
 
 from strategy.binance.client import BinanceClient
 from strategy.binance.errors import BinanceError, ListenKeyMissing
@@ -54,7 +55,14 @@ class UserDataStream:
                 try:
                     await self._session(session)
                     failures = 0
-                except (aiohttp.ClientError, TimeoutError, BinanceError) as exc:
+                except (
+                    aiohttp.ClientError,
+                    TimeoutError,
+                    OSError,
+                    BinanceError,
+                    PostgresError,
+                ) as exc:
+                    # a failed reconciliation (exchange or database) is retried on the next connect
                     failures += 1
                     log.warning("user-data stream: %s: %s", type(exc).__name__, exc)
                 self.connected.clear()
