@@ -112,5 +112,6 @@ def _on_tick(price: float, tick: float) -> float:
     # Prices a person can place; the decimals of the tick keep float noise out of the output.
     if tick <= 0:
         return price
-    decimals = max(0, -Decimal(repr(tick)).normalize().as_tuple().exponent)  # type: ignore[operator]
+    exponent = Decimal(repr(tick)).normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 0
     return round(round(price / tick) * tick, decimals)

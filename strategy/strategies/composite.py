@@ -134,13 +134,12 @@ class CompositeStrategy:
         """(context key, exhausted cascade?, panic?) for a trade of `sign`, or None."""
         against = -sign  # a LONG follows a cascade of long liquidations (side −1)
         oldest = snap.time_ms - self._window_ms(snap)
-        cascade = snap.cascade_side == against and snap.cascade_start_ms is not None
-        if cascade and not snap.cascade_exhausted:
+        start = snap.cascade_start_ms if snap.cascade_side == against else None
+        if start is not None and not snap.cascade_exhausted:
             return None  # still cascading: wait for the exhaustion
-        cascade = cascade and snap.cascade_start_ms >= oldest  # type: ignore[operator]
         panic = self._panic_last.get(against, oldest - 1) >= oldest
-        if cascade:
-            return ("cascade", snap.cascade_start_ms), True, panic  # type: ignore[return-value]
+        if start is not None and start >= oldest:
+            return ("cascade", start), True, panic
         if panic:
             return ("panic", self._panic_start[against]), False, True
         return None
@@ -160,11 +159,13 @@ class CompositeStrategy:
             return None  # traded through the wall: it did not hold
         if view.imbalance is None or view.imbalance < p.imbalance_floor:
             return None
+        close = snap.close
+        assert close is not None
         views = [_view(s, sign) for s in self.recent]
         worst = min(sign * v.extreme for v in views) * sign
         anchor = min(sign * view.wall, sign * worst) * sign
         stop = anchor * (1 - sign * p.stop_buffer_bps * 1e-4)
-        if sign * (snap.close - stop) <= 0:  # type: ignore[operator]
+        if sign * (close - stop) <= 0:
             return None
         score, reasons = self._score(snap, sign, context[1], context[2], view, strength)
         self._used[sign] = context[0]

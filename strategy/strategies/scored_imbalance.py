@@ -82,7 +82,7 @@ class ScoredImbalanceStrategy:
     def volume_intensity(self) -> float | None:
         """Mean volume of the window over the mean of the baseline before it; None warming up."""
         p = self.params
-        if len(self.bars) < self.bars.maxlen:  # type: ignore[operator]
+        if len(self.bars) < p.window_bars + p.baseline_bars:
             return None
         volumes = [v for v, _, _ in self.bars]
         baseline = sum(volumes[: p.baseline_bars]) / p.baseline_bars

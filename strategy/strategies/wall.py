@@ -15,12 +15,15 @@ Stop `breakout_stop_bps` behind the wall (seed 002: breakout_min_stop_loss_perce
 Bounce (seed 002 BounceDetector, seed 004 §4.6) — LONG off a bid wall (SHORT off an ask wall):
 - a bar's low comes within `touch_bps` of a live bid wall (the touch);
 - for the next `hold_bars` bars no trade goes below the wall and the wall keeps at least
-  (1 − `hold_max_erosion`) of its largest size (seed 002: exit at 65 % erosion);
+  (1 − `hold_max_erosion`) of its largest size at each bar close (seed 002 wants the density
+  "stable" within 10 %; [PROPOSAL] 25 % leaves room for a wall that is hit and refilled, while
+  one being cancelled away, a pull, does not count as support);
 - then, on a close at or above the wall, LONG.
 Stop `bounce_stop_bps` behind the wall (seed 002: bounce_stop_loss_behind_density_percent 0.3).
 
 Targets: `targets_r` multiples of the stop distance. A wall is forgotten `memory_bars` bars after
-it was last seen, and gives at most one signal. Signals are at least `cooldown_bars` apart.
+it was last seen, and gives at most one signal. Signals are at least `cooldown_bars` apart
+(touches and holds are still followed meanwhile). `breakout` / `bounce` switch either half off.
 
 Score (0–100) [PROPOSAL]: breakout — erosion 30 (eaten 30, pulled 20, eroded in place 15),
 bar delta share up to 25 (normalized delta), footprint imbalances on its side 15, new high of the
