@@ -379,6 +379,7 @@ async def _stats_every_minute(recorder: Recorder) -> None:
             metrics.SPOOLED.labels(name).inc(w.stats.rows_spooled - spooled[name])
             spooled[name] = w.stats.rows_spooled
         metrics.SPOOL_BYTES.set(recorder.spool.bytes_used)
+        metrics.DB_UP.set(1 if body["db"] == "up" else 0)  # on_flush only ever sets it to 1
         metrics.REST_WEIGHT.set(recorder.budget.used)
         if tick % 60 == 0:
             written = {n: w.stats.rows_written for n, w in recorder.writers.items()}

@@ -30,10 +30,28 @@ async def assert_agg_trades_exact(db: asyncpg.Connection, truth: Truth, symbols:
         assert len(ids) == len(set(ids)), f"{symbol}: duplicate agg_trade_ids"
         missing = sorted(set(produced) - set(ids))
         extra = sorted(set(ids) - set(produced))
-        assert not missing, f"{symbol}: {len(missing)} aggTrades missing, first {missing[:10]}"
+        if missing:
+            gaps = await db.fetch(
+                "SELECT * FROM data_gaps WHERE stream = 'agg_trades' AND symbol = $1", symbol
+            )
+            raise AssertionError(
+                f"{symbol}: {len(missing)} aggTrades missing, {_ranges(missing)[:10]};"
+                f" recorded gaps: {[dict(g) for g in gaps]}"
+            )
         assert not extra, f"{symbol}: {len(extra)} aggTrades the simulator never made: {extra[:10]}"
         total += len(ids)
     return total
+
+
+def _ranges(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) runs."""
+    runs: list[tuple[int, int]] = []
+    for i in ids:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 async def depth_gaps(db: asyncpg.Connection, symbol: str) -> list[asyncpg.Record]:
