@@ -13,6 +13,7 @@ import asyncpg
 from sim.server import Simulator
 from sim.truth import Truth
 from tests.integration.recorder.conftest import Running, wait_until
+from tests.integration.recorder.recorder_process import RecorderProcess
 
 DEPTH_SPEED_MS = 100  # the recorder's default DEPTH_SPEED
 
@@ -136,3 +137,21 @@ async def settle(sim: Simulator, running: Running, db: asyncpg.Connection) -> No
     await asyncio.sleep(0.5)  # the last frames, and the gap rows they opened, reach the database
     await eventually(lambda: no_open_gaps(db), 60, "every gap repaired or resynced")
     await running.finish()
+
+
+async def start_market_for_process(sim: Simulator) -> None:
+    """``start_market`` for a recorder in its own process: wait for both routes to connect."""
+    await wait_until(lambda: len(sim.hub.open) >= 2, 20, "the recorder to connect")
+    await asyncio.sleep(0.3)
+    sim.resume()
+
+
+async def settle_process(sim: Simulator, recorder: RecorderProcess, db: asyncpg.Connection) -> None:
+    """``settle`` for a recorder in its own process; it must then exit cleanly on SIGTERM."""
+    await wait_until(lambda: len(sim.hub.open) >= 2, 60, "the recorder to reconnect")
+    await asyncio.sleep(3.0)  # it receives again: any hole left is now visible to it
+    sim.pause()
+    await asyncio.sleep(0.5)
+    await eventually(lambda: no_open_gaps(db), 90, "every gap repaired or resynced")
+    exit_code = await recorder.stop()
+    assert exit_code == 0, recorder.output()[-3000:]

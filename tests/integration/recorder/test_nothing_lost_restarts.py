@@ -12,14 +12,15 @@ from pathlib import Path
 import asyncpg
 
 from sim.server import Simulator
-from tests.integration.recorder.conftest import recorder_env, wait_until
+from tests.integration.recorder.conftest import recorder_env
 from tests.integration.recorder.invariants import (
     assert_agg_trades_exact,
     assert_depth_explained,
     assert_trade_gaps_repaired,
     event_kinds,
     eventually,
-    no_open_gaps,
+    settle_process,
+    start_market_for_process,
 )
 from tests.integration.recorder.recorder_process import RecorderProcess
 from tests.integration.recorder.tcp_proxy import TcpProxy
@@ -45,9 +46,7 @@ async def test_kill_9_three_times_loses_no_trade_and_records_every_depth_gap(
         async with RecorderProcess(env, tmp_path / "recorder.log") as recorder:
             await recorder.start()
             await _started(db, 1)
-            await wait_until(lambda: len(sim.hub.open) >= 2, 15, "both routes connected")
-            await asyncio.sleep(0.3)
-            sim.resume()
+            await start_market_for_process(sim)
             for kill in (1, 2, 3):
                 await asyncio.sleep(rng.uniform(1.5, 4.0))
                 if kill == 2:  # the database goes away and the recorder dies while spooling
@@ -60,15 +59,8 @@ async def test_kill_9_three_times_loses_no_trade_and_records_every_depth_gap(
                 await asyncio.sleep(rng.uniform(0.5, 1.5))  # down: trades and diffs go by
                 await recorder.start()
                 await _started(db, kill + 1)
-            await wait_until(lambda: len(sim.hub.open) >= 2, 15, "reconnected")
-            await asyncio.sleep(3.0)
-            sim.pause()
-            await asyncio.sleep(0.5)
-            await eventually(lambda: no_open_gaps(db), 60, "every gap closed")
-            exit_code = await recorder.stop()
-            log = recorder.output()
+            await settle_process(sim, recorder, db)
 
-    assert exit_code == 0, log[-3000:]
     assert spool_at_kill, "nothing was spooled while the database was away"
     assert sorted(spool.glob("*/*")) == [], "the spool was not replayed after the restart"
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
