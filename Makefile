@@ -50,6 +50,7 @@ bench: deps $(DEV_STAMP)
 	$(PY) bench/sim_throughput.py
 	$(PY) bench/recorder.py
 	$(PY) bench/recorder_e2e.py
+	$(PY) bench/backtest.py
 
 # Removes what `make` built; keeps the embedded database's data (var/pg), which may hold months
 # of recordings. Delete var/pg by hand (after `make db-stop`) to start from nothing.
