@@ -4,8 +4,9 @@ Connect, read, hand every frame to ``on_frame`` (which never waits on the databa
 with capped jittered backoff (reset after a healthy session). A watchdog rebuilds a connection
 that receives nothing for ``silent_after`` seconds (how the 2026 route split broke recorders:
 subscriptions acknowledged, then silence). Before Binance's 24 h cut the connection is replaced
-with an overlap: the successor must be receiving before the old one closes; the frame handler
-drops the duplicates the overlap produces.
+with an overlap: the successor holds back its frames while the old one keeps delivering for
+``HANDOFF_DRAIN`` s, then the old one closes and the successor delivers what it held, so frames
+reach the handler in order across the handoff; the handler drops the duplicates.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from websockets.asyncio.client import ClientConnection, connect
 log = logging.getLogger(__name__)
 
 HEALTHY_AFTER = 30.0  # a session that lasted this long resets the backoff
+# How long the old connection keeps delivering after its successor receives. Closing the old one
+# at the successor's first frame would lose what the old one had received but not yet read
+# (newer than what it delivered, older than the successor's first frame) whenever it lags.
+HANDOFF_DRAIN = 1.0
 
 
 class SessionEnded(Exception):
@@ -119,6 +124,10 @@ class StreamConnection:
         close_me: asyncio.Event,
         predecessor: asyncio.Event | None,
     ) -> None:
+        handoff = None
+        # a reconnect after the handoff is done (predecessor set) has nothing to hand over
+        if predecessor is not None and not predecessor.is_set():
+            handoff = _Handoff(predecessor)
         while not close_me.is_set():
             try:
                 async with asyncio.timeout(self.silent_after):
@@ -132,10 +141,36 @@ class StreamConnection:
                 )
                 raise SessionEnded("silent", time.monotonic() - started > HEALTHY_AFTER) from None
             self.last_frame = now = time.monotonic()
-            if predecessor is not None:
-                predecessor.set()  # we are receiving: the old connection may close now
-                predecessor = None
-            self.on_frame(frame)  # type: ignore[arg-type]
+            if handoff is not None:
+                if handoff.hold(frame, now):  # type: ignore[arg-type]
+                    continue
+                for held in handoff.release():  # the old connection closes now
+                    self.on_frame(held)
+                handoff = None
+            else:
+                self.on_frame(frame)  # type: ignore[arg-type]
             if not wants_successor.is_set() and now - started >= self.max_age:
                 self.on_event("rollover", {"age_seconds": round(now - started, 3)})
                 wants_successor.set()
+
+
+class _Handoff:
+    """A successor's frames, held while its predecessor keeps delivering for ``HANDOFF_DRAIN`` s
+    after the first one: by then the predecessor has delivered everything older than them."""
+
+    def __init__(self, predecessor: asyncio.Event) -> None:
+        self.predecessor = predecessor  # set: the predecessor closes
+        self.held: list[bytes] = []
+        self.until: float | None = None
+
+    def hold(self, frame: bytes, now: float) -> bool:
+        """Keep ``frame``; True while the predecessor should go on delivering."""
+        if self.until is None:
+            self.until = now + HANDOFF_DRAIN
+        self.held.append(frame)
+        return now < self.until
+
+    def release(self) -> list[bytes]:
+        self.predecessor.set()
+        held, self.held = self.held, []
+        return held
