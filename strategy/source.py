@@ -142,11 +142,18 @@ def tick_from_prices(prices: list[float]) -> float | None:
 async def data_bounds(
     conn: asyncpg.Connection, symbols: tuple[str, ...]
 ) -> tuple[int | None, int | None]:
-    """The first recorded trade or depth diff of `symbols`, and the last recorded trade."""
-    row = await conn.fetchrow(
-        "SELECT least((SELECT min(time) FROM agg_trades WHERE symbol = ANY($1)),"
-        "             (SELECT min(time) FROM depth_updates WHERE symbol = ANY($1))),"
-        "       (SELECT max(time) FROM agg_trades WHERE symbol = ANY($1))",
-        list(symbols),
-    )
-    return row[0], row[1]
+    """The first recorded trade or depth diff of `symbols`, and the last recorded trade.
+    One symbol at a time, so each min/max is an index probe, not a scan."""
+    firsts: list[int] = []
+    lasts: list[int] = []
+    for symbol in symbols:
+        row = await conn.fetchrow(_BOUNDS, symbol)
+        firsts += [t for t in (row[0], row[1]) if t is not None]
+        lasts += [row[2]] if row[2] is not None else []
+    return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
+
+
+_BOUNDS = """
+SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1),
+       (SELECT min(time) FROM depth_updates WHERE symbol = $1),
+       (SELECT max(time) FROM agg_trades WHERE symbol = $1)"""

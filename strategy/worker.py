@@ -226,14 +226,18 @@ class Worker:
             self.on_step(out)
 
     async def _sleep(self, stop: asyncio.Event) -> None:
-        """Until a NOTIFY, the poll interval, or stop; then let rows settle."""
-        self._wake.clear()
-        waits = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
-        await asyncio.wait(waits, timeout=self.config.poll_ms / 1000, return_when="FIRST_COMPLETED")
-        for w in waits:
-            w.cancel()
+        """Until a NOTIFY (one that came during the last step counts), the poll interval, or
+        stop; after a NOTIFY, let the rows just committed settle."""
+        if not self._wake.is_set():
+            waits = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
+            await asyncio.wait(
+                waits, timeout=self.config.poll_ms / 1000, return_when="FIRST_COMPLETED"
+            )
+            for w in waits:
+                w.cancel()
         if self._wake.is_set() and not stop.is_set():
-            await asyncio.sleep(self.config.settle_ms / 1000)  # the rows just committed settle
+            self._wake.clear()
+            await asyncio.sleep(self.config.settle_ms / 1000)
 
 
 async def _binance_executor(dsn: str) -> BinanceExecutor:
