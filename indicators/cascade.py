@@ -219,8 +219,11 @@ class CascadeDetector:
         """Feed one second: liquidation notional of longs (SELL) and shorts (BUY) in it,
         and the last price. Seconds without liquidations must be fed with zeros."""
         levels = self._smooth(sell_notional, buy_notional)
-        moved = self._price_moved(price)
-        trigger = self._trigger(levels, moved)
+        trigger = self._trigger(levels)
+        # The price test costs O(sigma_window): only run it when the notional already crossed.
+        if trigger and not self._price_moved(price):
+            trigger = 0
+        self._record_price(price)
         for i, med in enumerate(self._medians):
             med.push(levels[i])
         if trigger and (trigger != self.side or self.exhausted):
@@ -245,11 +248,9 @@ class CascadeDetector:
             ]
         return self._level
 
-    def _trigger(self, levels: list[float], moved: bool) -> int:
+    def _trigger(self, levels: list[float]) -> int:
         """−1 or +1 for the side whose L crossed its start threshold (the larger
         multiple of its baseline wins), 0 for none."""
-        if not moved:
-            return 0
         cfg, best, side = self.config, 0.0, 0
         for i, s in ((0, -1), (1, 1)):
             base = max(self._medians[i].median() or 0.0, cfg.min_notional)
@@ -274,10 +275,14 @@ class CascadeDetector:
             moved = move > 0 and move >= cfg.price_sigma_mult * sigma * math.sqrt(
                 cfg.return_window_s
             )
-        if prices:
-            returns.append(math.log(price / prices[-1]))
-        prices.append(price)
         return moved
+
+    def _record_price(self, price: float | None) -> None:
+        if price is None:
+            return
+        if self._prices:
+            self._returns.append(math.log(price / self._prices[-1]))
+        self._prices.append(price)
 
     def _quiet(self, time_ms: int, price: float | None) -> bool:
         """No new extreme in the cascade direction for no_new_extreme_s (True without prices)."""
