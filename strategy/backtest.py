@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,15 +70,22 @@ async def run_backtest(
         result = BacktestResult(start, end, equity=[(start, config.risk.equity)])
         if keep_snapshots:
             result.snapshots = []
-        lo = start
-        while lo < end:
-            hi = min(lo + WINDOW_MS, end)
-            rows = await fetch_range(conn, config.symbols, lo, hi)
-            result.agg_trades += sum(len(r.trades) for r in rows.values())
-            result.add(engine.feed(rows, hi))
-            if progress is not None:
-                progress(hi - start, end - start, result.agg_trades)
-            lo = hi
+        # Read the next window while the engine works on this one (in a thread, so the event
+        # loop keeps receiving rows and the database works on the other core meanwhile).
+        windows = [(lo, min(lo + WINDOW_MS, end)) for lo in range(start, end, WINDOW_MS)]
+        pending = asyncio.create_task(fetch_range(conn, config.symbols, *windows[0]))
+        try:
+            for i, (_, hi) in enumerate(windows):
+                rows = await pending
+                if i + 1 < len(windows):
+                    nxt = windows[i + 1]
+                    pending = asyncio.create_task(fetch_range(conn, config.symbols, *nxt))
+                result.agg_trades += sum(len(r.trades) for r in rows.values())
+                result.add(await asyncio.to_thread(engine.feed, rows, hi))
+                if progress is not None:
+                    progress(hi - start, end - start, result.agg_trades)
+        finally:
+            pending.cancel()
         result.add(engine.finish(end))
     finally:
         await conn.close()
