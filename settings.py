@@ -58,7 +58,7 @@ class Settings:
     book_top_interval: float = 1.0
     book_top_levels: int = 20
     batch_max_rows: int = 5000
-    batch_max_ms: int = 200
+    batch_max_ms: int = 100
     queue_max_rows: int = 500_000
     universe_refresh: float = 3600.0
     connection_max_age: float = 23 * 3600.0
@@ -103,9 +103,9 @@ class Settings:
             book_top_interval=r.number("BOOK_TOP_INTERVAL", 1.0, 0.01),
             book_top_levels=r.integer("BOOK_TOP_LEVELS", 20, 1, 1000),
             batch_max_rows=r.integer("BATCH_MAX_ROWS", 5000, 1, 1_000_000),
-            batch_max_ms=r.integer("BATCH_MAX_MS", 200, 1, 600_000),
+            batch_max_ms=r.integer("BATCH_MAX_MS", 100, 1, 600_000),
             queue_max_rows=r.integer("QUEUE_MAX_ROWS", 500_000, 1000, 100_000_000),
-            universe_refresh=r.number("UNIVERSE_REFRESH", 3600.0, 10.0),
+            universe_refresh=r.number("UNIVERSE_REFRESH", 3600.0, 0.5),
             connection_max_age=r.number("CONNECTION_MAX_AGE", 23 * 3600.0, 1.0),
             silent_after=r.number("STREAM_SILENT_AFTER", 30.0, 1.0),
             metrics_host=r.text("METRICS_HOST", "127.0.0.1"),

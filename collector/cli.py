@@ -33,7 +33,8 @@ from collector.pollers import poll_open_interest
 from collector.rest import BinanceRest, RestError, WeightBudget
 from collector.rows import COLUMNS, TABLES
 from collector.sequence import TradeSequence
-from collector.universe import top_symbols
+from collector.subscriptions import Subscriptions
+from collector.universe import Universe, top_symbols
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
 from db.readers import last_agg_trade_ids, last_depth_update_ids, open_trade_gaps
@@ -220,7 +221,8 @@ async def _record(
         clock=clock,
     )
     recorder.handler, recorder.keeper = handler, keeper
-    recorder.connections = _connections(s, symbols, handler, events)
+    subscriptions = _subscriptions(s, symbols, handler, events)
+    recorder.connections = subscriptions.connections
     runner, recorder.metrics_port = await health.start(
         health.build_app(recorder.health), s.metrics_host, s.metrics_port
     )
@@ -236,8 +238,20 @@ async def _record(
         on_ready(recorder)
     try:
         async with asyncio.TaskGroup() as tg:
-            for c in recorder.connections:
-                tg.create_task(c.run(), name=f"ws:{c.name}")
+            tg.create_task(subscriptions.run(), name="ws")
+            if s.top_n:
+                universe = Universe(
+                    s.top_n,
+                    s.universe_refresh,
+                    rest,
+                    symbols,
+                    subscriptions,
+                    handler,
+                    keeper,
+                    events,
+                    s.depth_speed,
+                )
+                tg.create_task(universe.run(), name="universe")
             tg.create_task(keeper.run(), name="depth")
             tg.create_task(backfiller.run(), name="backfill")
             tg.create_task(
@@ -263,25 +277,25 @@ async def _raise_when_set(stop: asyncio.Event) -> None:
     raise _Stopped
 
 
-def _connections(
+def _subscriptions(
     s: Settings, symbols: list[str], handler: FrameHandler, events: EventLog
-) -> list[StreamConnection]:
-    result = []
-    for i, group in enumerate(streams.group(streams.futures_streams(symbols, s.depth_speed))):
-        route = group[0].route
-        name = f"{route}-{i}"
-        url = streams.combined_url(s.binance_ws_url, route, [st.name for st in group])
-        result.append(
-            StreamConnection(
-                name,
-                url,
-                handler,
-                on_event=_connection_events(name, events),
-                max_age=s.connection_max_age,
-                silent_after=s.silent_after,
-            )
+) -> Subscriptions:
+    def make(name: str, route: str, names: list[str]) -> StreamConnection:
+        def url_for(names: list[str]) -> str:
+            return streams.combined_url(s.binance_ws_url, route, names)
+
+        return StreamConnection(
+            name,
+            url_for(names),
+            handler,
+            on_event=_connection_events(name, events),
+            max_age=s.connection_max_age,
+            silent_after=s.silent_after,
+            streams=names,
+            url_for=url_for,
         )
-    return result
+
+    return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
 
 
 def _connection_events(name: str, events: EventLog) -> Callable[[str, dict], None]:

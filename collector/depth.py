@@ -55,6 +55,18 @@ class DepthKeeper:
         self._pending: set[str] = set()
         self._open_gap: dict[str, uuid.UUID] = {}  # symbol -> ref of the gap awaiting a snapshot
 
+    def add(self, symbol: str) -> None:
+        """A symbol joined the universe: buffer its diffs and fetch a snapshot."""
+        if symbol not in self.books:
+            self.books[symbol] = BookSync(symbol, self.market)
+            self.request(symbol, "start")
+
+    def remove(self, symbol: str) -> None:
+        """A symbol left the universe: its book, pending snapshot and open gap are dropped."""
+        self.books.pop(symbol, None)
+        self._open_gap.pop(symbol, None)
+        self._pending.discard(symbol)
+
     def on_invalid(self, symbol: str, brk: Break | None) -> None:
         """Called for every diff while a book is not valid; records a break once, asks once."""
         if brk is not None and symbol not in self._open_gap:
@@ -102,7 +114,9 @@ class DepthKeeper:
                 self.request(symbol, reason)
 
     async def _fetch(self, symbol: str, reason: str) -> None:
-        sync = self.books[symbol]
+        sync = self.books.get(symbol)
+        if sync is None:
+            return  # removed from the universe since it was asked for
         if reason != "periodic":
             for _ in range(100):  # Binance: open the stream and buffer before the snapshot
                 if sync.buffer:
@@ -114,6 +128,8 @@ class DepthKeeper:
         self._pending.discard(symbol)
         if reason == "periodic":
             return  # stored for research; reloading a live book from it would lose diffs
+        if self.books.get(symbol) is not sync:
+            return  # removed (or removed and re-added) while the snapshot was on its way
         if sync.on_snapshot(row):
             metrics.BOOK_VALID.labels(symbol).set(1)
             ref = self._open_gap.pop(symbol, None)
@@ -139,7 +155,7 @@ class DepthKeeper:
             next_tick += self.top_interval
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             now = self.clock()
-            for symbol, sync in self.books.items():
+            for symbol, sync in list(self.books.items()):
                 metrics.BOOK_VALID.labels(symbol).set(1 if sync.valid else 0)
                 if sync.valid:  # never a book_top row from a book that is not in sync
                     self.put(self._top_row(now, symbol, sync))
@@ -163,9 +179,10 @@ class DepthKeeper:
         )
 
     async def _periodic(self) -> None:
-        symbols = list(self.books)
-        step = self.snapshot_interval / max(1, len(symbols))  # staggered over the interval
         while True:
+            symbols = list(self.books)  # the universe may change between rounds
+            step = self.snapshot_interval / max(1, len(symbols))  # staggered over the interval
             for symbol in symbols:
                 await asyncio.sleep(step)
-                self.request(symbol, "periodic")
+                if symbol in self.books:
+                    self.request(symbol, "periodic")

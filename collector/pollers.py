@@ -22,9 +22,12 @@ async def poll_open_interest(
     interval: float,
     bad: BadInput,
 ) -> None:
-    step = interval / max(1, len(symbols))  # spread the requests over the interval
     while True:
-        for symbol in symbols:
+        round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
+        step = interval / max(1, len(round_))  # spread the requests over the interval
+        for symbol in round_:
+            if symbol not in symbols:
+                continue
             try:
                 data = await rest.open_interest(symbol)
                 put(parse.open_interest(data, clock()))

@@ -26,6 +26,7 @@ benchmark needs to steer it. Requests and answers are JSON; nothing here is rate
     POST /sim/faults/expire_listen_keys
     POST /sim/faults/clear
     POST /sim/trade_to                {"symbol": "BTCUSDT", "price": "65100.0"}
+    POST /sim/quote_volume            {"symbol": "BTCUSDT", "quoteVolume": "1e9"}  (null: traded)
     POST /sim/clock                   {"speed": 10, "paused": false, "advance_ms": 0, "rate": 200}
 """
 
@@ -83,6 +84,10 @@ class ControlApi:
             ),
             *(web.post(f"/sim/faults/{name}", self._post(fn)) for name, fn in faults.items()),
             web.post("/sim/clock", self._post(self.clock)),
+            web.post(
+                "/sim/quote_volume",
+                self._post(lambda b: self.sim.set_quote_volume(b["symbol"], b.get("quoteVolume"))),
+            ),
             web.post(
                 "/sim/trade_to", self._post(lambda b: self.sim.trade_to(b["symbol"], b["price"]))
             ),

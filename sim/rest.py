@@ -87,6 +87,9 @@ class RestApi:
         self.limiter = limiter
         self.faults = faults
         self.requests = 0
+        # symbol -> the 24 h quote volume ticker/24hr reports instead of the traded one, so a
+        # test can change the top:N ranking
+        self.quote_volumes: dict[str, Decimal] = {}
 
     def routes(self) -> list[web.RouteDef]:
         def one(_: web.Request) -> int:
@@ -322,7 +325,7 @@ class RestApi:
             "highPrice": inst.price_str(high),
             "lowPrice": inst.price_str(low),
             "volume": inst.qty_str(volume),
-            "quoteVolume": f"{quote:.2f}",
+            "quoteVolume": f"{self.quote_volumes.get(sf.symbol, quote):.2f}",
             "openTime": now - DAY_MS,
             "closeTime": now,
             "firstId": first_id,

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -257,6 +258,15 @@ class Simulator:
         self.engine.on_market()
         self.hub.flush()
         return sum(lots for _, lots, _ in fills)
+
+    def set_quote_volume(self, symbol: str, quote_volume: str | None) -> None:
+        """Make ticker/24hr report ``quote_volume`` for ``symbol`` (None: the traded volume)."""
+        if self.feed is None or symbol not in self.feed.feeds:
+            raise ValueError(f"unknown symbol {symbol}")
+        if quote_volume is None:
+            self.rest.quote_volumes.pop(symbol, None)
+        else:
+            self.rest.quote_volumes[symbol] = Decimal(quote_volume)
 
     # ---- truth ---------------------------------------------------------------------------------
 

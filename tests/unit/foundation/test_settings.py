@@ -11,7 +11,7 @@ def test_defaults_use_the_embedded_database():
     assert s.database_url == embedded_database_url()
     assert s.symbols == ("BTCUSDT", "ETHUSDT")
     assert s.binance_ws_url == "wss://fstream.binance.com"
-    assert (s.batch_max_rows, s.batch_max_ms, s.book_top_levels) == (5000, 200, 20)
+    assert (s.batch_max_rows, s.batch_max_ms, s.book_top_levels) == (5000, 100, 20)
 
 
 def test_values_are_parsed_and_normalised():
