@@ -188,11 +188,11 @@ def test_wrong_types_raise_instead_of_storing_garbage(payload):
         parse.agg_trade(payload, NOW)
 
 
-# Binance sends prices and quantities as decimal strings with at most ~15 significant digits;
-# float8 must give back the same decimal.
+# Binance sends prices and quantities as decimal strings with at most 8 places and well under
+# 10^7 in size, so at most 15 significant digits: the most a double always gives back exactly.
 decimals = st.decimals(
     min_value=Decimal("0.00000001"),
-    max_value=Decimal("99999999"),
+    max_value=Decimal("9999999.99999999"),
     places=8,
     allow_nan=False,
     allow_infinity=False,
