@@ -57,6 +57,12 @@ class Position:
     def pnl(self) -> float:
         return self.realized - self.fees
 
+    @property
+    def exit_price(self) -> float | None:
+        """Quantity-weighted price of the exits so far (None before the first)."""
+        exited = self.qty - self.remaining
+        return self.exit_notional / exited if self.entry_price is not None and exited > 0 else None
+
 
 class PaperExecutor:
     def __init__(self, params: PaperParams) -> None:
@@ -146,6 +152,7 @@ def closed_trade(pos: Position) -> ClosedTrade:
     s = pos.signal
     assert pos.entry_price is not None and pos.entry_time_ms is not None
     assert pos.exit_time_ms is not None and pos.exit_reason is not None
+    assert pos.exit_price is not None
     return ClosedTrade(
         signal_id=s.signal_id,
         symbol=s.symbol,
@@ -155,7 +162,7 @@ def closed_trade(pos: Position) -> ClosedTrade:
         entry_time_ms=pos.entry_time_ms,
         exit_time_ms=pos.exit_time_ms,
         entry_price=pos.entry_price,
-        exit_price=pos.exit_notional / pos.qty,
+        exit_price=pos.exit_price,
         qty=pos.qty,
         fees=pos.fees,
         pnl=pos.pnl,

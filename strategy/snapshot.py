@@ -1,28 +1,11 @@
 """The indicator values of one symbol at one bar close: what strategies read and what the
-`indicators` hypertable stores (one typed column per field in `COLUMNS`)."""
+`indicators` hypertable stores (one typed column per stored field, `COLUMNS`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from indicators.walls import Wall, WallEvent
-
-COLUMNS = (
-    "time_ms", "symbol", "bar_ms",
-    "open", "high", "low", "close", "volume", "buy_volume", "sell_volume", "delta",
-    "normalized_delta", "trades", "vwap", "cvd", "rolling_vwap", "rsi", "atr",
-    "large_buys", "large_sells",
-    "book_valid", "best_bid", "best_ask", "imbalance", "band_imbalance", "ofi",
-    "bid_wall_price", "bid_wall_qty", "bid_wall_bps", "ask_wall_price", "ask_wall_qty",
-    "ask_wall_bps",
-    "absorption", "absorption_side", "absorption_price",
-    "panic", "panic_score", "panic_direction",
-    "liq_sell_notional", "liq_buy_notional", "cascade_side", "cascade_exhaustion",
-    "cascade_exhausted",
-    "fp_buy_imbalances", "fp_sell_imbalances", "fp_buy_zones", "fp_sell_zones",
-    "divergence",
-    "mark_price", "funding_rate", "open_interest",
-)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -91,4 +74,10 @@ class Snapshot:
         return self.time_ms + self.bar_ms
 
     def row(self) -> tuple:
+        """The stored columns, in `COLUMNS` order."""
         return tuple(getattr(self, name) for name in COLUMNS)
+
+
+# Every field before `tick_size` is a column of the `indicators` table, in this order.
+_ALL = tuple(f.name for f in fields(Snapshot))
+COLUMNS = _ALL[: _ALL.index("tick_size")]

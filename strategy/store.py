@@ -101,10 +101,9 @@ def _signal_args(s: Signal, d: Decision) -> tuple:
 
 def _position_args(p: Position) -> tuple:
     s = p.signal
-    exit_price = p.exit_notional / (p.qty - p.remaining) if p.qty > p.remaining else None
     return (
         p.position_id, s.symbol, s.strategy, s.side.value, p.qty, p.remaining, p.status, p.stop,
-        p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, exit_price, p.exit_time_ms,
+        p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, p.exit_price, p.exit_time_ms,
         p.exit_reason, p.fees, p.pnl,
     )  # fmt: skip
 
