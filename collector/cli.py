@@ -40,7 +40,7 @@ from db.migrate import timescaledb_license
 from db.readers import last_agg_trade_ids, last_depth_update_ids, open_trade_gaps
 from db.retention import drop_expired_chunks
 from db.spool import Spool
-from db.writer import Dropped, TableWriter
+from db.writer import CommitWatermark, Dropped, TableWriter
 from settings import Settings, SettingsError
 
 log = logging.getLogger("collector")
@@ -160,8 +160,9 @@ async def run_recorder(
         metrics.REST_LIMITED.labels(str(status)).inc()
         events.record("rest_limited", {"status": status, "retry_after": retry_after}, stream=path)
 
+    watermark = CommitWatermark()
     for cls, table in TABLES.items():
-        writers[table] = route[cls] = _writer(settings, table, spool, events)
+        writers[table] = route[cls] = _writer(settings, table, spool, events, watermark)
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
     writer_tasks = [asyncio.create_task(w.run(), name=f"writer:{t}") for t, w in writers.items()]
@@ -309,7 +310,9 @@ def _connection_events(name: str, events: EventLog) -> Callable[[str, dict], Non
     return on_event
 
 
-def _writer(settings: Settings, table: str, spool: Spool, events: EventLog) -> TableWriter:
+def _writer(
+    settings: Settings, table: str, spool: Spool, events: EventLog, watermark: CommitWatermark
+) -> TableWriter:
     async def connect_writer() -> asyncpg.Connection:
         return await connect(
             settings.database_url,
@@ -354,6 +357,7 @@ def _writer(settings: Settings, table: str, spool: Spool, events: EventLog) -> T
         on_event=on_event,
         # the rows that explain every hole must outlive a full spool (they are few and small)
         hold_when_full=table == "recorder_events",
+        watermark=watermark,
     )
 
 

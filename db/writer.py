@@ -4,7 +4,8 @@
 reaches ``max_rows`` or its oldest row is ``max_ms`` old: binary COPY into a per-connection temp
 stage, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction, so a replay
 never duplicates rows and one duplicate never loses a batch. Then ``NOTIFY flowline_rows`` tells
-the strategy worker which table moved.
+the strategy worker which table moved, and ``NOTIFY flowline_committed`` up to when every table of
+the recorder is committed (``CommitWatermark``), so the worker never waits a fixed time for rows.
 
 When the database fails, the batch goes to the on-disk spool and later batches follow it there
 until the database is back; spooled batches are replayed in order before new ones (a batch is
@@ -21,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +36,7 @@ from db.spool import Spool, SpoolFull
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "flowline_rows"
+COMMITTED_CHANNEL = "flowline_committed"
 Connector = Callable[[], Awaitable[asyncpg.Connection]]
 # A failed write or (re)connect: spool and retry. Anything else is a bug and ends the task.
 WRITE_ERRORS = (
@@ -55,6 +58,26 @@ class WriterStats:
     failures: int = 0
     last_flush: float | None = None  # time.time() of the last successful flush
     failing_since: float | None = None
+
+
+class CommitWatermark:
+    """Up to when one recorder's tables are all committed.
+
+    Rows are ``put()`` the moment they are received, so when a writer swaps out its batch at
+    wall time T and commits it with its spool empty, every row of its table received before T is
+    in the database; an idle writer with nothing held is committed through the time it looked.
+    The minimum over the writers is the recorder's watermark: a row received before it, in any
+    table, is committed. ``instance`` tells recorders sharing a database apart.
+    """
+
+    def __init__(self) -> None:
+        self.instance = uuid.uuid4().hex[:12]
+        self.writers: list[TableWriter] = []
+
+    def payload(self, writer: TableWriter, through: float) -> str:
+        """The NOTIFY payload if `writer` commits through `through` now: "<ms> <instance>"."""
+        others = (w.committed_through for w in self.writers if w is not writer)
+        return f"{int(min([through, *others]) * 1000)} {self.instance}"
 
 
 @dataclass
@@ -82,6 +105,7 @@ class TableWriter:
         on_drop: Callable[[str, Dropped], None] | None = None,
         on_event: Callable[[str, str, dict[str, Any]], None] | None = None,
         hold_when_full: bool = False,
+        watermark: CommitWatermark | None = None,
     ) -> None:
         self.table = table
         self.columns = tuple(columns)
@@ -94,6 +118,10 @@ class TableWriter:
         self.on_drop = on_drop
         self.on_event = on_event  # (table, "spool" | "replay", details)
         self.hold_when_full = hold_when_full
+        self.watermark = watermark
+        self.committed_through = 0.0  # time.time(): rows put before it are committed
+        if watermark is not None:
+            watermark.writers.append(self)
         self.stats = WriterStats()
         self._dropped: Dropped | None = None
         self._spooling = False  # rows of this table went to the spool since it was last empty
@@ -162,10 +190,13 @@ class TableWriter:
 
     async def _flush_due(self) -> None:
         spool_empty = await self._replay_if_due()
+        cut = time.time()
         if not self._batch:
+            if spool_empty:  # nothing held: committed through now
+                self.committed_through = cut
             return
         batch, self._batch = self._batch, []
-        await self._write_or_spool(batch, spool_empty)
+        await self._write_or_spool(batch, spool_empty, cut)
 
     async def _replay_if_due(self) -> bool:
         """Replay the spool when writes work (or a retry is due); True if it is now empty."""
@@ -173,23 +204,33 @@ class TableWriter:
             return False
         return self.spool is None or await self._replay_spool()
 
-    async def _write_or_spool(self, batch: list[tuple], spool_empty: bool) -> None:
+    async def _write_or_spool(self, batch: list[tuple], spool_empty: bool, cut: float) -> None:
         if not spool_empty:  # older rows wait in the spool (or the database is down): join them
             self._to_spool(batch)
             return
         try:
-            await self._write(batch)
+            await self._write(batch, cut)
         except WRITE_ERRORS as exc:
             self._failed(exc)
             self._to_spool(batch)
 
-    async def _write(self, batch: Sequence[tuple]) -> None:
+    async def _write(self, batch: Sequence[tuple], cut: float | None = None) -> None:
+        """COPY and commit one batch; `cut` is when it was taken (None: a spooled batch)."""
         started = time.perf_counter()
         conn = await self._connection()
+        through = self.committed_through if cut is None else cut
         async with asyncio.timeout(60), conn.transaction():
             await conn.copy_records_to_table(self._stage, records=batch, columns=self.columns)
             status = await conn.execute(self._insert)
-            await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, self.table)
+            if self.watermark is None:
+                await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, self.table)
+            else:  # both in one round trip; delivered only if this commits
+                await conn.execute(
+                    "SELECT pg_notify($1, $2), pg_notify($3, $4)",
+                    NOTIFY_CHANNEL, self.table,
+                    COMMITTED_CHANNEL, self.watermark.payload(self, through),
+                )  # fmt: skip
+        self.committed_through = through
         inserted = int(status.rsplit(" ", 1)[-1])
         elapsed = time.perf_counter() - started
         s = self.stats
