@@ -24,6 +24,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         prog="python main.py sim", description="Local Binance USDⓈ-M futures simulator."
     )
     p.add_argument("--symbols", default="BTCUSDT,ETHUSDT", help="comma-separated symbols")
+    p.add_argument(
+        "--spot-symbols",
+        default="",
+        help="comma-separated symbols that also trade on spot (streams at <ws>/spot, REST /api/v3)",
+    )
+    p.add_argument("--spot-weight-limit", type=int, default=6000, help="spot REST weight/window")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0: any free port")
@@ -63,6 +69,8 @@ def build(args: argparse.Namespace) -> Simulator:
     return Simulator(
         [s.strip().upper() for s in args.symbols.split(",") if s.strip()],
         seed=args.seed,
+        spot_symbols=[s.strip().upper() for s in args.spot_symbols.split(",") if s.strip()],
+        spot_weight_limit=args.spot_weight_limit,
         script=args.script,
         start_ms=args.start_ms,
         speed=args.speed,

@@ -60,10 +60,15 @@ Event = BookUpdate | Trade | Liquidation
 class Market:
     """One symbol's book and random order flow."""
 
-    def __init__(self, instrument: Instrument, seed: int, rate: float, levels: int = 200) -> None:
+    def __init__(
+        self, instrument: Instrument, seed: int, rate: float, levels: int = 200, spot: bool = False
+    ) -> None:
         self.instrument = instrument
         self.rate = rate  # order-book events per second at rate_mult 1
-        self.rng = random.Random(f"{seed}/{instrument.symbol}")
+        self.spot = spot  # a spot book: its own random flow, consecutive update ids
+        self.rng = random.Random(
+            f"{seed}/spot/{instrument.symbol}" if spot else f"{seed}/{instrument.symbol}"
+        )
         self.book = OrderBook()
         self.update_id = self.rng.randrange(10**9, 2 * 10**9)
         self.agg_id = self.rng.randrange(10**8, 2 * 10**8)
@@ -91,7 +96,11 @@ class Market:
 
     def _next_uid(self) -> int:
         # Futures update ids are not contiguous (other books share the sequence): skip some.
-        self.update_id += 1 if self.rng.random() < 0.7 else self.rng.randint(2, 4)
+        # Spot's are: its diff stream chains by U == previous u + 1.
+        if self.spot:
+            self.update_id += 1
+        else:
+            self.update_id += 1 if self.rng.random() < 0.7 else self.rng.randint(2, 4)
         return self.update_id
 
     def mid_price(self) -> float:

@@ -79,6 +79,17 @@ def _limit(request: web.Request, default: int, allowed: Callable[[int], bool]) -
     return value
 
 
+def agg_trades_params(request: web.Request) -> tuple[int, int | None, int | None, int | None]:
+    """``limit`` (≤ 1000), ``fromId``, ``startTime``, ``endTime`` of an aggTrades request."""
+    limit = _limit(request, 500, lambda n: 1 <= n <= 1000)
+    return (
+        limit,
+        _int_param(request, "fromId"),
+        _int_param(request, "startTime"),
+        _int_param(request, "endTime"),
+    )
+
+
 class RestApi:
     """The handlers; ``routes()`` registers them on the application."""
 
@@ -213,10 +224,7 @@ class RestApi:
 
     def agg_trades(self, request: web.Request) -> list[dict[str, Any]]:
         sf = self._symbol(request)
-        limit = _limit(request, 500, lambda n: 1 <= n <= 1000)
-        from_id = _int_param(request, "fromId")
-        start = _int_param(request, "startTime")
-        end = _int_param(request, "endTime")
+        limit, from_id, start, end = agg_trades_params(request)
         if start is not None and end is not None and end - start > HOUR_MS:
             raise ApiError(-1127, "More than 1 hours between startTime and endTime.")
         assert self.feed is not None

@@ -33,6 +33,8 @@ from sim.replay import Replay, load_capture
 from sim.rest import RestApi
 from sim.script import Script, load_script, parse_script
 from sim.signing import Authenticator
+from sim.spot import SpotFeed
+from sim.spot_api import SPOT_WEIGHT_LIMIT, SpotRestApi, SpotWsServer
 from sim.trading_rest import TradingRest
 from sim.truth import Truth, render_book
 from sim.userdata import UserData
@@ -82,6 +84,8 @@ class Simulator:
         api_keys: dict[str, str] | None = None,
         listen_key_ttl: float = 3600.0,
         wallet: float = DEFAULT_WALLET,
+        spot_symbols: list[str] | tuple[str, ...] = (),
+        spot_weight_limit: int = SPOT_WEIGHT_LIMIT,
     ) -> None:
         self.symbols = [s.upper() for s in symbols]
         self.faults = Faults()
@@ -115,13 +119,34 @@ class Simulator:
         self.pacer = Pacer(source, self.hub, speed, paused)
         self.limiter = WeightLimiter(weight_limit, weight_window, ban_after, ban_seconds)
         self.rest = RestApi(self.feed, self.limiter, self.faults)
+        ws_settings = WsSettings(ping_interval, pong_timeout, max_connection_age, incoming_limit)
         self.ws = WsServer(
             self.hub,
             self.faults,
-            WsSettings(ping_interval, pong_timeout, max_connection_age, incoming_limit),
+            ws_settings,
             symbols=lambda: set(self.symbols),
             on_kline=self.feed.track_kline if self.feed is not None else None,
         )
+        # Spot (optional): its own markets, truth, hub, streams under /spot and REST under /api/v3
+        # with its own weight budget. Not in replay or blast mode.
+        self.spot: SpotFeed | None = None
+        self.spot_truth: Truth | None = None
+        self._spot_servers: tuple[SpotWsServer, SpotRestApi] | None = None
+        if spot_symbols and self.feed is not None and not blast:
+            self.spot_truth = Truth() if record_truth else None
+            self.spot = SpotFeed(
+                [s.upper() for s in spot_symbols],
+                self.feed,
+                seed=seed,
+                rate=rate,
+                truth=self.spot_truth,
+                history_limit=history_limit,
+            )
+            spot_limiter = WeightLimiter(spot_weight_limit, weight_window, ban_after, ban_seconds)
+            self._spot_servers = (
+                SpotWsServer(self.spot.hub, self.faults, ws_settings, self.spot),
+                SpotRestApi(self.spot, spot_limiter, self.faults),
+            )
         # Trading: accounts from API key → secret pairs (default: the test pair), signed endpoints
         # and the user-data stream. Needs a live market (not a replay).
         keys = api_keys if api_keys is not None else {DEFAULT_API_KEY: DEFAULT_API_SECRET}
@@ -148,6 +173,9 @@ class Simulator:
         app = web.Application()
         app.add_routes(self.ws.routes())
         app.add_routes(self.rest.routes())
+        if self._spot_servers is not None:
+            for server in self._spot_servers:
+                app.add_routes(server.routes())
         if self.trading is not None:
             app.add_routes(self.trading.routes())
             app.add_routes(self.userdata.routes(self.ws))
@@ -209,7 +237,8 @@ class Simulator:
             frames, requests = self.hub.frames, self.rest.requests
 
     async def _close_connections(self, app: web.Application) -> None:
-        for connection in list(self.hub.open):
+        spot = list(self.spot.hub.open) if self.spot is not None else []
+        for connection in [*self.hub.open, *spot]:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await connection.ws.close(code=1001, message=b"Server shutdown")
 
@@ -222,6 +251,12 @@ class Simulator:
     @property
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
+
+    @property
+    def spot_ws_url(self) -> str:
+        """The spot stream base (Binance: wss://stream.binance.com:9443): append /ws/... or
+        /stream?streams=..."""
+        return f"{self.ws_url}/spot"
 
     @property
     def now(self) -> int:
@@ -287,6 +322,16 @@ class Simulator:
         market = self.feed.feeds[symbol].market
         return render_book(market.instrument, market.book, market.update_id)
 
+    def spot_book(self, symbol: str, update_id: int | None = None) -> dict[str, Any]:
+        """The simulator's spot book now, or (with ``record_truth``) right after ``update_id``."""
+        if self.spot is None:
+            raise ValueError("no spot market (spot_symbols)")
+        if update_id is None:
+            return self.spot.book(symbol)
+        if self.spot_truth is None:
+            raise ValueError("book at an update id needs record_truth=True")
+        return self.spot_truth.book_at(symbol, update_id)
+
     def status(self) -> dict[str, Any]:
         return {
             "now": self.now,
@@ -298,5 +343,7 @@ class Simulator:
             "rest_requests": self.rest.requests,
             "faults": self.faults.state(),
             "truth": self.truth.summary() if self.truth is not None else None,
+            "spot_symbols": list(self.spot.feeds) if self.spot is not None else [],
+            "spot_truth": self.spot_truth.summary() if self.spot_truth is not None else None,
             "replay_finished": self.replay.finished if self.replay is not None else None,
         }

@@ -1,0 +1,191 @@
+"""The spot side of the simulator: a separate seeded market per spot symbol, its streams and truth.
+
+Binance spot differs from USDⓈ-M where a recorder can trip: update ids of a symbol's book are
+consecutive, so diff depth chains by ``U == previous u + 1`` and has no ``pu`` (nor ``T``); diff
+depth comes at 1000 ms (``@depth``) or 100 ms (``@depth@100ms``); aggTrade carries ``M`` (ignore)
+and no ``nq``/``st``; there are no mark prices, liquidations or open interest.
+
+Spot markets step with the futures feed (an ``after_step`` hook), on the same simulated clock and
+the same script, but from their own random streams, so futures payloads do not change whether
+spot is on or not. Spot connections have their own hub: stream names are the same as futures'.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from typing import Any
+
+from sim.feed import EVENT_LAG_MS, DepthStream, Feed
+from sim.hub import Hub
+from sim.instruments import Instrument, instrument_for
+from sim.market import BookUpdate, Market, Trade
+from sim.truth import Truth, render_book
+
+SPOT = "spot"  # the route of spot connections (for faults.drop_connections(route="spot"))
+SPOT_DEPTH_SPEEDS = (1000, 100)  # ms: "<s>@depth" is the 1000 ms stream on spot
+_SPOT_STREAM = re.compile(r"^([a-z0-9]+)@(aggTrade|depth(?:@100ms|@1000ms)?)$")
+
+
+def spot_depth_name(symbol: str, speed: int) -> str:
+    return f"{symbol.lower()}@depth" + ("@100ms" if speed == 100 else "")
+
+
+def spot_stream_symbol(name: str) -> str | None:
+    """The symbol (upper case) of a spot stream the simulator serves, else None (silent)."""
+    match = _SPOT_STREAM.match(name)
+    return match.group(1).upper() if match else None
+
+
+def spot_agg_trade(
+    symbol: str, e_time: int, a: int, p: str, q: str, f: int, last: int, t: int, m: bool
+) -> dict[str, Any]:
+    """Binance spot's aggTrade payload, key for key (``M``: "ignore", always true)."""
+    return {
+        "e": "aggTrade",
+        "E": e_time,
+        "s": symbol,
+        "a": a,
+        "p": p,
+        "q": q,
+        "f": f,
+        "l": last,
+        "T": t,
+        "m": m,
+        "M": True,
+    }
+
+
+def spot_depth_update(
+    symbol: str, e_time: int, first: int, final: int, bids: list[list[str]], asks: list[list[str]]
+) -> dict[str, Any]:
+    """Binance spot's diff depth payload: no transaction time, no ``pu``."""
+    return {
+        "e": "depthUpdate",
+        "E": e_time,
+        "s": symbol,
+        "U": first,
+        "u": final,
+        "b": bids,
+        "a": asks,
+    }
+
+
+class SpotSymbol:
+    """One spot symbol's market, depth aggregation per speed and trade history."""
+
+    def __init__(self, market: Market, history_limit: int) -> None:
+        self.market = market
+        self.instrument: Instrument = market.instrument
+        self.symbol = market.instrument.symbol
+        self.agg_name = f"{self.symbol.lower()}@aggTrade"
+        start = market.update_id
+        self.depth = [
+            DepthStream(spot_depth_name(self.symbol, s), s, start) for s in SPOT_DEPTH_SPEEDS
+        ]
+        # (a, T, tick, lots, m, f, l) for REST aggTrades; spot keeps no 48 h window
+        self.history: deque[Trade] = deque(maxlen=history_limit)
+
+    def price(self, tick: int) -> str:
+        return self.instrument.price_str(tick)
+
+
+class SpotFeed:
+    """Every spot symbol, stepped up to the futures feed's clock after each of its steps."""
+
+    def __init__(
+        self,
+        symbols: list[str],
+        feed: Feed,
+        *,
+        seed: int,
+        rate: float,
+        truth: Truth | None,
+        history_limit: int,
+    ) -> None:
+        self.feed = feed
+        self.hub = Hub(feed.faults)
+        self.truth = truth
+        self.now = feed.now
+        self.feeds: dict[str, SpotSymbol] = {}
+        for symbol in symbols:
+            market = Market(instrument_for(symbol), seed, rate, spot=True)
+            self.feeds[symbol] = SpotSymbol(market, history_limit)
+            if truth is not None:
+                truth.start_book(market.instrument, market.update_id, market.book)
+        feed.after_step.append(self.catch_up)
+
+    def catch_up(self) -> None:
+        """Generate and publish spot up to the futures clock; frames go out at once."""
+        step = self.feed.step_ms
+        while self.now < self.feed.now:
+            t0, t1 = self.now, self.now + step
+            seconds = (t0 - self.feed.start_ms) / 1000
+            for sf in self.feeds.values():
+                regime, instance = self.feed.script.regime(sf.symbol, seconds)
+                for event in sf.market.step(t0, step, regime, instance):
+                    if type(event) is BookUpdate:
+                        self._on_update(sf, event)
+                    elif type(event) is Trade:
+                        self._on_trade(sf, event)
+                for ds in sf.depth:
+                    if t1 % ds.speed == 0:
+                        self._emit_depth(sf, ds, t1)
+            self.now = t1
+        self.hub.flush()
+
+    def _on_update(self, sf: SpotSymbol, update: BookUpdate) -> None:
+        uid, time, changes = update
+        for ds in sf.depth:
+            if not ds.first:
+                ds.first = uid
+            for side, tick, lots in changes:
+                ds.changes[side, tick] = lots
+            ds.last = uid
+            ds.time = time
+        if self.truth is not None:
+            self.truth.book_change(sf.symbol, uid, changes)
+
+    def _on_trade(self, sf: SpotSymbol, trade: Trade) -> None:
+        sf.history.append(trade)
+        a, time, tick, lots, maker, first, last = trade
+        price, qty = sf.price(tick), sf.instrument.qty_str(lots)
+        if self.hub.wants(sf.agg_name):
+            payload = spot_agg_trade(
+                sf.symbol, time + EVENT_LAG_MS, a, price, qty, first, last, time, maker
+            )
+            self.hub.publish(sf.agg_name, payload)
+        if self.truth is not None:
+            self.truth.agg_trades[sf.symbol].append(
+                {"a": a, "p": price, "q": qty, "f": first, "l": last, "T": time, "m": maker}
+            )
+
+    def _emit_depth(self, sf: SpotSymbol, ds: DepthStream, t1: int) -> None:
+        if not ds.changes:
+            return  # pushed only "if existing", as on futures
+        if self.truth is not None or self.hub.wants(ds.name):
+            qty, changes = sf.instrument.qty_str, ds.changes
+            bids = [
+                [sf.price(t), qty(changes["b", t])]
+                for t in sorted((t for s, t in changes if s == "b"), reverse=True)
+            ]
+            asks = [
+                [sf.price(t), qty(changes["a", t])]
+                for t in sorted(t for s, t in changes if s == "a")
+            ]
+            payload = spot_depth_update(sf.symbol, t1, ds.first, ds.last, bids, asks)
+            if self.truth is not None:
+                self.truth.depth_events[sf.symbol, ds.speed].append({**payload, "skipped": False})
+            self.hub.publish(ds.name, payload)
+        ds.prev_final = ds.last
+        ds.first = 0
+        ds.changes = {}
+
+    def depth_snapshot(self, symbol: str, limit: int) -> dict[str, Any]:
+        """REST ``/api/v3/depth``: spot's answer has no ``E``/``T``."""
+        market = self.feeds[symbol].market
+        return render_book(market.instrument, market.book, market.update_id, limit)
+
+    def book(self, symbol: str) -> dict[str, Any]:
+        market = self.feeds[symbol].market
+        return render_book(market.instrument, market.book, market.update_id)
