@@ -97,7 +97,8 @@ class StrategyConfig:
         StrategySpec("wall"),
     )
     worker_name: str = "default"
-    settle_ms: int = 200  # rows this recent may sit in a recorder batch: BATCH_MAX_MS + 100
+    # Without the recorder's commit watermark rows this recent may be unwritten: BATCH_MAX_MS + 100
+    settle_ms: int = 200
     poll_ms: int = 1000  # fallback poll when no NOTIFY arrives
     warmup_ms: int = 3_600_000
     write_indicators: bool = True

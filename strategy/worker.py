@@ -1,13 +1,16 @@
 """The live strategy worker: tails the recorded tables and runs the engine as bars complete.
 
-When can bar [t, t+B) be computed? When every row with time < t+B is committed. The recorder
-flushes what it received within BATCH_MAX_MS, so rows received more than `settle_ms` ago are in
-the database. The horizon is the newest exchange time among such settled rows of the two
-continuous streams (aggTrades and depth diffs); a stream that lags the other by more than
-`STALL_MS` (stopped, or silent for an illiquid symbol) does not hold the worker back. Rows that
-reach the database after the worker passed their time (REST backfills after a reconnect, spool
-replays after an outage) are not seen live; the recorder marks those periods in
-`recorder_events`, and a backtest over the same period includes them.
+When can bar [t, t+B) be computed? When every row with time < t+B is committed. With each flush
+the recorder NOTIFYs `flowline_committed` a time before which everything it received, in every
+table, is committed (db/writer.py `CommitWatermark`); rows received before it are settled. A
+recorder that sends none (an older version) flushes within BATCH_MAX_MS, so then rows received
+more than `settle_ms` ago count as settled. The horizon is the newest exchange time among settled
+rows of the two continuous streams (aggTrades and depth diffs); a stream that lags the other by
+more than `STALL_MS` (stopped, or silent for an illiquid symbol) does not hold the worker back.
+The watermark does not advance while a recorder's rows wait in its spool (a database outage).
+Rows that reach the database after the worker passed their time (REST backfills after a
+reconnect) are not seen live; the recorder marks those periods in `recorder_events`, and a
+backtest over the same period includes them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from db.connect import connect, create_pool
+from db.writer import COMMITTED_CHANNEL
 from strategy import metrics, store
 from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
@@ -52,10 +56,10 @@ class WorkerState:
 
 
 async def horizon(
-    conn: asyncpg.Connection, symbols: tuple[str, ...], after_ms: int, settle_ms: int
+    conn: asyncpg.Connection, symbols: tuple[str, ...], after_ms: int, cutoff: int
 ) -> tuple[int | None, int | None]:
-    """(exchange time every row before which is committed, newest received_at among them)."""
-    cutoff = int(time.time() * 1000) - settle_ms
+    """(exchange time every row before which is committed, newest received_at among them), from
+    the rows received before `cutoff` (ms): those are committed."""
     newest: list[tuple[int, int]] = []
     for table in ("agg_trades", "depth_updates"):
         row = await conn.fetchrow(_HORIZON.format(table=table), list(symbols), after_ms, cutoff)
@@ -77,6 +81,7 @@ class Worker:
         self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._committed: dict[str, tuple[int, float]] = {}  # recorder -> (watermark, heard at)
         self.on_step: Callable[[Outputs], None] | None = None  # after each commit (executors)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -85,6 +90,7 @@ class Worker:
             for conn in (reader, writer):
                 await setup_reader(conn)
             await listener.add_listener(ROWS_CHANNEL, lambda *_: self._wake.set())
+            await listener.add_listener(COMMITTED_CHANNEL, self._on_committed)
             if self.config.webhook_url:
                 self.webhook = Webhook(self.config.webhook_url)
                 self.webhook.start()
@@ -115,10 +121,10 @@ class Worker:
         bar = cfg.indicators.bar_ms
         processed = await store.load_watermark(reader, cfg.worker_name, bar)
         if processed is None:  # first start: begin at the newest settled data
-            newest, _ = await horizon(reader, cfg.symbols, 0, cfg.settle_ms)
+            newest, _ = await horizon(reader, cfg.symbols, 0, self.cutoff())
             while newest is None and not stop.is_set():
                 await self._sleep(stop)
-                newest, _ = await horizon(reader, cfg.symbols, 0, cfg.settle_ms)
+                newest, _ = await horizon(reader, cfg.symbols, 0, self.cutoff())
             if newest is None:
                 return
             processed = newest - newest % bar
@@ -163,7 +169,7 @@ class Worker:
             return False
         bar = cfg.indicators.bar_ms
         after = state.processed_ms - 60_000
-        newest, received = await horizon(reader, cfg.symbols, after, cfg.settle_ms)
+        newest, received = await horizon(reader, cfg.symbols, after, self.cutoff())
         state.horizon_ms = newest
         if newest is None:
             return False
@@ -225,9 +231,34 @@ class Worker:
         if self.on_step is not None:
             self.on_step(out)
 
+    def _on_committed(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        try:
+            ms, recorder = payload.split()
+            through = int(ms)
+        except ValueError:
+            log.warning("ignoring a malformed %s payload %r", channel, payload[:100])
+            return
+        # Concurrent flushes may deliver a smaller (still true) watermark after a larger one.
+        known = self._committed.get(recorder, (through, 0.0))[0]
+        self._committed[recorder] = (max(through, known), time.monotonic())
+        self._wake.set()
+
+    def _watermarks(self) -> list[int]:
+        """The watermark of every recorder heard from lately (a stopped one is not waited for)."""
+        recent = time.monotonic() - STALL_MS / 1000
+        return [ms for ms, heard in self._committed.values() if heard >= recent]
+
+    def cutoff(self) -> int:
+        """Rows received before this (ms) are committed: the recorders' watermarks, or without
+        any, `settle_ms` before now."""
+        marks = self._watermarks()
+        if marks:
+            return min(marks)
+        return int(time.time() * 1000) - self.config.settle_ms
+
     async def _sleep(self, stop: asyncio.Event) -> None:
         """Until a NOTIFY (one that came during the last step counts), the poll interval, or
-        stop; after a NOTIFY, let the rows just committed settle."""
+        stop; after a NOTIFY from a recorder without a watermark, let its rows settle."""
         if not self._wake.is_set():
             waits = [asyncio.ensure_future(e.wait()) for e in (self._wake, stop)]
             await asyncio.wait(
@@ -237,7 +268,8 @@ class Worker:
                 w.cancel()
         if self._wake.is_set() and not stop.is_set():
             self._wake.clear()
-            await asyncio.sleep(self.config.settle_ms / 1000)
+            if not self._watermarks():
+                await asyncio.sleep(self.config.settle_ms / 1000)
 
 
 async def _binance_executor(dsn: str) -> BinanceExecutor:
