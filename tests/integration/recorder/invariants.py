@@ -135,8 +135,8 @@ async def settle(sim: Simulator, running: Running, db: asyncpg.Connection) -> No
     await wait_until(lambda: all(c.last_frame > since for c in conns), 60, "live connections")
     # A trailing hole shows only when the symbol's next trade arrives: wait for one per symbol.
     seen = running.recorder.handler.last_seen
-    trades = [key for key in seen if key.startswith("aggTrade:")]
-    await wait_until(lambda: all(seen[k] > since for k in trades), 60, "a trade per symbol")
+    trades = [f"aggTrade:{symbol}" for symbol in running.recorder.symbols]
+    await wait_until(lambda: all(seen.get(k, 0) > since for k in trades), 60, "a trade per symbol")
     sim.pause()
     await asyncio.sleep(0.5)  # the last frames, and the gap rows they opened, reach the database
     await eventually(lambda: no_open_gaps(db), 60, "every gap repaired or resynced")
