@@ -179,9 +179,12 @@ async def run_recorder(
             recorder = Recorder(settings, symbols, writers, spool, budget)
             await _record(recorder, rest, put, events, clock, stop, on_ready)
     finally:
-        for w in writers.values():
-            await w.close()
-        await asyncio.gather(*writer_tasks, return_exceptions=True)
+        # recorder_events last: the others' final flushes may still record events (a replay)
+        by_table = dict(zip(writers, writer_tasks, strict=True))
+        for group in ([t for t in writers if t != "recorder_events"], ["recorder_events"]):
+            for table in group:
+                await writers[table].close()
+            await asyncio.gather(*(by_table[t] for t in group), return_exceptions=True)
         log.info("all batches flushed; recorder stopped")
 
 
