@@ -17,6 +17,7 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parent
 EMBEDDED_DB_PORT_DEFAULT = 54329
 DEPTH_SPEEDS = ("100ms", "250ms", "500ms")
+SPOT_DEPTH_SPEEDS = ("100ms", "1000ms")  # spot's diff depth: @depth@100ms or @depth (1000 ms)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 HYPERTABLES = (
     "agg_trades",
@@ -52,6 +53,9 @@ class Settings:
     symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
     top_n: int | None = None  # SYMBOLS=top:N
     markets: tuple[str, ...] = ("futures",)
+    binance_spot_ws_url: str = "wss://stream.binance.com:9443"
+    binance_spot_rest_url: str = "https://api.binance.com"
+    spot_depth_speed: str = "100ms"
     depth_speed: str = "100ms"
     oi_poll_interval: float = 10.0
     depth_snapshot_interval: float = 3600.0
@@ -95,8 +99,14 @@ class Settings:
             ),
             symbols=symbols,
             top_n=top_n,
-            # spot recording (seed 004's MARKETS=futures,spot) is not built yet: refuse it loudly
-            markets=r.choices("MARKETS", "futures", ("futures",)),
+            markets=r.markets("MARKETS"),
+            binance_spot_ws_url=r.url(
+                "BINANCE_SPOT_WS_URL", cls.binance_spot_ws_url, ("ws://", "wss://")
+            ),
+            binance_spot_rest_url=r.url(
+                "BINANCE_SPOT_REST_URL", cls.binance_spot_rest_url, ("http://", "https://")
+            ),
+            spot_depth_speed=r.choice("SPOT_DEPTH_SPEED", "100ms", SPOT_DEPTH_SPEEDS),
             depth_speed=r.choice("DEPTH_SPEED", "100ms", DEPTH_SPEEDS),
             oi_poll_interval=r.number("OI_POLL_INTERVAL", 10.0, 1.0),
             depth_snapshot_interval=r.number("DEPTH_SNAPSHOT_INTERVAL", 3600.0, 0.0),
@@ -161,6 +171,13 @@ class _Reader:
         if bad or not values:
             raise SettingsError(f"{name} must be a comma list of {', '.join(allowed)}, got {bad}")
         return values
+
+    def markets(self, name: str) -> tuple[str, ...]:
+        """futures, or futures,spot: spot follows the futures symbols, so it never comes alone."""
+        values = self.choices(name, "futures", ("futures", "spot"))
+        if "futures" not in values:
+            raise SettingsError(f"{name} must include futures (futures or futures,spot)")
+        return tuple(dict.fromkeys(values))
 
     def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
         value = self.text(name, default).rstrip("/")

@@ -128,8 +128,8 @@ class BookSync:
 
     def _apply(self, row: DepthUpdateRow) -> bool:
         last = self.book.last_update_id
-        if row.final_update_id < last:
-            return True  # older than the book: nothing to do
+        if row.final_update_id < last or (self.market == "spot" and row.final_update_id == last):
+            return True  # older than the book (spot: u <= lastUpdateId is dropped): nothing to do
         if self._bridge_needed:
             bridged = row.first_update_id <= last <= row.final_update_id or (
                 row.prev_final_update_id == last

@@ -23,21 +23,21 @@ import asyncpg
 import uvloop
 
 from collector import health, metrics, streams
-from collector.backfill import Backfiller
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.logs import setup_logging
+from collector.market import market_parts
 from collector.pollers import poll_open_interest
-from collector.rest import BinanceRest, RestError, WeightBudget
+from collector.rest import SPOT_WEIGHT_LIMIT, BinanceRest, RestError, SpotRest, WeightBudget
+from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
-from collector.sequence import TradeSequence
-from collector.subscriptions import Subscriptions
+from collector.spot import SpotSide
+from collector.subscriptions import Subscriptions, connection_factory
 from collector.universe import Universe, top_symbols
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
-from db.readers import last_agg_trade_ids, last_depth_update_ids, open_trade_gaps
 from db.retention import drop_expired_chunks
 from db.spool import Spool
 from db.writer import CommitWatermark, Dropped, TableWriter
@@ -90,16 +90,27 @@ class Recorder:
     budget: WeightBudget
     handler: FrameHandler | None = None
     keeper: DepthKeeper | None = None
-    connections: list[StreamConnection] = field(default_factory=list)
+    subscriptions: Subscriptions | None = None
+    spot: SpotSide | None = None  # MARKETS=futures,spot
     started: float = field(default_factory=time.monotonic)
     metrics_port: int | None = None
+
+    @property
+    def connections(self) -> list[StreamConnection]:
+        """Every open stream connection, futures' then spot's."""
+        parts = [self.subscriptions, self.spot.subscriptions if self.spot else None]
+        return [c for part in parts if part is not None for c in part.connections]
 
     def health(self) -> tuple[bool, dict]:
         limits = streams.STALE_AFTER
         expected = [f"{kind}:{s}" for s in self.symbols for kind in limits]
-        last_seen = self.handler.last_seen if self.handler else {}
+        last_seen = dict(self.handler.last_seen) if self.handler else {}
+        if self.spot is not None:
+            expected += self.spot.expected_streams()
+            last_seen.update(self.spot.handler.last_seen)
         ages = health.ages(last_seen, expected, self.started)
-        stale = sorted(k for k, age in ages.items() if age > limits[k.split(":")[0]])
+        # keys are "<kind>:<symbol>", spot's "spot:<kind>:<symbol>"
+        stale = sorted(k for k, age in ages.items() if age > limits[k.split(":")[-2]])
         now = time.time()
         tables = {}
         db_failing_for = 0.0
@@ -116,6 +127,8 @@ class Recorder:
                 "failing_for": round(failing, 3),
             }
         books = {s: b.valid for s, b in self.keeper.books.items()} if self.keeper else {}
+        if self.spot is not None:
+            books |= {f"spot:{s}": b.valid for s, b in self.spot.keeper.books.items()}
         db_ok = db_failing_for < health.DB_FAILING_THRESHOLD
         body = {
             "status": "ok" if db_ok and not stale else "degraded",
@@ -156,9 +169,13 @@ async def run_recorder(
 
     events = EventLog(put, clock)
 
-    def on_rest_limit(status: int, retry_after: float, path: str) -> None:
-        metrics.REST_LIMITED.labels(str(status)).inc()
-        events.record("rest_limited", {"status": status, "retry_after": retry_after}, stream=path)
+    def rest_limit_reporter(prefix: str) -> Callable[[int, float, str], None]:
+        def on_rest_limit(status: int, retry_after: float, path: str) -> None:
+            metrics.REST_LIMITED.labels(f"{prefix}{status}").inc()
+            details = {"status": status, "retry_after": retry_after}
+            events.record("rest_limited", details, stream=path)
+
+        return on_rest_limit
 
     watermark = CommitWatermark()
     for cls, table in TABLES.items():
@@ -169,7 +186,17 @@ async def run_recorder(
     try:
         async with aiohttp.ClientSession() as http:
             budget = WeightBudget()
-            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=on_rest_limit)
+            on_limit = rest_limit_reporter("")
+            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=on_limit)
+            spot_rest = None
+            if "spot" in settings.markets:  # spot's weight is counted apart from futures'
+                spot_budget = WeightBudget(SPOT_WEIGHT_LIMIT)
+                spot_rest = SpotRest(
+                    settings.binance_spot_rest_url,
+                    http,
+                    spot_budget,
+                    on_limit=rest_limit_reporter("spot:"),
+                )
             symbols = list(settings.symbols)
             if settings.top_n:
                 symbols = await top_symbols(rest, settings.top_n)
@@ -177,7 +204,7 @@ async def run_recorder(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
             recorder = Recorder(settings, symbols, writers, spool, budget)
-            await _record(recorder, rest, put, events, clock, stop, on_ready)
+            await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
         # recorder_events last: the others' final flushes may still record events (a replay)
         by_table = dict(zip(writers, writer_tasks, strict=True))
@@ -191,6 +218,7 @@ async def run_recorder(
 async def _record(
     recorder: Recorder,
     rest: BinanceRest,
+    spot_rest: SpotRest | None,
     put: Callable[[tuple], None],
     events: EventLog,
     clock: Callable[[], dt.datetime],
@@ -198,39 +226,22 @@ async def _record(
     on_ready: Callable[[Recorder], None] | None,
 ) -> None:
     s, symbols = recorder.settings, recorder.symbols
-    resume = await _resume_state(s.database_url, symbols)
-    sequences = resume.sequences
-    keeper = DepthKeeper(
-        symbols,
-        rest,
-        put,
-        events,
-        clock,
-        top_levels=s.book_top_levels,
-        top_interval=s.book_top_interval,
-        snapshot_interval=s.depth_snapshot_interval,
-        last_update_ids=resume.last_update_ids,
-    )
-    backfiller = Backfiller(rest, put, events, sequences, clock)
-    for gap in resume.open_gaps:
-        backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])
-    handler = FrameHandler(
-        symbols=set(symbols),
-        put=put,
-        events=events,
-        books=keeper.books,
-        trades=sequences,
-        on_depth_gap=keeper.on_invalid,
-        on_trade_hole=backfiller.on_hole,
-        clock=clock,
-    )
+    resume = await resume_state(s.database_url, symbols)
+    parts = market_parts(s, rest, symbols, resume, put, events, clock)
+    keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
     subscriptions = _subscriptions(s, symbols, handler, events)
-    recorder.connections = subscriptions.connections
+    recorder.subscriptions = subscriptions
+    spot = recorder.spot = (
+        await SpotSide.start(s, spot_rest, symbols, put, events, clock) if spot_rest else None
+    )
     runner, recorder.metrics_port = await health.start(
         health.build_app(recorder.health), s.metrics_host, s.metrics_port
     )
-    events.record("start", {"symbols": symbols, "connections": len(recorder.connections)})
+    started = {"symbols": symbols, "connections": len(recorder.connections)}
+    if spot is not None:
+        started["spot_symbols"] = spot.symbols
+    events.record("start", started)
     log.info(
         "recording %d symbols on %d connections; /health and /metrics on %s:%s",
         len(symbols),
@@ -254,8 +265,11 @@ async def _record(
                     keeper,
                     events,
                     s.depth_speed,
+                    on_change=spot.follow if spot is not None else None,
                 )
                 tg.create_task(universe.run(), name="universe")
+            if spot is not None:
+                tg.create_task(spot.run(), name="spot")
             tg.create_task(keeper.run(), name="depth")
             tg.create_task(backfiller.run(), name="backfill")
             tg.create_task(
@@ -284,33 +298,14 @@ async def _raise_when_set(stop: asyncio.Event) -> None:
 def _subscriptions(
     s: Settings, symbols: list[str], handler: FrameHandler, events: EventLog
 ) -> Subscriptions:
-    def make(name: str, route: str, names: list[str]) -> StreamConnection:
-        def url_for(names: list[str]) -> str:
-            return streams.combined_url(s.binance_ws_url, route, names)
-
-        return StreamConnection(
-            name,
-            url_for(names),
-            handler,
-            on_event=_connection_events(name, events),
-            max_age=s.connection_max_age,
-            silent_after=s.silent_after,
-            streams=names,
-            url_for=url_for,
-        )
-
+    make = connection_factory(
+        s.binance_ws_url,
+        handler,
+        events,
+        max_age=s.connection_max_age,
+        silent_after=s.silent_after,
+    )
     return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
-
-
-def _connection_events(name: str, events: EventLog) -> Callable[[str, dict], None]:
-    def on_event(kind: str, details: dict) -> None:
-        if kind == "connect":
-            metrics.RECONNECTS.labels(name).inc()
-        elif kind == "stale":
-            metrics.STALE.labels(name).inc()
-        events.record(kind, details, stream=name)
-
-    return on_event
 
 
 def _writer(
@@ -364,28 +359,6 @@ def _writer(
     )
 
 
-@dataclass
-class _Resume:
-    """Where the last run stopped, read from the database at start."""
-
-    sequences: dict[str, TradeSequence]
-    last_update_ids: dict[str, int]
-    open_gaps: list[asyncpg.Record]
-
-
-async def _resume_state(url: str, symbols: list[str]) -> _Resume:
-    conn = await connect(url)
-    try:
-        last = await last_agg_trade_ids(conn, symbols)
-        last_u = await last_depth_update_ids(conn, symbols)
-        gaps = await open_trade_gaps(conn, symbols)
-    finally:
-        await conn.close()
-    if last:
-        log.info("resuming aggTrade ids from the database: %s", last)
-    return _Resume({s: TradeSequence(last.get(s)) for s in symbols}, last_u, list(gaps))
-
-
 async def _stats_every_minute(recorder: Recorder) -> None:
     tick = 0
     spooled = {name: 0 for name in recorder.writers}
@@ -402,6 +375,8 @@ async def _stats_every_minute(recorder: Recorder) -> None:
         metrics.SPOOL_BYTES.set(recorder.spool.bytes_used)
         metrics.DB_UP.set(1 if body["db"] == "up" else 0)  # on_flush only ever sets it to 1
         metrics.REST_WEIGHT.set(recorder.budget.used)
+        if recorder.spot is not None:
+            metrics.SPOT_REST_WEIGHT.set(recorder.spot.rest.budget.used)
         if tick % 60 == 0:
             written = {n: w.stats.rows_written for n, w in recorder.writers.items()}
             bad = recorder.handler.bad.counts if recorder.handler else {}

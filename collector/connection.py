@@ -57,6 +57,7 @@ class StreamConnection:
         backoff_max: float = 30.0,
         streams: list[str] | None = None,
         url_for: Callable[[list[str]], str] | None = None,
+        control_interval: float = CONTROL_INTERVAL,
     ) -> None:
         self.name = name
         self.url = url
@@ -69,6 +70,7 @@ class StreamConnection:
         self.last_frame = 0.0  # monotonic
         self.streams = list(streams or [])  # what a new session subscribes to
         self.url_for = url_for  # the URL that subscribes a new session to ``streams``
+        self.control_interval = control_interval  # seconds between SUBSCRIBE/UNSUBSCRIBE messages
         self.control_sent: list[float] = []  # monotonic times of SUBSCRIBE/UNSUBSCRIBE messages
         self._control: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
         self._open: set[ClientWebSocketResponse] = set()
@@ -96,7 +98,7 @@ class StreamConnection:
                 with contextlib.suppress(aiohttp.ClientError, ConnectionError):
                     await ws.send_str(text.decode())
             self.control_sent.append(time.monotonic())
-            await asyncio.sleep(CONTROL_INTERVAL)
+            await asyncio.sleep(self.control_interval)
 
     async def run(self) -> None:
         """Forever: one lineage of sessions, each replaced with an overlap before ``max_age``."""

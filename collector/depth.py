@@ -55,6 +55,10 @@ class DepthKeeper:
         self._pending: set[str] = set()
         self._open_gap: dict[str, uuid.UUID] = {}  # symbol -> ref of the gap awaiting a snapshot
 
+    def label(self, symbol: str) -> str:
+        """The metrics label of a symbol's book: spot's are "spot:BTCUSDT"."""
+        return symbol if self.market == "usdm" else f"{self.market}:{symbol}"
+
     def add(self, symbol: str) -> None:
         """A symbol joined the universe: buffer its diffs and fetch a snapshot."""
         if symbol not in self.books:
@@ -131,10 +135,10 @@ class DepthKeeper:
         if self.books.get(symbol) is not sync:
             return  # removed (or removed and re-added) while the snapshot was on its way
         if sync.on_snapshot(row):
-            metrics.BOOK_VALID.labels(symbol).set(1)
+            metrics.BOOK_VALID.labels(self.label(symbol)).set(1)
             ref = self._open_gap.pop(symbol, None)
             if ref is not None:
-                metrics.RESYNCS.labels(symbol).inc()
+                metrics.RESYNCS.labels(self.label(symbol)).inc()
                 self.events.record(
                     "resync",
                     {"last_update_id": row.last_update_id},
@@ -145,7 +149,7 @@ class DepthKeeper:
                     ref=ref,
                 )
         else:
-            metrics.BOOK_VALID.labels(symbol).set(0)
+            metrics.BOOK_VALID.labels(self.label(symbol)).set(0)
             self.request(symbol, reason)  # snapshot older than the buffered diffs: again
 
     async def _tops(self) -> None:
@@ -156,7 +160,7 @@ class DepthKeeper:
             await asyncio.sleep(max(0.0, next_tick - loop.time()))
             now = self.clock()
             for symbol, sync in list(self.books.items()):
-                metrics.BOOK_VALID.labels(symbol).set(1 if sync.valid else 0)
+                metrics.BOOK_VALID.labels(self.label(symbol)).set(1 if sync.valid else 0)
                 if sync.valid:  # never a book_top row from a book that is not in sync
                     self.put(self._top_row(now, symbol, sync))
 

@@ -30,6 +30,9 @@ RESYNCS = Counter("flowline_book_resyncs_total", "Order book resyncs", ["symbol"
 GAPS = Counter("flowline_gaps_total", "Holes detected in a sequence", ["stream"])
 BACKFILLED = Counter("flowline_backfilled_rows_total", "aggTrades recovered from REST")
 REST_WEIGHT = Gauge("flowline_rest_weight_used", "Last X-MBX-USED-WEIGHT-1M")
+SPOT_REST_WEIGHT = Gauge(
+    "flowline_spot_rest_weight_used", "Last X-MBX-USED-WEIGHT-1M of spot (MARKETS=futures,spot)"
+)
 REST_LIMITED = Counter("flowline_rest_limited_total", "REST answers 429/418", ["status"])
 MALFORMED = Counter(
     "flowline_malformed_total", "Frames or payloads that could not be used", ["kind"]

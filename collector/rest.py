@@ -132,6 +132,35 @@ class BinanceRest:
         return await self.get("/fapi/v1/ticker/24hr", {}, 40)
 
 
+SPOT_WEIGHT_LIMIT = 6000  # spot's REQUEST_WEIGHT per minute per IP, counted apart from futures'
+
+
+class SpotRest(BinanceRest):
+    """Spot's ``/api/v3`` market data (BINANCE_SPOT_REST_URL) within spot's own budget. Spot's
+    aggTrades by ``fromId`` have no 48 h window: old holes stay recoverable."""
+
+    async def depth(self, symbol: str, limit: int = 1000) -> Any:
+        return await self.get(
+            "/api/v3/depth", {"symbol": symbol, "limit": limit}, spot_depth_weight(limit)
+        )
+
+    async def agg_trades(self, symbol: str, from_id: int, limit: int = 1000) -> Any:
+        return await self.get(
+            "/api/v3/aggTrades", {"symbol": symbol, "fromId": from_id, "limit": limit}, 4
+        )
+
+    async def exchange_info(self) -> Any:
+        return await self.get("/api/v3/exchangeInfo", {}, 20)
+
+
+def spot_depth_weight(limit: int) -> int:
+    if limit <= 100:
+        return 5
+    if limit <= 500:
+        return 25
+    return 50 if limit <= 1000 else 250
+
+
 def depth_weight(limit: int) -> int:
     if limit <= 50:
         return 2

@@ -11,10 +11,52 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from collector import streams
-from collector.connection import StreamConnection
+from collector import metrics, streams
+from collector.connection import CONTROL_INTERVAL, StreamConnection
+from collector.events import EventLog
 
 ConnectionFactory = Callable[[str, str, list[str]], StreamConnection]  # (name, route, names)
+
+
+def connection_factory(
+    ws_base: str,
+    on_frame: Callable[[str | bytes], None],
+    events: EventLog,
+    *,
+    max_age: float,
+    silent_after: float,
+    control_interval: float = CONTROL_INTERVAL,
+) -> ConnectionFactory:
+    """Connections to ``ws_base`` whose frames go to ``on_frame`` and whose life is recorded."""
+
+    def make(name: str, route: str, names: list[str]) -> StreamConnection:
+        def url_for(names: list[str]) -> str:
+            return streams.combined_url(ws_base, route, names)
+
+        return StreamConnection(
+            name,
+            url_for(names),
+            on_frame,
+            on_event=connection_events(name, events),
+            max_age=max_age,
+            silent_after=silent_after,
+            streams=names,
+            url_for=url_for,
+            control_interval=control_interval,
+        )
+
+    return make
+
+
+def connection_events(name: str, events: EventLog) -> Callable[[str, dict], None]:
+    def on_event(kind: str, details: dict) -> None:
+        if kind == "connect":
+            metrics.RECONNECTS.labels(name).inc()
+        elif kind == "stale":
+            metrics.STALE.labels(name).inc()
+        events.record(kind, details, stream=name)
+
+    return on_event
 
 
 class Subscriptions:
@@ -50,7 +92,7 @@ class Subscriptions:
                 self._close(c)
             elif names:
                 c.change([], names)
-        for route in ("public", "market"):
+        for route in streams.ROUTES:
             names = [s.name for s in add if s.route == route]
             for c in self.connections:
                 room = self.per_connection - len(c.streams)

@@ -1,11 +1,13 @@
 """``SYMBOLS=top:N``: the N trading USDT perpetuals with the highest 24 h quote volume, chosen at
 start and re-evaluated every ``UNIVERSE_REFRESH`` seconds: an added symbol gets its streams, book,
-trade-id sequence and open-interest polls; a removed one loses them (its rows stop)."""
+trade-id sequence and open-interest polls; a removed one loses them (its rows stop). With
+MARKETS=futures,spot the spot side follows (``on_change``) for the symbols listed on spot."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from collector import streams
 from collector.depth import DepthKeeper
@@ -50,6 +52,7 @@ class Universe:
         keeper: DepthKeeper,
         events: EventLog,
         depth_speed: str,
+        on_change: Callable[[list[str], list[str]], None] | None = None,
     ) -> None:
         self.n = n
         self.refresh = refresh
@@ -60,6 +63,7 @@ class Universe:
         self.keeper = keeper
         self.events = events
         self.depth_speed = depth_speed
+        self.on_change = on_change  # (added, removed): the spot side follows
 
     async def run(self) -> None:
         while True:
@@ -77,27 +81,51 @@ class Universe:
         removed = [s for s in self.symbols if s not in top]
         if not added and not removed:
             return
-        for symbol in added:  # before subscribing, so its first frames are kept
-            self.symbols.append(symbol)
-            self._fresh_sequence(symbol)
-            self.handler.symbols.add(symbol)
-            self.keeper.add(symbol)
-        self.subscriptions.change(self._streams(added), self._streams(removed))
-        for symbol in removed:  # its sequence stays for a backfill that may still be pending
-            self.symbols.remove(symbol)
-            self.handler.symbols.discard(symbol)
-            self.keeper.remove(symbol)
+        follow(
+            self.symbols,
+            self.handler,
+            self.keeper,
+            self.subscriptions,
+            self._streams,
+            added,
+            removed,
+        )
+        if self.on_change is not None:
+            self.on_change(added, removed)
         self.events.record("universe", {"added": added, "removed": removed, "symbols": top})
         log.info("top %d universe: added %s, removed %s", self.n, added, removed)
 
-    def _fresh_sequence(self, symbol: str) -> None:
-        """Ids restart from the first one received: the time away is not a hole. Holes of an
-        earlier stint stay, so a backfill still pending for them finds what it must fetch."""
-        seq = TradeSequence()
-        old = self.handler.trades.get(symbol)
-        if old is not None:
-            seq.holes = old.holes
-        self.handler.trades[symbol] = seq
-
     def _streams(self, symbols: list[str]) -> list[streams.Stream]:
         return [s for s in streams.futures_streams(symbols, self.depth_speed) if s.symbol]
+
+
+def follow(
+    symbols: list[str],
+    handler: FrameHandler,
+    keeper: DepthKeeper,
+    subscriptions: Subscriptions,
+    streams_of: Callable[[list[str]], list[streams.Stream]],
+    added: list[str],
+    removed: list[str],
+) -> None:
+    """Apply a universe change to one market's symbols, handler, books and connections."""
+    for symbol in added:  # before subscribing, so its first frames are kept
+        symbols.append(symbol)
+        _fresh_sequence(handler, symbol)
+        handler.symbols.add(symbol)
+        keeper.add(symbol)
+    subscriptions.change(streams_of(added), streams_of(removed))
+    for symbol in removed:  # its sequence stays for a backfill that may still be pending
+        symbols.remove(symbol)
+        handler.symbols.discard(symbol)
+        keeper.remove(symbol)
+
+
+def _fresh_sequence(handler: FrameHandler, symbol: str) -> None:
+    """Ids restart from the first one received: the time away is not a hole. Holes of an
+    earlier stint stay, so a backfill still pending for them finds what it must fetch."""
+    seq = TradeSequence()
+    old = handler.trades.get(symbol)
+    if old is not None:
+        seq.holes = old.holes
+    handler.trades[symbol] = seq

@@ -33,6 +33,23 @@ def test_values_are_parsed_and_normalised():
     assert s.spool_dir == Path("/tmp/spool")
 
 
+def test_spot_market_and_its_urls():
+    s = Settings.from_env({})
+    assert s.markets == ("futures",)
+    assert s.binance_spot_ws_url == "wss://stream.binance.com:9443"
+    assert s.binance_spot_rest_url == "https://api.binance.com"
+    s = Settings.from_env(
+        {
+            "MARKETS": "Futures, spot",
+            "BINANCE_SPOT_WS_URL": "ws://127.0.0.1:9000/spot/",
+            "SPOT_DEPTH_SPEED": "1000ms",
+        }
+    )
+    assert s.markets == ("futures", "spot")
+    assert s.binance_spot_ws_url == "ws://127.0.0.1:9000/spot"
+    assert s.spot_depth_speed == "1000ms"
+
+
 def test_top_n_universe():
     s = Settings.from_env({"SYMBOLS": "top:30"})
     assert s.top_n == 30 and s.symbols == ()
@@ -49,7 +66,9 @@ def test_top_n_universe():
         ("SYMBOLS", "BTC-USDT"),
         ("SYMBOLS", "top:0"),
         ("MARKETS", "futures,options"),
-        ("MARKETS", "futures,spot"),
+        ("MARKETS", "spot"),
+        ("SPOT_DEPTH_SPEED", "250ms"),
+        ("BINANCE_SPOT_WS_URL", "https://stream.binance.com"),
         ("BINANCE_WS_URL", "http://example"),
         ("BINANCE_REST_URL", "ftp://x"),
         ("DATABASE_URL", "mysql://root@localhost/x"),

@@ -1,0 +1,66 @@
+"""One market's (futures' or spot's) books, backfiller and frame handler, wired together."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from collector.backfill import Backfiller
+from collector.depth import DepthKeeper
+from collector.events import EventLog
+from collector.handler import FrameHandler
+from collector.rest import BinanceRest
+from collector.resume import Resume
+from settings import Settings
+
+
+@dataclass
+class MarketParts:
+    keeper: DepthKeeper
+    backfiller: Backfiller
+    handler: FrameHandler
+
+
+def market_parts(
+    s: Settings,
+    rest: BinanceRest,
+    symbols: list[str],
+    resume: Resume,
+    put: Callable[[tuple], None],
+    events: EventLog,
+    clock: Callable[[], dt.datetime],
+    *,
+    market: str = "usdm",
+    snapshot_limit: int = 1000,
+) -> MarketParts:
+    """Books resume from the last stored diff, sequences from the last stored trade id, and
+    holes an earlier run left open are backfilled first."""
+    keeper = DepthKeeper(
+        symbols,
+        rest,
+        put,
+        events,
+        clock,
+        market=market,
+        top_levels=s.book_top_levels,
+        top_interval=s.book_top_interval,
+        snapshot_interval=s.depth_snapshot_interval,
+        snapshot_limit=snapshot_limit,
+        last_update_ids=resume.last_update_ids,
+    )
+    backfiller = Backfiller(rest, put, events, resume.sequences, clock, market=market)
+    for gap in resume.open_gaps:
+        backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])
+    handler = FrameHandler(
+        symbols=set(symbols),
+        put=put,
+        events=events,
+        books=keeper.books,
+        trades=resume.sequences,
+        on_depth_gap=keeper.on_invalid,
+        on_trade_hole=backfiller.on_hole,
+        clock=clock,
+        market=market,
+    )
+    return MarketParts(keeper, backfiller, handler)

@@ -1,0 +1,128 @@
+"""``MARKETS=futures,spot``: spot aggTrade and diff depth for the symbols that also trade on spot.
+
+The same machinery as futures, with ``market='spot'`` on every row: spot's own connections to
+BINANCE_SPOT_WS_URL (``/stream?streams=``, no /public or /market split), its own books kept by
+spot's chaining rule (``U == previous u + 1``) from ``/api/v3/depth`` snapshots, its own aggTrade
+id sequences backfilled from ``/api/v3/aggTrades`` (no 48 h window there), and its own REST weight
+budget (spot counts weight apart from futures: 6,000 per minute). Mark price, liquidations and
+open interest do not exist on spot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from collector import streams
+from collector.events import EventLog
+from collector.market import MarketParts, market_parts
+from collector.rest import SpotRest
+from collector.resume import resume_state
+from collector.subscriptions import Subscriptions, connection_factory
+from collector.universe import follow
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Weight 50 of spot's 6,000 a minute; Binance's spot guide suggests 5,000 levels (weight 250),
+# five times the cost for levels far beyond the BOOK_TOP_LEVELS we keep.
+SPOT_SNAPSHOT_LIMIT = 1000
+# Spot closes a connection past 5 incoming messages/s (pongs included): one SUBSCRIBE per 0.5 s,
+# as Binance's own SDK does.
+SPOT_CONTROL_INTERVAL = 0.5
+
+
+async def spot_listed(rest: SpotRest) -> set[str]:
+    """The symbols trading on spot now (``/api/v3/exchangeInfo``)."""
+    info = await rest.exchange_info()
+    return {s["symbol"] for s in info["symbols"] if s.get("status") == "TRADING"}
+
+
+class SpotSide:
+    """Spot's handler, books, backfiller and connections; build with ``SpotSide.start``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rest: SpotRest,
+        listed: set[str],
+        symbols: list[str],
+        parts: MarketParts,
+    ) -> None:
+        self.settings = settings
+        self.rest = rest
+        self.listed = listed
+        self.symbols = symbols  # the futures symbols that trade on spot
+        self.keeper = parts.keeper
+        self.backfiller = parts.backfiller
+        self.handler = parts.handler
+        make = connection_factory(
+            settings.binance_spot_ws_url,
+            parts.handler,
+            parts.handler.events,
+            max_age=settings.connection_max_age,
+            silent_after=settings.silent_after,
+            control_interval=SPOT_CONTROL_INTERVAL,
+        )
+        self.subscriptions = Subscriptions(self._streams(symbols), make)
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        rest: SpotRest,
+        futures_symbols: list[str],
+        put: Callable[[tuple], None],
+        events: EventLog,
+        clock: Callable[[], dt.datetime],
+    ) -> SpotSide:
+        listed = await spot_listed(rest)
+        symbols = [s for s in futures_symbols if s in listed]
+        missing = [s for s in futures_symbols if s not in listed]
+        if missing:
+            log.info("not on spot (futures only): %s", ",".join(missing))
+        resume = await resume_state(settings.database_url, symbols, "spot")
+        parts = market_parts(
+            settings,
+            rest,
+            symbols,
+            resume,
+            put,
+            events,
+            clock,
+            market="spot",
+            snapshot_limit=SPOT_SNAPSHOT_LIMIT,
+        )
+        return cls(settings, rest, listed, symbols, parts)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.subscriptions.run(), name="spot-ws")
+            tg.create_task(self.keeper.run(), name="spot-depth")
+            tg.create_task(self.backfiller.run(), name="spot-backfill")
+
+    def follow(self, added: list[str], removed: list[str]) -> None:
+        """The futures top:N universe changed: spot follows for the symbols listed on spot."""
+        add = [s for s in added if s in self.listed and s not in self.symbols]
+        gone = [s for s in removed if s in self.symbols]
+        if add or gone:
+            follow(
+                self.symbols,
+                self.handler,
+                self.keeper,
+                self.subscriptions,
+                self._streams,
+                add,
+                gone,
+            )
+            log.info("spot universe: added %s, removed %s", add, gone)
+
+    def expected_streams(self) -> list[str]:
+        """/health keys of the streams spot must keep delivering."""
+        kinds = ("aggTrade", "depthUpdate")
+        return [f"spot:{kind}:{s}" for s in self.symbols for kind in kinds]
+
+    def _streams(self, symbols: list[str]) -> list[streams.Stream]:
+        return streams.spot_streams(symbols, self.settings.spot_depth_speed)
