@@ -178,8 +178,11 @@ class Worker:
             return False
         rows = await fetch_range(reader, cfg.symbols, state.processed_ms, until)
         if self.exchange is not None:  # positions the exchange closed free their risk slot
-            for symbol in set(engine.risk.open) - self.exchange.open_symbols():
-                engine.risk.on_closed(symbol, 0.0, state.processed_ms)
+            for symbol, pnl in self.exchange.take_closed():  # a loss counts towards the cooldown
+                if symbol in engine.risk.open:
+                    engine.risk.on_closed(symbol, pnl, state.processed_ms)
+            for symbol in set(engine.risk.open) - self.exchange.busy_symbols():
+                engine.risk.on_closed(symbol, 0.0, state.processed_ms)  # closed while we were down
         out = engine.feed(rows, until)
         try:
             await store.write(writer, cfg.worker_name, bar, out, until, cfg.write_indicators)

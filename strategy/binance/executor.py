@@ -8,7 +8,9 @@ Life of a signal (one-way mode, one live position per symbol):
    targets: half each) as algo orders. A stop that cannot be placed closes the position at once
    (seed 002's rule).
 5. Target 1 filled: the stop moves to the entry price (breakeven).
-6. The position is flat (ACCOUNT_UPDATE): the remaining algo orders are cancelled.
+6. The position is flat (ACCOUNT_UPDATE): the remaining algo orders are cancelled. Its realized
+   PnL (the fills' ``rp`` less commissions, pnl.py) is stored and handed to the risk manager by
+   ``take_closed`` once the closing fills are in (they may come after the ACCOUNT_UPDATE).
 
 State lives in ``exchange_positions``/``exchange_orders`` and is reconciled with positionRisk, open
 orders and open algo orders at start-up and after every user-data reconnect. A symbol whose
@@ -21,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -42,6 +45,7 @@ from strategy.binance.filters import (
     split_targets,
 )
 from strategy.binance.orders import Orders, client_id, parse_client_id, signal_key
+from strategy.binance.pnl import fill_pnl
 from strategy.binance.store import LivePosition, Store
 from strategy.binance.userdata import UserDataStream
 from strategy.signals import Side, Signal
@@ -49,6 +53,7 @@ from strategy.signals import Side, Signal
 log = logging.getLogger(__name__)
 
 ENTRY_POLL = 0.25  # s between checks of a resting LIMIT entry
+CLOSING_FILLS_WAIT = 5.0  # s a closed position waits for its closing fills' PnL
 DONE = ("FILLED", "FINISHED", "CANCELED", "EXPIRED", "REJECTED")
 
 
@@ -68,6 +73,8 @@ class BinanceExecutor:
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._set_up: set[str] = set()
         self._last_exit: dict[uuid.UUID, str] = {}
+        self._triggered: dict[int, str] = {}  # matching-engine order id -> its algo order's id
+        self._settling: dict[str, tuple[LivePosition, float]] = {}  # closed: key -> (pos, until)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ---- set-up and tear-down ------------------------------------------------------------------
@@ -129,6 +136,17 @@ class BinanceExecutor:
 
     def open_symbols(self) -> set[str]:
         return {p.symbol for p in self.positions.values()}
+
+    def busy_symbols(self) -> set[str]:
+        """Open, or closed with the PnL of its closing fills still to come."""
+        return self.open_symbols() | {p.symbol for p, _ in self._settling.values()}
+
+    def take_closed(self) -> list[tuple[str, float]]:
+        """(symbol, net PnL) of the positions closed since the last call whose closing fills
+        are in (or that waited ``CLOSING_FILLS_WAIT`` for them), for the risk manager."""
+        now = time.monotonic()
+        done = [k for k, (p, until) in self._settling.items() if p.exited or now >= until]
+        return [(p.symbol, p.net_pnl) for p, _ in map(self._settling.pop, done)]
 
     # ---- entering ------------------------------------------------------------------------------
 
@@ -389,7 +407,12 @@ class BinanceExecutor:
         await self.store.update_position(
             pos.signal_id, state=state, reason=reason, closed_at=_now()
         )
-        log.info("position %s %s %s: %s", pos.symbol, pos.signal_id, state, reason)
+        until = time.monotonic() + CLOSING_FILLS_WAIT
+        self._settling[signal_key(pos.signal_id)] = (pos, until)
+        log.info(
+            "position %s %s %s: %s (net PnL %.4f)",
+            pos.symbol, pos.signal_id, state, reason, pos.net_pnl,
+        )  # fmt: skip
 
     async def flatten(self, reason: str) -> None:
         """Cancel every Flowline order and close every Flowline position."""
@@ -427,12 +450,21 @@ class BinanceExecutor:
         if kind not in ("ORDER_TRADE_UPDATE", "ALGO_UPDATE"):
             return
         o = event["o"]
-        cid = o["c"] if kind == "ORDER_TRADE_UPDATE" else o["caid"]
+        if kind == "ALGO_UPDATE":
+            cid = o["caid"]
+            if o.get("ai"):  # the order a triggered algo order became
+                self._triggered[int(o["ai"])] = cid
+        else:  # a triggered order's own id may not be ours: its algo order's is
+            cid = o["c"] if parse_client_id(o["c"]) else self._triggered.get(o["i"], o["c"])
         parsed = parse_client_id(cid)
         if parsed is None:
             return  # not one of ours
-        await self._record_event(cid, kind, o)
+        if cid == o.get("c") or kind == "ALGO_UPDATE":
+            await self._record_event(cid, kind, o)
         pos = self._by_key(parsed[0])
+        if kind == "ORDER_TRADE_UPDATE":
+            closed = self._settling.get(parsed[0])
+            await self._credit(pos or (closed[0] if closed else None), parsed[1], o)
         if pos is None:
             return
         filled = o["X"] == ("FINISHED" if kind == "ALGO_UPDATE" else "FILLED")
@@ -450,6 +482,18 @@ class BinanceExecutor:
             exchange_order_id=o["i"],
             filled_qty=float(o["z"]),
             avg_price=float(o["ap"]) or None,
+        )
+
+    async def _credit(self, pos: LivePosition | None, role: str, o: dict[str, Any]) -> None:
+        pnl = None if pos is None else fill_pnl(o, pos.symbol)
+        if pos is None or pnl is None:
+            return
+        pos.realized_pnl += pnl[0]
+        pos.fees += pnl[1]
+        if role != "entry":
+            pos.exited_qty += float(o.get("l") or 0)
+        await self.store.update_position(
+            pos.signal_id, realized_pnl=pos.realized_pnl, fees=pos.fees
         )
 
     async def _exit_filled(self, pos: LivePosition, role: str) -> None:

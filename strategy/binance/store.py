@@ -14,6 +14,7 @@ import asyncpg
 
 POSITION_FIELDS = frozenset(
     {"state", "entry_price", "filled_qty", "breakeven", "reason", "opened_at", "closed_at"}
+    | {"realized_pnl", "fees"}
 )
 ORDER_FIELDS = frozenset(
     {"status", "exchange_order_id", "exchange_algo_id", "filled_qty", "avg_price", "reason"}
@@ -37,6 +38,18 @@ class LivePosition:
     entry_price: float | None = None
     filled_qty: float = 0.0
     breakeven: bool = False
+    realized_pnl: float = 0.0  # the exchange's realized profit of its fills
+    fees: float = 0.0  # commissions in the margin asset
+    exited_qty: float = 0.0  # closing fills seen on the user-data stream (not stored)
+
+    @property
+    def net_pnl(self) -> float:
+        return self.realized_pnl - self.fees
+
+    @property
+    def exited(self) -> bool:
+        """Every closing fill is in (a position never filled has none to wait for)."""
+        return self.exited_qty >= self.filled_qty * (1 - 1e-9)
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> LivePosition:
@@ -51,6 +64,8 @@ class LivePosition:
             row["entry_price"],
             row["filled_qty"],
             row["breakeven"],
+            row["realized_pnl"],
+            row["fees"],
         )
 
 

@@ -30,6 +30,10 @@ def open_algos(sim: Simulator) -> dict[str, str]:
     return {a.client_id: a.type for a in account.open_algos()}
 
 
+async def taken(executor: BinanceExecutor) -> list[tuple[str, float]]:
+    return executor.take_closed()
+
+
 def position_lots(sim: Simulator, symbol: str = "BTCUSDT") -> int:
     return sim.accounts[DEFAULT_API_KEY].position(symbol).lots
 
@@ -44,6 +48,7 @@ async def test_full_life_entry_protection_take_profit_then_stop_cancelled(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     executor = await executor_factory()
+    wallet_before = exchange.accounts[DEFAULT_API_KEY].wallet
     signal = make_signal(exchange, side)
     await executor.enter(signal, 0.02)
 
@@ -72,6 +77,13 @@ async def test_full_life_entry_protection_take_profit_then_stop_cancelled(
     assert orders["tp1"]["status"] in ("FILLED", "FINISHED")
     assert orders["stop"]["status"] == "CANCELED"
     assert executor.open_symbols() == set()
+    # the PnL the exchange booked: stored, and handed to the risk manager
+    net = exchange.accounts[DEFAULT_API_KEY].wallet - wallet_before
+    closed = await eventually(lambda: taken(executor))
+    assert closed == [("BTCUSDT", pytest.approx(net, abs=1e-6))]
+    row = await position_row(pool, signal)
+    assert row is not None and row["realized_pnl"] > 0 and row["fees"] > 0
+    assert row["realized_pnl"] - row["fees"] == pytest.approx(net, abs=1e-6)
     # the key material never reaches a log line
     assert DEFAULT_API_KEY not in caplog.text and DEFAULT_API_SECRET not in caplog.text
     assert "signature=" not in caplog.text
@@ -120,6 +132,9 @@ async def test_stop_hit_closes_position_and_cancels_targets(
     row = await wait_state(pool, signal, "closed")
     assert row["reason"].startswith("closed by stop")
     assert open_algos(exchange) == {}
+    closed = await eventually(lambda: taken(executor))
+    assert closed[0][1] < 0  # a loss, for the risk manager's streak
+    assert (await position_row(pool, signal))["realized_pnl"] < 0  # type: ignore[index]
     assert (await order_rows(pool, signal))["tp1"]["status"] == "CANCELED"
 
 
