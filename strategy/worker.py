@@ -30,6 +30,7 @@ from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
+from strategy.signals import Signal
 from strategy.source import fetch_range, infer_tick_size, setup_reader
 from strategy.webhook import Webhook
 
@@ -97,6 +98,8 @@ class Worker:
                 _export_webhook_counters(self.webhook)
             if self.config.executor == "binance":
                 self.exchange = await _binance_executor(self.dsn)
+                for signal, qty in await self.exchange.missed_entries():
+                    self._enter(signal, qty)
             await self._start(reader, writer, stop)
             while not stop.is_set():
                 if not await self._step(reader, writer):
@@ -193,13 +196,17 @@ class Worker:
         metrics.DB_UP.set(1)
         state.db_ok = True
         self._after_commit(out, until, newest, received)
-        if self.exchange is not None:
-            for signal, decision in out.signals:
-                if decision.accepted:  # in the background: an entry may wait on a LIMIT order
-                    task = asyncio.create_task(self.exchange.enter(signal, decision.qty))
-                    self._entries.add(task)
-                    task.add_done_callback(self._entry_done)
+        for signal, decision in out.signals:
+            if decision.accepted:
+                self._enter(signal, decision.qty)
         return True
+
+    def _enter(self, signal: Signal, qty: float) -> None:
+        """On the exchange, in the background: an entry may wait on a LIMIT order."""
+        if self.exchange is not None:
+            task = asyncio.create_task(self.exchange.enter(signal, qty))
+            self._entries.add(task)
+            task.add_done_callback(self._entry_done)
 
     def _entry_done(self, task: asyncio.Task[None]) -> None:
         self._entries.discard(task)

@@ -87,6 +87,15 @@ class Store:
         )
         return [LivePosition.from_row(r) for r in rows]
 
+    async def unhandled_signals(self) -> list[asyncpg.Record]:
+        """Accepted signals with no exchange position row, oldest first, with their age (s)."""
+        return await self.pool.fetch(
+            """SELECT s.*, extract(epoch FROM now() - s.created_at) AS age FROM signals s
+               WHERE s.decision = 'accepted' AND NOT EXISTS
+                     (SELECT 1 FROM exchange_positions p WHERE p.signal_id = s.signal_id)
+               ORDER BY s.created_at"""
+        )
+
     async def add_position(self, p: LivePosition, reason: str | None = None) -> None:
         await self.pool.execute(
             """INSERT INTO exchange_positions
