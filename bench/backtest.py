@@ -369,7 +369,7 @@ async def split_backtest(dsn: str, config: StrategyConfig) -> tuple[Split, Engin
             split.signals += len(engine.feed(rows, hi).signals)
             split.feed_s += time.perf_counter() - fetched
             split.fetch_s += fetched - began
-            split.trades += sum(len(r.trades) for r in rows.values())
+            split.trades += sum(r.trade_count for r in rows.values())
             split.windows.append((rows, hi))
     finally:
         await conn.close()

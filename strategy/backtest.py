@@ -80,7 +80,7 @@ async def run_backtest(
                 if i + 1 < len(windows):
                     nxt = windows[i + 1]
                     pending = asyncio.create_task(fetch_range(conn, config.symbols, *nxt))
-                result.agg_trades += sum(len(r.trades) for r in rows.values())
+                result.agg_trades += sum(r.trade_count for r in rows.values())
                 result.add(await asyncio.to_thread(engine.feed, rows, hi))
                 if progress is not None:
                     progress(hi - start, end - start, result.agg_trades)

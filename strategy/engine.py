@@ -107,13 +107,14 @@ class Engine:
         stop = rows.trades_before(start, before_ms)
         if stop == start:
             return
-        trades = rows.trades[start:stop]
-        self.pipelines[symbol].on_trades(trades)
-        self.last_price[symbol] = trades[-1].price
+        times, prices = rows.trade_times[start:stop], rows.trade_prices[start:stop]
+        qtys, makers = rows.trade_qtys[start:stop], rows.trade_makers[start:stop]
+        self.pipelines[symbol].on_trades(times, prices, qtys, makers)
+        self.last_price[symbol] = prices[-1]
         cursor[0] = stop
         if self.paper is not None and symbol in self.paper.positions:
-            for trade in trades:
-                changed = self.paper.on_trade(symbol, trade.time_ms, trade.price)
+            for time_ms, price in zip(times, prices, strict=True):
+                changed = self.paper.on_trade(symbol, time_ms, price)
                 if changed is not None:
                     self._position_changed(changed, out)
 

@@ -20,7 +20,7 @@ from indicators.delta import Cvd, SwingDivergence, SwingDivergenceConfig
 from indicators.footprint import FootprintImbalance, FootprintImbalanceConfig
 from indicators.imbalance import BandImbalance, DepthImbalance, Ofi
 from indicators.panic import PanicConfig, PanicIndex, parkinson_volatility
-from indicators.types import BookState, Level, Trade
+from indicators.types import BookState, Level
 from indicators.walls import LiquidityWalls, WallConfig
 from strategy.config import IndicatorParams
 from strategy.snapshot import Snapshot
@@ -72,12 +72,20 @@ class SymbolPipeline:
 
     # -- inputs --------------------------------------------------------------------------
 
-    def on_trades(self, trades: Sequence[Trade]) -> None:
-        """Trades of the open bar, in order (the engine closes bars with `close_bars`)."""
-        self.bars.update_many(trades)
+    def on_trades(
+        self,
+        times: Sequence[int],
+        prices: Sequence[float],
+        qtys: Sequence[float],
+        makers: Sequence[bool],
+    ) -> None:
+        """Trades of the open bar, in order, as parallel columns (row i of each is one
+        `Trade`'s fields; the engine closes bars with `close_bars`)."""
+        # zip hands out one reused tuple when the loop unpacks it: no object per trade
+        self.bars.update_many(zip(times, prices, qtys, makers, strict=True))  # type: ignore[arg-type]
         threshold = self.params.large_trade_notional
         large = self._large
-        for _, price, qty, is_buyer_maker in trades:
+        for price, qty, is_buyer_maker in zip(prices, qtys, makers, strict=True):
             if price * qty >= threshold:
                 large[is_buyer_maker] += 1
 
