@@ -46,11 +46,14 @@ class Backfiller:
         self.grace = grace
         self._queue: asyncio.Queue[tuple[float, str, int, int, uuid.UUID]] = asyncio.Queue()
 
-    def on_hole(self, symbol: str, first: int, last: int) -> None:
+    def on_hole(self, symbol: str, first: int, last: int, reason: str | None = None) -> None:
         ref = uuid.uuid4()
+        details: dict[str, object] = {"missing": last - first + 1}
+        if reason is not None:
+            details["reason"] = reason
         self.events.record(
             "gap",
-            {"missing": last - first + 1},
+            details,
             symbol=symbol,
             market=self.market,
             stream="agg_trades",
@@ -61,6 +64,11 @@ class Backfiller:
         )
         log.warning("%s: aggTrade ids %d..%d missing; backfilling", symbol, first, last)
         self._queue.put_nowait((time.monotonic() + self.grace, symbol, first, last, ref))
+
+    def refetch(self, symbol: str, first: int, last: int, reason: str) -> None:
+        """Ids this run received but could not store (``reason``): a hole to backfill."""
+        self.sequences[symbol].reopen(first, last)
+        self.on_hole(symbol, first, last, reason)
 
     def resume(self, symbol: str, first: int, last: int, ref: uuid.UUID) -> None:
         """Backfill a hole an earlier run recorded (``ref``) but died before repairing."""

@@ -35,6 +35,7 @@ from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
 from collector.spot import SpotSide
 from collector.subscriptions import Subscriptions, connection_factory
+from collector.trade_drops import DroppedTrades
 from collector.universe import Universe, top_symbols
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
@@ -88,6 +89,7 @@ class Recorder:
     writers: dict[str, TableWriter]
     spool: Spool
     budget: WeightBudget
+    dropped_trades: DroppedTrades
     handler: FrameHandler | None = None
     keeper: DepthKeeper | None = None
     subscriptions: Subscriptions | None = None
@@ -177,9 +179,11 @@ async def run_recorder(
 
         return on_rest_limit
 
-    watermark = CommitWatermark()
+    watermark, dropped_trades = CommitWatermark(), DroppedTrades()
     for cls, table in TABLES.items():
-        writers[table] = route[cls] = _writer(settings, table, spool, events, watermark)
+        writers[table] = route[cls] = _writer(
+            settings, table, spool, events, watermark, dropped_trades
+        )
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
     writer_tasks = [asyncio.create_task(w.run(), name=f"writer:{t}") for t, w in writers.items()]
@@ -203,7 +207,7 @@ async def run_recorder(
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
-            recorder = Recorder(settings, symbols, writers, spool, budget)
+            recorder = Recorder(settings, symbols, writers, spool, budget, dropped_trades)
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
         # recorder_events last: the others' final flushes may still record events (a replay)
@@ -230,6 +234,7 @@ async def _record(
     parts = market_parts(s, rest, symbols, resume, put, events, clock)
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
+    recorder.dropped_trades.backfillers["usdm"] = backfiller
     subscriptions = _subscriptions(s, symbols, handler, events)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
@@ -240,6 +245,7 @@ async def _record(
     )
     started = {"symbols": symbols, "connections": len(recorder.connections)}
     if spot is not None:
+        recorder.dropped_trades.backfillers["spot"] = spot.backfiller
         started["spot_symbols"] = spot.symbols
     events.record("start", started)
     log.info(
@@ -309,7 +315,12 @@ def _subscriptions(
 
 
 def _writer(
-    settings: Settings, table: str, spool: Spool, events: EventLog, watermark: CommitWatermark
+    settings: Settings,
+    table: str,
+    spool: Spool,
+    events: EventLog,
+    watermark: CommitWatermark,
+    dropped_trades: DroppedTrades,
 ) -> TableWriter:
     async def connect_writer() -> asyncpg.Connection:
         return await connect(
@@ -330,6 +341,8 @@ def _writer(
     def on_drop(name: str, dropped: Dropped) -> None:
         """Called once writes work again, so the gap row itself is not lost to the outage."""
         metrics.DROPPED.labels(name).inc(dropped.rows)
+        if name == "agg_trades" and dropped_trades.refetch():
+            return  # fetched again by id: the backfill records each hole and its repair
         events.record(
             "gap",
             {"reason": dropped.reason, "rows": dropped.rows},
@@ -356,6 +369,7 @@ def _writer(
         # the rows that explain every hole must outlive a full spool (they are few and small)
         hold_when_full=table == "recorder_events",
         watermark=watermark,
+        on_lost=dropped_trades.add if table == "agg_trades" else None,
     )
 
 

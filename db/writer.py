@@ -104,6 +104,7 @@ class TableWriter:
         on_flush: Callable[[str, Sequence[tuple], float], None] | None = None,
         on_drop: Callable[[str, Dropped], None] | None = None,
         on_event: Callable[[str, str, dict[str, Any]], None] | None = None,
+        on_lost: Callable[[Sequence[tuple]], None] | None = None,
         hold_when_full: bool = False,
         watermark: CommitWatermark | None = None,
     ) -> None:
@@ -117,6 +118,7 @@ class TableWriter:
         self.on_flush = on_flush
         self.on_drop = on_drop
         self.on_event = on_event  # (table, "spool" | "replay", details)
+        self.on_lost = on_lost  # the rows themselves, as they are dropped
         self.hold_when_full = hold_when_full
         self.watermark = watermark
         self.committed_through = 0.0  # time.time(): rows put before it are committed
@@ -314,6 +316,8 @@ class TableWriter:
 
     def _drop(self, rows: Sequence[tuple], reason: str) -> None:
         self.stats.rows_dropped += len(rows)
+        if self.on_lost is not None:
+            self.on_lost(rows)
         times = [r[0] for r in rows]
         d = self._dropped
         if d is None:
