@@ -36,6 +36,9 @@ from db.spool import Spool, SpoolFull
 log = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "flowline_rows"
+# While writes fail, a table's rows go to the spool at most this often (unless QUEUE_MAX_ROWS or
+# max_rows fill first): every spool file costs two fsyncs on the event loop (~2-5 ms here).
+SPOOL_EVERY = 1.0
 COMMITTED_CHANNEL = "flowline_committed"
 Connector = Callable[[], Awaitable[asyncpg.Connection]]
 # A failed write or (re)connect: spool and retry. Anything else is a bug and ends the task.
@@ -53,6 +56,7 @@ class WriterStats:
     rows_written: int = 0
     rows_duplicate: int = 0
     rows_spooled: int = 0
+    batches_spooled: int = 0
     rows_dropped: int = 0
     flushes: int = 0
     failures: int = 0
@@ -183,9 +187,10 @@ class TableWriter:
     async def _wait_due(self) -> None:
         if self._batch and len(self._batch) >= self.max_rows:
             return
-        delay = self.max_age
+        age = self.max_age if self.stats.failing_since is None else max(self.max_age, SPOOL_EVERY)
+        delay = age
         if self._batch:
-            delay = max(0.0, self._batch_started + self.max_age - time.monotonic())
+            delay = max(0.0, self._batch_started + age - time.monotonic())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._full.wait(), delay)
         self._full.clear()
@@ -289,6 +294,7 @@ class TableWriter:
             self._drop(batch, f"spool write failed: {exc}")
             return
         self.stats.rows_spooled += len(batch)
+        self.stats.batches_spooled += 1
         if not self._spooling and self.on_event is not None:
             self.on_event(self.table, "spool", {"rows": len(batch)})
         self._spooling = True
