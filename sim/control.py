@@ -10,6 +10,7 @@ benchmark needs to steer it. Requests and answers are JSON; nothing here is rate
     GET  /sim/truth/book?symbol=BTCUSDT[&u=<final update id>]
     GET  /sim/truth/markPrices?symbol=  /sim/truth/forceOrders?symbol=
     GET  /sim/truth/openInterest?symbol=
+         (aggTrades, depth and book take &market=spot for the spot market's truth)
     POST /sim/faults/drop             {"route": "public"|"market"|"legacy"|null, "abrupt": true}
     POST /sim/faults/skip_depth       {"symbol": "BTCUSDT", "count": 1}
     POST /sim/faults/silence          {"stream": "btcusdt@aggTrade", "seconds": null}
@@ -39,6 +40,7 @@ import orjson
 from aiohttp import web
 
 from sim.rest import json_response
+from sim.truth import Truth
 
 if TYPE_CHECKING:
     from sim.server import Simulator
@@ -122,8 +124,14 @@ class ControlApi:
 
     # ---- truth ---------------------------------------------------------------------------------
 
+    def _truth(self, request: web.Request) -> Truth:
+        truth = self.sim.spot_truth if request.query.get("market") == "spot" else self.sim.truth
+        if truth is None:
+            raise ValueError("no ground truth for that market")
+        return truth
+
     def agg_trades(self, request: web.Request) -> list[dict[str, Any]]:
-        rows = self.sim.truth.agg_trades[request.query["symbol"]]  # type: ignore[union-attr]
+        rows = self._truth(request).agg_trades[request.query["symbol"]]
         from_id = int(request.query.get("fromId", 0))
         limit = int(request.query.get("limit", 100_000))
         if from_id and rows:
@@ -132,11 +140,12 @@ class ControlApi:
 
     def depth(self, request: web.Request) -> list[dict[str, Any]]:
         key = (request.query["symbol"], int(request.query.get("speed", 250)))
-        return self.sim.truth.depth_events[key]  # type: ignore[union-attr]
+        return self._truth(request).depth_events[key]
 
     def book(self, request: web.Request) -> dict[str, Any]:
         u = request.query.get("u")
-        return self.sim.book(request.query["symbol"], int(u) if u else None)
+        book = self.sim.spot_book if request.query.get("market") == "spot" else self.sim.book
+        return book(request.query["symbol"], int(u) if u else None)
 
     def per_symbol(self, field: str) -> Callable[[web.Request], Any]:
         def read(request: web.Request) -> Any:

@@ -155,3 +155,17 @@ async def test_futures_market_is_the_same_with_or_without_spot():
             await sim.stop()
 
     assert await run() == await run(spot_symbols=["BTCUSDT", "ETHUSDT"])
+
+
+async def test_control_api_serves_spot_truth(spot_sim, http):
+    await spot_sim.advance(1000)
+    base = spot_sim.http_url + "/sim/truth"
+    query = {"symbol": "BTCUSDT", "market": "spot"}
+    async with http.get(base + "/aggTrades", params=query) as r:
+        assert await r.json() == spot_sim.spot_truth.agg_trades["BTCUSDT"]
+    async with http.get(base + "/depth", params={**query, "speed": 100}) as r:
+        assert await r.json() == spot_sim.spot_truth.depth_events["BTCUSDT", 100]
+    async with http.get(base + "/book", params=query) as r:
+        assert await r.json() == spot_sim.spot_book("BTCUSDT")
+    async with http.get(base + "/aggTrades", params={"symbol": "BTCUSDT"}) as r:
+        assert await r.json() == spot_sim.truth.agg_trades["BTCUSDT"]  # futures by default

@@ -1,0 +1,247 @@
+"""MARKETS=futures,spot: simulator (futures + spot) → recorder → TimescaleDB, compared with the
+simulator's ground truth of both markets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import aiohttp
+import asyncpg
+import pytest
+
+from sim.server import Simulator
+from sim.truth import Truth
+from tests.integration.recorder.conftest import wait_until
+from tests.integration.recorder.invariants import start_market
+from tests.sim_fixtures import make_simulator
+
+FUTURES = ["BTCUSDT", "ETHUSDT"]
+SPOT = ["BTCUSDT"]  # ETHUSDT is futures-only in this market: the recorder must leave it out
+
+
+@pytest.fixture
+async def spot_sim() -> AsyncIterator[Simulator]:
+    simulator = make_simulator(symbols=FUTURES, spot_symbols=SPOT)
+    await simulator.start()
+    try:
+        yield simulator
+    finally:
+        await simulator.stop()
+
+
+def spot_env(sim: Simulator) -> dict[str, str]:
+    return {
+        "MARKETS": "futures,spot",
+        "BINANCE_SPOT_WS_URL": sim.spot_ws_url,
+        "BINANCE_SPOT_REST_URL": sim.http_url,
+    }
+
+
+async def _books_valid(running) -> None:
+    recorder = running.recorder
+    books = [*recorder.keeper.books.values(), *recorder.spot.keeper.books.values()]
+    await wait_until(lambda: all(b.valid for b in books), 20, "futures and spot books in sync")
+
+
+async def _finish(sim: Simulator, running, db: asyncpg.Connection) -> None:
+    """Wait for a fresh trade on every market and symbol, stop the market, close every hole,
+    stop the recorder (it flushes)."""
+    since = time.monotonic()
+    recorder = running.recorder
+    keys = [
+        (handler.last_seen, f"{handler.prefix}aggTrade:{symbol}")
+        for handler, symbols in (
+            (recorder.handler, recorder.symbols),
+            (recorder.spot.handler, recorder.spot.symbols),
+        )
+        for symbol in symbols  # the ones still recorded: a symbol out of top:N trades no more
+    ]
+    await wait_until(lambda: all(d.get(k, 0) > since for d, k in keys), 60, "a trade per symbol")
+    sim.pause()
+    await asyncio.sleep(0.5)  # the last frames and the gap rows they opened reach the database
+
+    async def no_open_gaps() -> bool:
+        return not await db.fetchval("SELECT count(*) FROM data_gaps WHERE status = 'open'")
+
+    deadline = time.monotonic() + 60
+    while not await no_open_gaps():
+        assert time.monotonic() < deadline, "gaps still open"
+        await asyncio.sleep(0.2)
+    await running.finish()
+
+
+async def _assert_trades_exact(
+    db: asyncpg.Connection, truth: Truth, symbol: str, market: str
+) -> int:
+    """The stored aggTrades of (symbol, market) are the produced ones, once, decimal-equal."""
+    produced = {t["a"]: t for t in truth.agg_trades[symbol]}
+    rows = await db.fetch(
+        "SELECT agg_trade_id, price, qty, is_buyer_maker, first_trade_id, last_trade_id"
+        " FROM agg_trades WHERE symbol = $1 AND market = $2",
+        symbol,
+        market,
+    )
+    ids = [r["agg_trade_id"] for r in rows]
+    assert len(produced) > 20, f"{market} {symbol}: too few trades to prove much"
+    assert len(ids) == len(set(ids)), f"{market} {symbol}: duplicates"
+    assert set(ids) == set(produced), f"{market} {symbol}: {set(produced) ^ set(ids)}"
+    for r in rows:
+        t = produced[r["agg_trade_id"]]
+        assert Decimal(repr(r["price"])) == Decimal(t["p"]) and r["is_buyer_maker"] is t["m"]
+        assert Decimal(repr(r["qty"])) == Decimal(t["q"])
+        assert (r["first_trade_id"], r["last_trade_id"]) == (t["f"], t["l"])
+    return len(ids)
+
+
+async def _stored_diffs(db: asyncpg.Connection, symbol: str, market: str) -> list[int]:
+    rows = await db.fetch(
+        "SELECT final_update_id FROM depth_updates WHERE symbol = $1 AND market = $2",
+        symbol,
+        market,
+    )
+    return [r["final_update_id"] for r in rows]
+
+
+async def _gaps(db: asyncpg.Connection, stream: str, market: str) -> list[asyncpg.Record]:
+    return await db.fetch(
+        "SELECT symbol, first_id, last_id, status FROM data_gaps WHERE stream = $1 AND market = $2",
+        stream,
+        market,
+    )
+
+
+async def test_spot_is_recorded_beside_futures(db, start_recorder, spot_sim):
+    sim = spot_sim
+    async with start_recorder(sim, **spot_env(sim)) as running:
+        assert running.recorder.spot.symbols == SPOT
+        await start_market(sim, running)
+        await _books_valid(running)
+        await asyncio.sleep(3)
+        async with aiohttp.ClientSession() as http:
+            base = f"http://127.0.0.1:{running.recorder.metrics_port}"
+            async with http.get(base + "/health") as resp:
+                health = await resp.json()
+                assert resp.status == 200, health
+            async with http.get(base + "/metrics") as resp:
+                metrics_text = await resp.text()
+        await _finish(sim, running, db)
+
+    # /health and /metrics tell spot apart; the existing names and labels stay
+    assert {"spot:aggTrade:BTCUSDT", "spot:depthUpdate:BTCUSDT", "aggTrade:BTCUSDT"} <= set(
+        health["streams"]
+    )
+    assert "spot:ETHUSDT" not in health["books_valid"] and health["books_valid"]["spot:BTCUSDT"]
+    for needle in (
+        'flowline_messages_total{kind="spot:aggTrade"}',
+        'flowline_messages_total{kind="aggTrade"}',
+        'flowline_book_valid{symbol="spot:BTCUSDT"}',
+        "flowline_spot_rest_weight_used",
+        'flowline_reconnects_total{connection="spot-0"}',
+    ):
+        assert needle in metrics_text, needle
+
+    spot_rows = await _assert_trades_exact(db, sim.spot_truth, "BTCUSDT", "spot")
+    futures_rows = [await _assert_trades_exact(db, sim.truth, s, "usdm") for s in FUTURES]
+    assert spot_rows and all(futures_rows)
+    assert not await db.fetchval(
+        "SELECT count(*) FROM agg_trades WHERE symbol = 'ETHUSDT' AND market = 'spot'"
+    )
+    # every spot diff of the 100 ms stream, and futures' as before
+    spot_sent = [d["u"] for d in sim.spot_truth.depth_events["BTCUSDT", 100]]
+    assert len(spot_sent) > 20 and sorted(await _stored_diffs(db, "BTCUSDT", "spot")) == spot_sent
+    for symbol in FUTURES:
+        futures_sent = {d["u"] for d in sim.truth.depth_events[symbol, 100]}
+        assert set(await _stored_diffs(db, symbol, "usdm")) == futures_sent
+
+    # spot book_top equals the simulator's spot book at the same update id
+    tops = await db.fetch(
+        "SELECT last_update_id, best_bid_price, bid_prices, bid_qtys, ask_prices, ask_qtys"
+        " FROM book_top WHERE symbol = 'BTCUSDT' AND market = 'spot'"
+    )
+    assert len(tops) >= 4
+    for top in tops:
+        book = sim.spot_book("BTCUSDT", top["last_update_id"])
+        assert top["bid_prices"] == [float(p) for p, _ in book["bids"][:20]]
+        assert top["bid_qtys"] == [float(q) for _, q in book["bids"][:20]]
+        assert top["ask_prices"] == [float(p) for p, _ in book["asks"][:20]]
+        assert top["ask_qtys"] == [float(q) for _, q in book["asks"][:20]]
+        assert top["best_bid_price"] == top["bid_prices"][0]
+    snapshots = await db.fetchval(
+        "SELECT count(*) FROM depth_snapshots WHERE market = 'spot' AND reason = 'start'"
+    )
+    assert snapshots == 1
+    assert not await _gaps(db, "agg_trades", "spot") and not await _gaps(
+        db, "depth_updates", "spot"
+    )
+
+
+async def test_dropped_spot_connection_is_backfilled_and_resynced(db, start_recorder, spot_sim):
+    sim = spot_sim
+    async with start_recorder(sim, **spot_env(sim)) as running:
+        await start_market(sim, running)
+        await _books_valid(running)
+        spot_seen = running.recorder.spot.handler.last_seen
+        for _ in range(2):
+            await asyncio.sleep(1.5)
+            assert sim.faults.drop_connections(route="spot") == 1
+            dropped_at = time.monotonic()
+            await wait_until(
+                lambda t=dropped_at: spot_seen["spot:depthUpdate:BTCUSDT"] > t, 30, "spot back"
+            )
+        await _books_valid(running)
+        await _finish(sim, running, db)
+
+    await _assert_trades_exact(db, sim.spot_truth, "BTCUSDT", "spot")
+    for symbol in FUTURES:
+        await _assert_trades_exact(db, sim.truth, symbol, "usdm")
+    trade_gaps = await _gaps(db, "agg_trades", "spot")
+    assert trade_gaps and all(g["status"] == "repaired" for g in trade_gaps), trade_gaps
+    depth_gaps = await _gaps(db, "depth_updates", "spot")
+    assert depth_gaps and all(g["status"] == "resynced" for g in depth_gaps), depth_gaps
+    # every spot diff is stored or inside a recorded (resynced) gap; none invented
+    sent = [d["u"] for d in sim.spot_truth.depth_events["BTCUSDT", 100]]
+    stored = await _stored_diffs(db, "BTCUSDT", "spot")
+    assert len(stored) == len(set(stored)) and set(stored) <= set(sent)
+    lost = [u for u in sent if u not in stored]
+    assert lost and all(any(g["first_id"] <= u <= g["last_id"] for g in depth_gaps) for u in lost)
+    resyncs = await db.fetchval(
+        "SELECT count(*) FROM depth_snapshots WHERE market = 'spot' AND reason = 'resync'"
+    )
+    assert resyncs >= 1
+    # futures did not notice
+    assert not await _gaps(db, "agg_trades", "usdm") and not await _gaps(
+        db, "depth_updates", "usdm"
+    )
+
+
+async def test_spot_follows_the_top_n_universe_for_symbols_listed_on_spot(db, start_recorder):
+    sim = make_simulator(
+        symbols=["BTCUSDT", "ETHUSDT", "SOLUSDT"], spot_symbols=["BTCUSDT", "SOLUSDT"]
+    )
+    for symbol, volume in (("BTCUSDT", "4e9"), ("ETHUSDT", "3e9"), ("SOLUSDT", "1e9")):
+        sim.set_quote_volume(symbol, volume)
+    async with sim:
+        env = spot_env(sim) | {"SYMBOLS": "top:2", "UNIVERSE_REFRESH": "1"}
+        async with start_recorder(sim, **env) as running:
+            spot = running.recorder.spot
+            assert spot.symbols == ["BTCUSDT"]  # ETHUSDT is in the top 2 but not on spot
+            await start_market(sim, running)
+            sim.set_quote_volume("SOLUSDT", "5e9")  # SOLUSDT enters, ETHUSDT leaves
+            await wait_until(lambda: "SOLUSDT" in spot.symbols, 10, "spot to add SOLUSDT")
+            seen = spot.handler.last_seen
+            await wait_until(lambda: "spot:aggTrade:SOLUSDT" in seen, 15, "SOLUSDT spot trades")
+            await wait_until(lambda: spot.keeper.books["SOLUSDT"].valid, 15, "SOLUSDT spot book")
+            assert sorted(spot.symbols) == ["BTCUSDT", "SOLUSDT"]
+            names = [n for c in spot.subscriptions.connections for n in c.streams]
+            assert "solusdt@aggTrade" in names and "ethusdt@aggTrade" not in names
+            await _finish(sim, running, db)
+    stored = await db.fetchval(
+        "SELECT count(*) FROM agg_trades WHERE symbol = 'SOLUSDT' AND market = 'spot'"
+    )
+    assert stored > 0
+    assert not await db.fetchval(
+        "SELECT count(*) FROM agg_trades WHERE market = 'spot' AND symbol = 'ETHUSDT'"
+    )
