@@ -140,7 +140,7 @@ async def infer_tick_size(conn: asyncpg.Connection, symbol: str) -> float | None
     """The price step of the symbol's book: the smallest gap between recorded snapshot levels."""
     prices = await conn.fetchval(
         "SELECT bid_prices || ask_prices FROM depth_snapshots WHERE symbol = $1 "
-        "ORDER BY time DESC LIMIT 1",
+        "AND market = 'usdm' ORDER BY time DESC LIMIT 1",
         symbol,
     )
     return tick_from_prices(prices or [])
@@ -175,6 +175,6 @@ async def data_bounds(
 
 
 _BOUNDS = """
-SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1),
-       (SELECT min(time) FROM depth_updates WHERE symbol = $1),
-       (SELECT max(time) FROM agg_trades WHERE symbol = $1)"""
+SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm'),
+       (SELECT min(time) FROM depth_updates WHERE symbol = $1 AND market = 'usdm'),
+       (SELECT max(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm')"""

@@ -41,7 +41,7 @@ ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
 _HORIZON = """
 SELECT max(time), max(received_at) FROM {table}
-WHERE symbol = ANY($1) AND time >= $2 AND received_at <= $3"""
+WHERE symbol = ANY($1) AND market = 'usdm' AND time >= $2 AND received_at <= $3"""
 
 
 @dataclass

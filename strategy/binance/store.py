@@ -155,7 +155,7 @@ class Store:
         """Seconds since the newest recorded aggTrade of ``symbol`` (None: none recorded)."""
         return await self.pool.fetchval(
             """SELECT extract(epoch FROM now() - time)::float8 FROM agg_trades
-               WHERE symbol = $1 ORDER BY time DESC LIMIT 1""",
+               WHERE symbol = $1 AND market = 'usdm' ORDER BY time DESC LIMIT 1""",
             symbol,
         )
 
