@@ -14,10 +14,9 @@ from strategy.engine import Engine, Outputs
 from strategy.risk import Decision
 from strategy.signals import Signal
 from strategy.snapshot import Snapshot
-from strategy.source import data_bounds, fetch_range, infer_tick_size, setup_reader
+from strategy.source import WINDOW_MS, data_bounds, fetch_range, infer_tick_size, setup_reader
 from strategy.trades import ClosedTrade
-
-WINDOW_MS = 600_000  # rows are read ten minutes at a time
+from strategy.warmup import warm_up
 
 
 @dataclass
@@ -50,8 +49,11 @@ async def run_backtest(
     end_ms: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     keep_snapshots: bool = False,
+    warm: bool = False,
 ) -> BacktestResult:
-    """Replay [start_ms, end_ms) (default: all recorded data of the configured symbols)."""
+    """Replay [start_ms, end_ms) (default: all recorded data of the configured symbols). `warm`:
+    first run the config's `warmup` of history before the start silently, as the live worker
+    does when it starts there (strategy/warmup.py)."""
     began = time.perf_counter()
     conn = await asyncpg.connect(dsn)
     try:
@@ -67,6 +69,8 @@ async def run_backtest(
         ticks = {s: config.indicators.tick_size or await infer_tick_size(conn, s)
                  for s in config.symbols}  # fmt: skip
         engine = Engine(config, ticks)
+        if warm:
+            await warm_up(conn, engine, config, start)
         result = BacktestResult(start, end, equity=[(start, config.risk.equity)])
         if keep_snapshots:
             result.snapshots = []

@@ -22,6 +22,7 @@ from collector.rows import DepthSnapshotRow, DepthUpdateRow
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01, PostgreSQL's timestamp origin
 DEPTH, SNAPSHOT, LIQUIDATION, MARK, OPEN_INTEREST = range(5)
+WINDOW_MS = 600_000  # rows are read ten minutes at a time
 
 
 def _decode_ms(value: tuple[int]) -> int:

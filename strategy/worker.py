@@ -31,12 +31,12 @@ from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.signals import Signal
-from strategy.source import fetch_range, infer_tick_size, setup_reader
+from strategy.source import WINDOW_MS, fetch_range, infer_tick_size, setup_reader
+from strategy.warmup import warm_up
 from strategy.webhook import Webhook
 
 log = logging.getLogger("flowline.strategy")
 STALL_MS = 5_000
-WINDOW_MS = 600_000  # at most this much history per engine step (catching up, warming up)
 ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
 _HORIZON = """
@@ -131,7 +131,7 @@ class Worker:
             if newest is None:
                 return
             processed = newest - newest % bar
-        await self._warm_up(reader, processed)
+        await warm_up(reader, self.engine, cfg, processed)
         restored = await store.restore(reader, self.engine, processed)
         self.state.processed_ms = processed
         log.info("strategy worker resumes at %s (%d open positions restored)", processed, restored)
@@ -152,18 +152,6 @@ class Worker:
             log.info("waiting for a recorded depth snapshot of %s", ", ".join(missing))
             await self._sleep(stop)
         return ticks
-
-    async def _warm_up(self, reader: asyncpg.Connection, until: int) -> None:
-        """Run history before `until` through the engine without writing or deciding anything."""
-        assert self.engine is not None
-        bar = self.config.indicators.bar_ms
-        lo = until - self.config.warmup_ms
-        lo -= lo % bar
-        self.engine.position_ms = lo
-        while lo < until:
-            hi = min(lo + WINDOW_MS, until)
-            self.engine.feed(await fetch_range(reader, self.config.symbols, lo, hi), hi, emit=False)
-            lo = hi
 
     async def _step(self, reader: asyncpg.Connection, writer: asyncpg.Connection) -> bool:
         """Process the complete bars up to the horizon; False when there was nothing to do."""

@@ -96,9 +96,12 @@ async def test_live_worker_writes_the_same_bars_and_signals_as_a_backtest(
     finally:
         await conn.close()
 
-    result = await run_backtest(strategy_db, config, end_ms=final, keep_snapshots=True)
-    assert result.snapshots is not None
+    # the backtest starts where the worker first did, warmed up as it was
     first_live = live[0]["time"]
+    result = await run_backtest(
+        strategy_db, config, first_live, final, keep_snapshots=True, warm=True
+    )
+    assert result.snapshots is not None
     replayed = [s for s in result.snapshots if s.time_ms >= first_live]
     assert len(live) > 100 and session.end_ms > session.start_ms
     assert len(replayed) == len(live)

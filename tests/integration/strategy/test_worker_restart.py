@@ -98,9 +98,9 @@ async def test_kill_9_three_times_leaves_no_duplicate_and_no_missing_row(
         await conn.close()
 
     config = load_config(config_path, env={})
-    result = await run_backtest(strategy_db, config, end_ms=final, keep_snapshots=True)
+    first = int(bars[0]["t"])  # the backtest starts where the worker first did, warmed up as it was
+    result = await run_backtest(strategy_db, config, first, final, keep_snapshots=True, warm=True)
     assert result.snapshots is not None
-    first = int(bars[0]["t"])
     expected = [
         (s.symbol, s.time_ms, s.close, s.cvd) for s in result.snapshots if s.time_ms >= first
     ]
