@@ -69,7 +69,11 @@ async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.N
     def progress(done: int, total: int, trades: int) -> None:
         print(f"\r{100 * done / max(total, 1):5.1f}%  {trades:,} agg trades", end="", flush=True)
 
-    result = await run_backtest(settings.database_url, config, args.start, args.end, progress)
+    # from a given start, warmed up on the history before it as the live worker would be
+    warm = args.start is not None
+    result = await run_backtest(
+        settings.database_url, config, args.start, args.end, progress, warm=warm
+    )
     print()
     path = report(result, config, args.out)
     print(summary_line(result))
