@@ -792,9 +792,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--live-rate", type=float, default=400.0, help="sim book events/s per symbol")
     p.add_argument(
         "--live-configs",
-        default="200:300,50:150",
-        help="live runs, each "
-        "BATCH_MAX_MS:settle_ms (the defaults, then a tighter pair: settle = batch + 100)",
+        default="100:200,50:150",
+        help="live runs, each BATCH_MAX_MS:settle_ms (the defaults, then a tighter pair; settle "
+        "is only the fallback when no commit watermark is heard from the recorder)",
     )
     p.add_argument("--skip-backtest", action="store_true")
     p.add_argument("--skip-live", action="store_true")
