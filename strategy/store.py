@@ -147,13 +147,18 @@ async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
     return len(rows)
 
 
-def _position_from_row(row: asyncpg.Record) -> Position:
+def signal_from_row(row: asyncpg.Record, time_ms: int) -> Signal:
+    """The signal a `signals` row (or a join with one) holds; its id derives from these fields."""
     targets = tuple(t for t in (row["target1"], row["target2"]) if t is not None)
-    signal = Signal(
-        time_ms=row["signal_time"], symbol=row["symbol"], strategy=row["strategy"],
+    return Signal(
+        time_ms=time_ms, symbol=row["symbol"], strategy=row["strategy"],
         side=Side(row["side"]), entry=row["entry"], stop=row["stop"], targets=targets,
         quality=Quality(row["quality"]), score=row["score"], reasons=orjson.loads(row["reasons"]),
     )  # fmt: skip
+
+
+def _position_from_row(row: asyncpg.Record) -> Position:
+    signal = signal_from_row(row, row["signal_time"])
     assert signal.signal_id == uuid.UUID(str(row["position_id"]))
     return Position(
         signal, row["qty"], row["stop"], list(row["targets"]), status=row["status"],

@@ -48,7 +48,8 @@ from strategy.binance.orders import Orders, client_id, parse_client_id, signal_k
 from strategy.binance.pnl import fill_pnl
 from strategy.binance.store import LivePosition, Store
 from strategy.binance.userdata import UserDataStream
-from strategy.signals import Quality, Side, Signal
+from strategy.signals import Side, Signal
+from strategy.store import signal_from_row
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,8 @@ class BinanceExecutor:
         those younger than ``entry_max_age`` to enter now, older ones recorded as missed."""
         fresh = []
         for row in await self.store.unhandled_signals():
-            signal = signal_of(row)
+            signal = signal_from_row(row, round(row["time"].timestamp() * 1000))
+            assert signal.signal_id == row["signal_id"], "a signals row that does not match its id"
             if row["age"] <= self.config.entry_max_age:
                 log.warning("entering signal %s, accepted before a restart", signal.signal_id)
                 fresh.append((signal, row["qty"]))
@@ -608,23 +610,6 @@ class BinanceExecutor:
                     symbol,
                 )
                 await self.flatten_symbol(symbol, f"stale market data: {shown}")
-
-
-def signal_of(row: asyncpg.Record) -> Signal:
-    """The signal a ``signals`` row holds (its id is derived from the same fields)."""
-    signal = Signal(
-        round(row["time"].timestamp() * 1000),
-        row["symbol"],
-        row["strategy"],
-        Side(row["side"]),
-        row["entry"],
-        row["stop"],
-        tuple(t for t in (row["target1"], row["target2"]) if t is not None),
-        Quality(row["quality"]),
-        row["score"],
-    )
-    assert signal.signal_id == row["signal_id"], "the signals row does not match its id"
-    return signal
 
 
 def _now() -> datetime:
