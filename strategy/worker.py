@@ -133,6 +133,8 @@ class Worker:
             processed = newest - newest % bar
         await warm_up(reader, self.engine, cfg, processed)
         restored = await store.restore(reader, self.engine, processed)
+        if self.exchange is not None:  # its positions live in exchange_positions, not positions
+            await self.exchange.restore_risk(self.engine.risk)
         self.state.processed_ms = processed
         log.info("strategy worker resumes at %s (%d open positions restored)", processed, restored)
 

@@ -48,6 +48,7 @@ from strategy.binance.orders import Orders, client_id, parse_client_id, signal_k
 from strategy.binance.pnl import fill_pnl
 from strategy.binance.store import LivePosition, Store
 from strategy.binance.userdata import UserDataStream
+from strategy.risk import RiskManager
 from strategy.signals import Side, Signal
 from strategy.store import signal_from_row
 
@@ -134,6 +135,14 @@ class BinanceExecutor:
                 await task
         self._tasks.clear()
         await self.client.close()
+
+    async def restore_risk(self, risk: RiskManager) -> None:
+        """After a restart: realized PnL, the loss streak and any cooldown from the positions
+        closed on the exchange, and the open ones, as the risk manager had them."""
+        closed, open_notional = await self.store.risk_history()
+        for symbol, pnl, closed_ms in closed:
+            risk.on_closed(symbol, pnl, closed_ms)
+        risk.open.update(open_notional)
 
     def open_symbols(self) -> set[str]:
         return {p.symbol for p in self.positions.values()}

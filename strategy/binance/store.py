@@ -96,6 +96,23 @@ class Store:
                ORDER BY s.created_at"""
         )
 
+    async def risk_history(self) -> tuple[list[tuple[str, float, int]], dict[str, float]]:
+        """What the risk manager knew of the exchange before a restart: the closed positions
+        (symbol, net PnL, closed at ms) in closing order, and the open notional per symbol."""
+        closed = await self.pool.fetch(
+            """SELECT symbol, realized_pnl - fees AS pnl,
+                      floor(extract(epoch FROM closed_at) * 1000)::int8 AS at
+               FROM exchange_positions WHERE state = 'closed' ORDER BY closed_at"""
+        )
+        live = await self.pool.fetch(
+            """SELECT symbol, coalesce(filled_qty * entry_price, qty * stop_price) AS notional
+               FROM exchange_positions WHERE state = ANY($1::text[])""",
+            list(LIVE),
+        )
+        return [(r["symbol"], r["pnl"], r["at"]) for r in closed], {
+            r["symbol"]: r["notional"] for r in live
+        }
+
     async def add_position(self, p: LivePosition, reason: str | None = None) -> None:
         await self.pool.execute(
             """INSERT INTO exchange_positions
