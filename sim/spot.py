@@ -20,6 +20,7 @@ from sim.feed import EVENT_LAG_MS, DepthStream, Feed
 from sim.hub import Hub
 from sim.instruments import Instrument, instrument_for
 from sim.market import BookUpdate, Market, Trade
+from sim.streams import agg_trade, depth_update
 from sim.truth import Truth, render_book
 
 SPOT = "spot"  # the route of spot connections (for faults.drop_connections(route="spot"))
@@ -40,35 +41,22 @@ def spot_stream_symbol(name: str) -> str | None:
 def spot_agg_trade(
     symbol: str, e_time: int, a: int, p: str, q: str, f: int, last: int, t: int, m: bool
 ) -> dict[str, Any]:
-    """Binance spot's aggTrade payload, key for key (``M``: "ignore", always true)."""
-    return {
-        "e": "aggTrade",
-        "E": e_time,
-        "s": symbol,
-        "a": a,
-        "p": p,
-        "q": q,
-        "f": f,
-        "l": last,
-        "T": t,
-        "m": m,
-        "M": True,
-    }
+    """Binance spot's aggTrade payload, key for key: futures' without ``nq``/``st``, with ``M``
+    ("ignore", always true)."""
+    payload = agg_trade(symbol, e_time, a, p, q, f, last, t, m)
+    del payload["nq"], payload["st"]
+    payload["M"] = True
+    return payload
 
 
 def spot_depth_update(
     symbol: str, e_time: int, first: int, final: int, bids: list[list[str]], asks: list[list[str]]
 ) -> dict[str, Any]:
-    """Binance spot's diff depth payload: no transaction time, no ``pu``."""
-    return {
-        "e": "depthUpdate",
-        "E": e_time,
-        "s": symbol,
-        "U": first,
-        "u": final,
-        "b": bids,
-        "a": asks,
-    }
+    """Binance spot's diff depth payload: futures' without ``T``, ``pu``, ``ps``, ``st``."""
+    payload = depth_update(symbol, e_time, 0, first, final, 0, bids, asks)
+    for key in ("T", "pu", "ps", "st"):
+        del payload[key]
+    return payload
 
 
 class SpotSymbol:

@@ -74,8 +74,7 @@ async def write(
         if indicators and out.snapshots:
             rows = [s.row() for s in out.snapshots]
             await conn.copy_records_to_table("indicators", records=rows, columns=INDICATOR_COLUMNS)
-        if out.signals:
-            await conn.executemany(_SIGNAL, [_signal_args(s, d) for s, d in out.signals])
+        await write_signals(conn, out.signals)
         positions = list(out.positions.values())
         if positions:
             await conn.executemany(_POSITION, [_position_args(p) for p in positions])
@@ -88,6 +87,12 @@ async def write(
             payload = orjson.dumps(signal_json(signal, decision)).decode()
             await conn.execute("SELECT pg_notify($1, $2)", SIGNAL_CHANNEL, payload)
         await conn.execute(_STATE, worker, bar_ms, processed_ms)
+
+
+async def write_signals(conn: asyncpg.Connection, signals: list[tuple[Signal, Decision]]) -> None:
+    """Signal rows with their decisions (a repeat is ignored). `conn` has the ms codec."""
+    if signals:
+        await conn.executemany(_SIGNAL, [_signal_args(s, d) for s, d in signals])
 
 
 def _signal_args(s: Signal, d: Decision) -> tuple:

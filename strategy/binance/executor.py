@@ -475,16 +475,15 @@ class BinanceExecutor:
         if kind not in ("ORDER_TRADE_UPDATE", "ALGO_UPDATE"):
             return
         o = event["o"]
-        if kind == "ALGO_UPDATE":
-            cid = o["caid"]
-            if o.get("ai"):  # the order a triggered algo order became
-                self._triggered[int(o["ai"])] = cid
-        else:  # a triggered order's own id may not be ours: its algo order's is
-            cid = o["c"] if parse_client_id(o["c"]) else self._triggered.get(o["i"], o["c"])
+        own = o["caid"] if kind == "ALGO_UPDATE" else o["c"]
+        if kind == "ALGO_UPDATE" and o.get("ai"):  # the order a triggered algo order became
+            self._triggered[int(o["ai"])] = own
+        # a triggered order's own id may not be ours: its algo order's is
+        cid = own if parse_client_id(own) else self._triggered.get(o.get("i", 0), own)
         parsed = parse_client_id(cid)
         if parsed is None:
             return  # not one of ours
-        if cid == o.get("c") or kind == "ALGO_UPDATE":
+        if cid == own:  # the row of the triggered order's algo order is kept by ALGO_UPDATE
             await self._record_event(cid, kind, o)
         pos = self._by_key(parsed[0])
         if kind == "ORDER_TRADE_UPDATE":

@@ -3,43 +3,45 @@ between) is entered at the next start while it is fresh, and recorded as missed 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import asyncpg
-import orjson
 
 from sim.server import Simulator
 from strategy.binance.executor import BinanceExecutor
+from strategy.risk import Decision
 from strategy.signals import Side, Signal
+from strategy.source import setup_reader
+from strategy.store import write_signals
 from tests.integration.execution.helpers import make_signal, position_row
 
 Factory = Callable[..., Awaitable[BinanceExecutor]]
 
 
-async def commit_accepted(pool: asyncpg.Pool, signal: Signal, qty: float, age_s: float) -> None:
+async def commit_accepted(dsn: str, signal: Signal, qty: float, age_s: float) -> None:
     """The signals row the worker's step commits, `age_s` seconds ago."""
-    targets = [*signal.targets, None][:2]
-    await pool.execute(
-        """INSERT INTO signals (signal_id, time, symbol, strategy, side, entry, stop, target1,
-               target2, quality, score, reasons, decision, qty, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'accepted', $13,
-                   now() - make_interval(secs => $14))""",
-        signal.signal_id, dt.datetime.fromtimestamp(signal.time_ms / 1000, dt.UTC),
-        signal.symbol, signal.strategy, signal.side.value, signal.entry, signal.stop,
-        *targets, signal.quality.value, signal.score, orjson.dumps(signal.reasons).decode(),
-        qty, age_s,
-    )  # fmt: skip
+    conn = await asyncpg.connect(dsn)
+    try:
+        await setup_reader(conn)
+        await write_signals(conn, [(signal, Decision(True, "accepted", qty))])
+        await conn.execute(
+            "UPDATE signals SET created_at = now() - make_interval(secs => $2)"
+            " WHERE signal_id = $1",
+            signal.signal_id,
+            age_s,
+        )
+    finally:
+        await conn.close()
 
 
 async def test_a_fresh_missed_signal_is_entered_and_an_old_one_recorded(
-    executor_factory: Factory, exchange: Simulator, pool: asyncpg.Pool
+    executor_factory: Factory, exchange: Simulator, pool: asyncpg.Pool, database_url: str
 ) -> None:
     await pool.execute("TRUNCATE signals CASCADE")  # and the paper rows that refer to them
     fresh = make_signal(exchange, Side.LONG)
     old = make_signal(exchange, Side.SHORT, symbol="ETHUSDT")
-    await commit_accepted(pool, fresh, 0.01, age_s=1)
-    await commit_accepted(pool, old, 0.5, age_s=60)
+    await commit_accepted(database_url, fresh, 0.01, age_s=1)
+    await commit_accepted(database_url, old, 0.5, age_s=60)
 
     executor = await executor_factory()
     missed = await executor.missed_entries()
