@@ -67,6 +67,7 @@ class Settings:
     universe_refresh: float = 3600.0
     connection_max_age: float = 23 * 3600.0
     silent_after: float = 30.0
+    gap_hold_max: float = 60.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9108
     log_level: str = "INFO"
@@ -118,6 +119,7 @@ class Settings:
             universe_refresh=r.number("UNIVERSE_REFRESH", 3600.0, 0.5),
             connection_max_age=r.number("CONNECTION_MAX_AGE", 23 * 3600.0, 1.0),
             silent_after=r.number("STREAM_SILENT_AFTER", 30.0, 1.0),
+            gap_hold_max=r.number("GAP_HOLD_MAX", 60.0, 0.0),
             metrics_host=r.text("METRICS_HOST", "127.0.0.1"),
             metrics_port=r.integer("METRICS_PORT", 9108, 0, 65535),
             log_level=r.choice("LOG_LEVEL", "INFO", LOG_LEVELS, upper=True),

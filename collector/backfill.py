@@ -19,6 +19,7 @@ from collector import metrics, parse
 from collector.events import EventLog
 from collector.rest import BinanceRest, RestError
 from collector.sequence import TradeSequence
+from db.writer import CommitWatermark
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class Backfiller:
         *,
         market: str = "usdm",
         grace: float = 2.0,
+        watermark: CommitWatermark | None = None,
     ) -> None:
         self.rest = rest
         self.put = put
@@ -44,6 +46,7 @@ class Backfiller:
         self.clock = clock
         self.market = market
         self.grace = grace
+        self.watermark = watermark  # held from a hole's detection until its repair is committed
         self._queue: asyncio.Queue[tuple[float, str, int, int, uuid.UUID]] = asyncio.Queue()
 
     def on_hole(self, symbol: str, first: int, last: int, reason: str | None = None) -> None:
@@ -63,6 +66,8 @@ class Backfiller:
             ref=ref,
         )
         log.warning("%s: aggTrade ids %d..%d missing; backfilling", symbol, first, last)
+        if self.watermark is not None:
+            self.watermark.hold(ref)
         self._queue.put_nowait((time.monotonic() + self.grace, symbol, first, last, ref))
 
     def refetch(self, symbol: str, first: int, last: int, reason: str) -> None:
@@ -109,6 +114,8 @@ class Backfiller:
             ref=ref,
         )
         log.info("%s: hole %d..%d %s (%d from REST)", symbol, first, last, status, recovered)
+        if self.watermark is not None:  # the rows are put; the hold ends when they are committed
+            self.watermark.release(ref)
 
     async def _fetch_range(self, symbol: str, lo: int, hi: int) -> tuple[int, list[list[int]]]:
         """Fetch ids lo..hi; returns (rows recovered, [first, last] ranges no longer served)."""

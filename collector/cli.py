@@ -90,6 +90,7 @@ class Recorder:
     spool: Spool
     budget: WeightBudget
     dropped_trades: DroppedTrades
+    watermark: CommitWatermark
     handler: FrameHandler | None = None
     keeper: DepthKeeper | None = None
     subscriptions: Subscriptions | None = None
@@ -179,7 +180,7 @@ async def run_recorder(
 
         return on_rest_limit
 
-    watermark, dropped_trades = CommitWatermark(), DroppedTrades()
+    watermark, dropped_trades = CommitWatermark(settings.gap_hold_max), DroppedTrades()
     for cls, table in TABLES.items():
         writers[table] = route[cls] = _writer(
             settings, table, spool, events, watermark, dropped_trades
@@ -207,7 +208,9 @@ async def run_recorder(
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
-            recorder = Recorder(settings, symbols, writers, spool, budget, dropped_trades)
+            recorder = Recorder(
+                settings, symbols, writers, spool, budget, dropped_trades, watermark
+            )
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
         # recorder_events last: the others' final flushes may still record events (a replay)
@@ -231,11 +234,12 @@ async def _record(
 ) -> None:
     s, symbols = recorder.settings, recorder.symbols
     resume = await resume_state(s.database_url, symbols)
-    parts = market_parts(s, rest, symbols, resume, put, events, clock)
+    # only futures holds the watermark: the strategy worker it paces reads futures rows only
+    parts = market_parts(s, rest, symbols, resume, put, events, clock, watermark=recorder.watermark)
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
     recorder.dropped_trades.backfillers["usdm"] = backfiller
-    subscriptions = _subscriptions(s, symbols, handler, events)
+    subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
         await SpotSide.start(s, spot_rest, symbols, put, events, clock) if spot_rest else None
@@ -302,7 +306,11 @@ async def _raise_when_set(stop: asyncio.Event) -> None:
 
 
 def _subscriptions(
-    s: Settings, symbols: list[str], handler: FrameHandler, events: EventLog
+    s: Settings,
+    symbols: list[str],
+    handler: FrameHandler,
+    events: EventLog,
+    watermark: CommitWatermark,
 ) -> Subscriptions:
     make = connection_factory(
         s.binance_ws_url,
@@ -310,6 +318,7 @@ def _subscriptions(
         events,
         max_age=s.connection_max_age,
         silent_after=s.silent_after,
+        watermark=watermark,
     )
     return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
 

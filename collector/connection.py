@@ -102,15 +102,18 @@ class StreamConnection:
 
     async def run(self) -> None:
         """Forever: one lineage of sessions, each replaced with an overlap before ``max_age``."""
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._send_control())
-            wants_successor, close_me = asyncio.Event(), asyncio.Event()
-            tg.create_task(self._live(wants_successor, close_me, None))
-            while True:
-                await wants_successor.wait()
-                new_wants, new_close = asyncio.Event(), asyncio.Event()
-                tg.create_task(self._live(new_wants, new_close, close_me))
-                wants_successor, close_me = new_wants, new_close
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._send_control())
+                wants_successor, close_me = asyncio.Event(), asyncio.Event()
+                tg.create_task(self._live(wants_successor, close_me, None))
+                while True:
+                    await wants_successor.wait()
+                    new_wants, new_close = asyncio.Event(), asyncio.Event()
+                    tg.create_task(self._live(new_wants, new_close, close_me))
+                    wants_successor, close_me = new_wants, new_close
+        finally:
+            self.on_event("closed", {})  # no longer wanted (universe change) or shutting down
 
     async def _live(
         self,

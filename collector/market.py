@@ -12,6 +12,7 @@ from collector.events import EventLog
 from collector.handler import FrameHandler
 from collector.rest import BinanceRest
 from collector.resume import Resume
+from db.writer import CommitWatermark
 from settings import Settings
 
 
@@ -33,6 +34,7 @@ def market_parts(
     *,
     market: str = "usdm",
     snapshot_limit: int = 1000,
+    watermark: CommitWatermark | None = None,
 ) -> MarketParts:
     """Books resume from the last stored diff, sequences from the last stored trade id, and
     holes an earlier run left open are backfilled first."""
@@ -49,7 +51,9 @@ def market_parts(
         snapshot_limit=snapshot_limit,
         last_update_ids=resume.last_update_ids,
     )
-    backfiller = Backfiller(rest, put, events, resume.sequences, clock, market=market)
+    backfiller = Backfiller(
+        rest, put, events, resume.sequences, clock, market=market, watermark=watermark
+    )
     for gap in resume.open_gaps:
         backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])
     handler = FrameHandler(

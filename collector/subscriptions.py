@@ -14,7 +14,13 @@ from collections.abc import Callable
 from collector import metrics, streams
 from collector.connection import CONTROL_INTERVAL, StreamConnection
 from collector.events import EventLog
+from db.writer import CommitWatermark
 
+# The watermark stays held this long after a dropped connection is back: by then the first trade
+# of every liquid symbol has shown whether ids were missed, and each hole's own hold carries on
+# until its backfill is committed. (Not until its first frame: a quiet connection may send none
+# for minutes. A connection rebuilt for silence is not held: silence is what it had to say.)
+RESUME_SETTLE = 1.0
 ConnectionFactory = Callable[[str, str, list[str]], StreamConnection]  # (name, route, names)
 
 
@@ -26,8 +32,10 @@ def connection_factory(
     max_age: float,
     silent_after: float,
     control_interval: float = CONTROL_INTERVAL,
+    watermark: CommitWatermark | None = None,
 ) -> ConnectionFactory:
-    """Connections to ``ws_base`` whose frames go to ``on_frame`` and whose life is recorded."""
+    """Connections to ``ws_base`` whose frames go to ``on_frame`` and whose life is recorded;
+    while one is down, ``watermark`` is held (what it misses is backfilled once it is back)."""
 
     def make(name: str, route: str, names: list[str]) -> StreamConnection:
         def url_for(names: list[str]) -> str:
@@ -37,7 +45,7 @@ def connection_factory(
             name,
             url_for(names),
             on_frame,
-            on_event=connection_events(name, events),
+            on_event=connection_events(name, events, watermark),
             max_age=max_age,
             silent_after=silent_after,
             streams=names,
@@ -48,12 +56,27 @@ def connection_factory(
     return make
 
 
-def connection_events(name: str, events: EventLog) -> Callable[[str, dict], None]:
+def connection_events(
+    name: str, events: EventLog, watermark: CommitWatermark | None = None
+) -> Callable[[str, dict], None]:
+    downs = 0  # the hold while down is (name, downs): a release never ends a later one
+
     def on_event(kind: str, details: dict) -> None:
+        nonlocal downs
+        if kind == "closed":  # not coming back (or shutting down): nothing of it to wait for
+            if watermark is not None:
+                watermark.release((name, downs))
+            return
         if kind == "connect":
             metrics.RECONNECTS.labels(name).inc()
+            if watermark is not None:  # by then its first trades have shown any missed ids
+                loop = asyncio.get_running_loop()
+                loop.call_later(RESUME_SETTLE, watermark.release, (name, downs))
         elif kind == "stale":
             metrics.STALE.labels(name).inc()
+        elif kind == "disconnect" and watermark is not None:
+            downs += 1
+            watermark.hold((name, downs))
         events.record(kind, details, stream=name)
 
     return on_event

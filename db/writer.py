@@ -40,6 +40,9 @@ NOTIFY_CHANNEL = "flowline_rows"
 # max_rows fill first): every spool file costs two fsyncs on the event loop (~2-5 ms here).
 SPOOL_EVERY = 1.0
 COMMITTED_CHANNEL = "flowline_committed"
+# A hold starts this far back: the row that revealed a hole was received a moment before the
+# hold was placed. Starting lower costs nothing, readers keep the highest watermark they heard.
+HOLD_MARGIN = 1.0
 Connector = Callable[[], Awaitable[asyncpg.Connection]]
 # A failed write or (re)connect: spool and retry. Anything else is a bug and ends the task.
 WRITE_ERRORS = (
@@ -72,16 +75,57 @@ class CommitWatermark:
     in the database; an idle writer with nothing held is committed through the time it looked.
     The minimum over the writers is the recorder's watermark: a row received before it, in any
     table, is committed. ``instance`` tells recorders sharing a database apart.
+
+    Some rows come late and out of order: what a stream connection misses while it is down is
+    fetched after it is back, and backfilled aggTrades carry old exchange times. A ``hold()``
+    keeps the watermark where it was when the first hold began; a released hold lasts until
+    every writer has committed past its release (the late rows were put before it), so a reader
+    that trusts the watermark does not pass a hole before it is filled. A hold lasts at most
+    ``hold_max`` seconds: a ban or an exchange outage must not stop the readers for good.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, hold_max: float = 60.0) -> None:
         self.instance = uuid.uuid4().hex[:12]
         self.writers: list[TableWriter] = []
+        self.hold_max = hold_max
+        self._holds: dict[object, _Hold] = {}
+
+    def hold(self, key: object) -> None:
+        """Keep the watermark from passing now, or an earlier hold still on, until released."""
+        if key in self._holds:
+            return
+        now = time.time()
+        at = min([now - HOLD_MARGIN, *(h.at for h in self._holds.values())])  # never ahead
+        self._holds[key] = _Hold(at, now)
+
+    def release(self, key: object) -> None:
+        hold = self._holds.get(key)
+        if hold is not None and hold.released is None:
+            hold.released = time.time()
 
     def payload(self, writer: TableWriter, through: float) -> str:
         """The NOTIFY payload if `writer` commits through `through` now: "<ms> <instance>"."""
         others = (w.committed_through for w in self.writers if w is not writer)
-        return f"{int(min([through, *others]) * 1000)} {self.instance}"
+        committed = min([through, *others])
+        return f"{int(min([committed, *self._held(committed)]) * 1000)} {self.instance}"
+
+    def _held(self, committed: float) -> list[float]:
+        now = time.time()
+        for key, h in list(self._holds.items()):
+            if h.released is not None and committed >= h.released:
+                del self._holds[key]
+            elif now - h.placed > self.hold_max:
+                if h.released is None:
+                    log.warning("watermark held by %s for %.0fs: going on", key, self.hold_max)
+                del self._holds[key]
+        return [h.at for h in self._holds.values()]
+
+
+@dataclass
+class _Hold:
+    at: float  # the watermark stays at or below this (time.time())
+    placed: float
+    released: float | None = None
 
 
 @dataclass

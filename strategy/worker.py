@@ -7,10 +7,10 @@ recorder that sends none (an older version) flushes within BATCH_MAX_MS, so then
 more than `settle_ms` ago count as settled. The horizon is the newest exchange time among settled
 rows of the two continuous streams (aggTrades and depth diffs); a stream that lags the other by
 more than `STALL_MS` (stopped, or silent for an illiquid symbol) does not hold the worker back.
-The watermark does not advance while a recorder's rows wait in its spool (a database outage).
-Rows that reach the database after the worker passed their time (REST backfills after a
-reconnect) are not seen live; the recorder marks those periods in `recorder_events`, and a
-backtest over the same period includes them.
+The watermark does not advance while a recorder's rows wait in its spool (a database outage),
+nor, for up to GAP_HOLD_MAX, while a futures connection is down or an aggTrade hole is being
+backfilled (db/writer.py `CommitWatermark.hold`), so backfilled trades are seen live. Rows that
+arrive after that cap are not; `recorder_events` marks those periods and a backtest includes them.
 """
 
 from __future__ import annotations
