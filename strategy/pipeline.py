@@ -177,6 +177,7 @@ class SymbolPipeline:
         absorption = self.absorption
         snap.absorption = absorption.update(bar)
         snap.absorption_side, snap.absorption_price = absorption.side, absorption.price
+        snap.absorption_impact = absorption.impact
         sell, buy = self._feed_cascade(bar)
         snap.liq_sell_notional, snap.liq_buy_notional = sell, buy
         cascade = self.cascade

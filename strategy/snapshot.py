@@ -47,6 +47,7 @@ class Snapshot:
     absorption: float | None = None
     absorption_side: int = 0
     absorption_price: float | None = None
+    absorption_impact: float | None = None
     panic: float | None = None
     panic_score: float | None = None
     panic_direction: int = 0
