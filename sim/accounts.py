@@ -1,7 +1,8 @@
 """Simulated futures accounts: API key pairs, wallet, one-way positions, orders and algo orders.
 
 Quantities are integer lots and prices integer ticks of the symbol's instrument, as everywhere in
-the simulator; money (wallet, PnL, commission, margin) is float USDT. Positions are one-way mode
+the simulator; money (wallet, PnL, commission, margin) is float USDT, except commission paid in
+BNB with the fee discount on. Positions are one-way mode
 (``positionSide`` BOTH): a fill either adds to the position (new volume-weighted entry price) or
 reduces it (realized PnL against the entry price), possibly flipping it.
 """
@@ -22,6 +23,10 @@ DEFAULT_LEVERAGE = 20
 MAX_LEVERAGE = 125
 TAKER_FEE = 0.0005
 MAKER_FEE = 0.0002
+# With the BNB fee discount on (POST /fapi/v1/feeBurn) commission is taken in BNB, 10 % off, while
+# the futures wallet holds enough BNB (priced at BNBUSDT's mark: only when BNBUSDT is simulated).
+BNB_FEE_DISCOUNT = 0.10
+DEFAULT_BNB = 10.0
 OPEN = frozenset({"NEW", "PARTIALLY_FILLED"})
 ALGO_OPEN = frozenset({"NEW"})
 
@@ -120,6 +125,8 @@ class Account:
     api_key: str
     secret: str
     wallet: float = DEFAULT_WALLET
+    fee_burn: bool = False
+    bnb: float = DEFAULT_BNB  # BNB in the futures wallet; pays commission while fee_burn is on
     leverage: dict[str, int] = field(default_factory=dict)
     margin_type: dict[str, str] = field(default_factory=dict)  # CROSSED | ISOLATED
     positions: dict[str, Position] = field(default_factory=dict)

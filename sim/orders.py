@@ -21,6 +21,7 @@ from typing import Any
 
 from sim import order_payloads as payloads
 from sim.accounts import (
+    BNB_FEE_DISCOUNT,
     MAKER_FEE,
     TAKER_FEE,
     Account,
@@ -143,11 +144,11 @@ class Engine:
         inst = self.instrument(order.symbol)
         price = inst.price_float(tick)
         qty = lots * inst.qty_float(1)
-        fee = qty * price * (MAKER_FEE if maker else TAKER_FEE)
+        fee = self._commission(account, qty * price * (MAKER_FEE if maker else TAKER_FEE))
         position = account.position(order.symbol)
         realized = position.fill(lots if order.buys else -lots, price, inst.qty_float(1))
         position.update_time = self.now
-        account.wallet += realized - fee
+        account.wallet += realized - (fee[0] if fee[1] == "USDT" else 0.0)
         order.filled += lots
         order.quote += lots * price
         order.status = "FILLED" if order.filled >= order.lots else "PARTIALLY_FILLED"
@@ -170,6 +171,15 @@ class Engine:
             inst, account, order.symbol, position, self.upnl(account, order.symbol)
         )
         self.publish(account, payloads.account_update(account, self.now, "ORDER", [entry]))
+
+    def _commission(self, account: Account, usdt: float) -> tuple[float, str]:
+        """(amount, asset): in BNB, 10 % off, with the fee discount on and enough BNB held."""
+        if account.fee_burn and "BNBUSDT" in self.feed.feeds:
+            bnb = usdt * (1 - BNB_FEE_DISCOUNT) / self.mark("BNBUSDT")
+            if bnb <= account.bnb:
+                account.bnb -= bnb
+                return bnb, "BNB"
+        return usdt, "USDT"
 
     def _emit_order(self, account: Account, order: Order, execution: str) -> None:
         inst = self.instrument(order.symbol)

@@ -78,6 +78,8 @@ class TradingRest:
             ("GET", "/fapi/v1/openAlgoOrders", all_symbols, self.open_algos),
             ("POST", "/fapi/v1/leverage", weight(1), self.leverage),
             ("POST", "/fapi/v1/marginType", weight(1), self.margin_type),
+            ("POST", "/fapi/v1/feeBurn", weight(1), self.set_fee_burn),
+            ("GET", "/fapi/v1/feeBurn", weight(30), self.get_fee_burn),
             ("GET", "/fapi/v2/positionRisk", weight(5), self.position_risk),
             ("GET", "/fapi/v2/account", weight(5), self.account),
         ]
@@ -333,6 +335,16 @@ class TradingRest:
         self.engine.set_margin_type(account, symbol, kind)
         return {"code": 200, "msg": "success"}
 
+    def set_fee_burn(self, account: Account, params: Params) -> dict[str, Any]:
+        raw = _param(params, "feeBurn")
+        if raw not in ("true", "false"):
+            raise ApiError(-1100, "Illegal characters found in parameter 'feeBurn'.")
+        account.fee_burn = raw == "true"
+        return {"code": 200, "msg": "success"}
+
+    def get_fee_burn(self, account: Account, params: Params) -> dict[str, Any]:
+        return {"feeBurn": account.fee_burn}
+
     def position_risk(self, account: Account, params: Params) -> list[dict[str, Any]]:
         symbols = [self._symbol(params)] if "symbol" in params else list(self.engine.feed.feeds)
         engine = self.engine
@@ -377,7 +389,16 @@ class TradingRest:
                     "availableBalance": text["availableBalance"],
                     "maxWithdrawAmount": text["maxWithdrawAmount"],
                     "updateTime": engine.now,
-                }
+                },
+                {
+                    "asset": "BNB",  # pays commission while the fee discount is on
+                    "walletBalance": f"{account.bnb:.8f}",
+                    "unrealizedProfit": "0.00000000",
+                    "marginBalance": f"{account.bnb:.8f}",
+                    "availableBalance": f"{account.bnb:.8f}",
+                    "maxWithdrawAmount": f"{account.bnb:.8f}",
+                    "updateTime": engine.now,
+                },
             ],
             "positions": self.position_risk(account, {}),
         }

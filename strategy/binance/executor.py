@@ -45,7 +45,7 @@ from strategy.binance.filters import (
     split_targets,
 )
 from strategy.binance.orders import Orders, client_id, parse_client_id, signal_key
-from strategy.binance.pnl import fill_pnl
+from strategy.binance.pnl import FeePrices, fill_pnl
 from strategy.binance.store import LivePosition, Store
 from strategy.binance.userdata import UserDataStream
 from strategy.risk import RiskManager
@@ -67,6 +67,7 @@ class BinanceExecutor:
         self.store = store
         self.client = client
         self.orders = Orders(client, store)
+        self.fee_prices = FeePrices(client)
         self.filters: dict[str, SymbolFilters] = filters
         self.positions: dict[uuid.UUID, LivePosition] = {}
         self.stream = UserDataStream(
@@ -509,11 +510,12 @@ class BinanceExecutor:
         )
 
     async def _credit(self, pos: LivePosition | None, role: str, o: dict[str, Any]) -> None:
-        pnl = None if pos is None else fill_pnl(o, pos.symbol)
+        pnl = None if pos is None else fill_pnl(o)
         if pos is None or pnl is None:
             return
-        pos.realized_pnl += pnl[0]
-        pos.fees += pnl[1]
+        realized, fee, asset = pnl
+        pos.realized_pnl += realized
+        pos.fees += await self.fee_prices.value(fee, asset, pos.symbol)
         if role != "entry":
             pos.exited_qty += float(o.get("l") or 0)
         await self.store.update_position(

@@ -3,19 +3,59 @@
 Each ``ORDER_TRADE_UPDATE`` with execution type TRADE carries the exchange's realized profit of
 that fill (``rp``, zero for an opening fill) and its commission (``n`` in asset ``N``). The sum
 over a position's orders is its realized PnL as Binance books it. A commission paid in another
-asset (BNB fee discount) is not in the margin asset and is left out: counted at zero, noted here.
+asset than the margin asset (BNB, with the account's BNB fee discount on) is valued at that
+asset's USDT mark price when the fill arrives (``FeePrices``), since it costs the account as much.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+from strategy.binance.client import BinanceClient
+from strategy.binance.errors import BinanceError
 
-def fill_pnl(o: dict[str, Any], symbol: str) -> tuple[float, float] | None:
-    """(realized profit, commission in the margin asset) of one order update, or None if it is
+log = logging.getLogger(__name__)
+
+PRICE_MAX_AGE = 60.0  # seconds a fee asset's price is reused
+
+
+def fill_pnl(o: dict[str, Any]) -> tuple[float, float, str] | None:
+    """(realized profit, commission, commission asset) of one order update, or None if it is
     not a fill."""
     if o.get("x") != "TRADE":
         return None
-    asset = o.get("N")
-    fee = float(o.get("n") or 0) if asset and symbol.endswith(asset) else 0.0
-    return float(o.get("rp") or 0), fee
+    return float(o.get("rp") or 0), float(o.get("n") or 0), str(o.get("N") or "")
+
+
+class FeePrices:
+    """A commission in another asset, valued in the margin asset at its recent mark price."""
+
+    def __init__(self, client: BinanceClient) -> None:
+        self.client = client
+        self._prices: dict[str, tuple[float, float]] = {}  # asset -> (USDT price, monotonic)
+
+    async def value(self, amount: float, asset: str, symbol: str) -> float:
+        """`amount` of `asset`, paid on a fill of `symbol`, in `symbol`'s margin asset; 0 (with
+        a warning) when its price cannot be had."""
+        if not asset or amount == 0 or symbol.endswith(asset):
+            return amount
+        price = await self._price(asset)
+        return 0.0 if price is None else amount * price
+
+    async def _price(self, asset: str) -> float | None:
+        cached = self._prices.get(asset)
+        if cached is not None and time.monotonic() - cached[1] < PRICE_MAX_AGE:
+            return cached[0]
+        try:
+            body = await self.client.request(
+                "GET", "/fapi/v1/premiumIndex", {"symbol": f"{asset}USDT"}, security="NONE"
+            )
+            price = float(body["markPrice"])
+        except (BinanceError, KeyError, TypeError, ValueError) as exc:
+            log.warning("no %sUSDT price for a commission paid in %s, counted as 0: %s",
+                        asset, asset, exc)  # fmt: skip
+            return cached[0] if cached is not None else None
+        self._prices[asset] = (price, time.monotonic())
+        return price
