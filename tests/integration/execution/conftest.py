@@ -10,17 +10,12 @@ import pytest
 
 from sim.server import Simulator
 from strategy.binance.executor import BinanceExecutor
-from tests.integration.execution.helpers import config_for, record_trade
-from tests.sim_fixtures import make_simulator
+from tests.integration.execution.helpers import config_for, record_trade, trading_market
 
 
 @pytest.fixture
 async def exchange() -> AsyncIterator[Simulator]:
-    """A live market on wall time: signed requests are checked against the server clock."""
-    symbols = ["BTCUSDT", "ETHUSDT"]
-    async with make_simulator(
-        paused=False, speed=1.0, start_ms=None, rate=40.0, symbols=symbols
-    ) as simulator:
+    async with trading_market(["BTCUSDT", "ETHUSDT"]) as simulator:
         yield simulator
 
 

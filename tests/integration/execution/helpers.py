@@ -15,9 +15,16 @@ import asyncpg
 from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from sim.server import Simulator
 from strategy.binance.config import BinanceConfig
+from strategy.binance.executor import BinanceExecutor
 from strategy.signals import Quality, Side, Signal
+from tests.sim_fixtures import make_simulator
 
 _times = itertools.count(1_800_000_000_000)
+
+
+def trading_market(symbols: list[str]) -> Simulator:
+    """A live market on wall time: signed requests are checked against the server clock."""
+    return make_simulator(paused=False, speed=1.0, start_ms=None, rate=40.0, symbols=symbols)
 
 
 async def record_trade(db: asyncpg.Pool, symbol: str) -> None:
@@ -86,6 +93,11 @@ async def eventually(check: Callable[[], Awaitable[Any]], within: float = 10.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within}s (last: {result!r})")
         await asyncio.sleep(0.05)
+
+
+async def taken(executor: BinanceExecutor) -> list[tuple[str, float]]:
+    """The positions the executor saw closed since last asked, with their net PnL."""
+    return executor.take_closed()
 
 
 async def position_row(db: asyncpg.Pool, signal: Signal) -> asyncpg.Record | None:

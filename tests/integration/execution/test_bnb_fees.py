@@ -12,8 +12,14 @@ from sim.accounts import DEFAULT_API_KEY
 from sim.server import Simulator
 from strategy.binance.executor import BinanceExecutor
 from strategy.signals import Side
-from tests.integration.execution.helpers import eventually, make_signal, position_row, wait_state
-from tests.sim_fixtures import make_simulator
+from tests.integration.execution.helpers import (
+    eventually,
+    make_signal,
+    position_row,
+    taken,
+    trading_market,
+    wait_state,
+)
 
 Factory = Callable[..., Awaitable[BinanceExecutor]]
 
@@ -21,10 +27,7 @@ Factory = Callable[..., Awaitable[BinanceExecutor]]
 @pytest.fixture
 async def exchange() -> AsyncIterator[Simulator]:
     """The execution tests' market, with BNBUSDT so that BNB has a price."""
-    symbols = ["BTCUSDT", "ETHUSDT", "BNBUSDT"]
-    async with make_simulator(
-        paused=False, speed=1.0, start_ms=None, rate=40.0, symbols=symbols
-    ) as simulator:
+    async with trading_market(["BTCUSDT", "ETHUSDT", "BNBUSDT"]) as simulator:
         yield simulator
 
 
@@ -43,7 +46,7 @@ async def test_commission_paid_in_bnb_counts_at_its_usdt_value(
     exchange.trade_to("BTCUSDT", f"{signal.targets[0] * 1.001:.1f}")
     await wait_state(pool, signal, "closed")
 
-    closed = await eventually(lambda: _taken(executor))
+    closed = await eventually(lambda: taken(executor))
     row = await position_row(pool, signal)
     assert row is not None
     bnb_paid = bnb_before - account.bnb
@@ -53,7 +56,3 @@ async def test_commission_paid_in_bnb_counts_at_its_usdt_value(
     bnb_price = exchange.engine.mark("BNBUSDT")
     assert row["fees"] == pytest.approx(bnb_paid * bnb_price, rel=1e-3)
     assert closed == [("BTCUSDT", pytest.approx(row["realized_pnl"] - row["fees"], abs=1e-6))]
-
-
-async def _taken(executor: BinanceExecutor) -> list[tuple[str, float]]:
-    return executor.take_closed()

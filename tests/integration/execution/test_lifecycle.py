@@ -19,6 +19,7 @@ from tests.integration.execution.helpers import (
     make_signal,
     order_rows,
     position_row,
+    taken,
     wait_state,
 )
 
@@ -28,10 +29,6 @@ Factory = Callable[..., Awaitable[BinanceExecutor]]
 def open_algos(sim: Simulator) -> dict[str, str]:
     account = sim.accounts[DEFAULT_API_KEY]
     return {a.client_id: a.type for a in account.open_algos()}
-
-
-async def taken(executor: BinanceExecutor) -> list[tuple[str, float]]:
-    return executor.take_closed()
 
 
 def position_lots(sim: Simulator, symbol: str = "BTCUSDT") -> int:
