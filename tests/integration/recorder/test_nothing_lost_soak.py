@@ -98,24 +98,25 @@ async def test_soak_with_every_fault_mixed_loses_nothing_and_rss_stays_bounded(
             started = time.monotonic()
             steps = _faults(sim, proxy)
             i = 0
-            while time.monotonic() - started < SOAK_SECONDS:
+            # every fault runs at least once, however slowly a loaded machine runs the steps
+            while time.monotonic() - started < SOAK_SECONDS or i < len(steps):
                 await steps[i % len(steps)]()
                 i += 1
                 await asyncio.sleep(FAULT_EVERY)
                 rss.append(recorder.rss_bytes())
             frames = sim.hub.frames - frames_before
+            elapsed = time.monotonic() - started
             sim.faults.clear()
             await settle_process(sim, recorder, db)
 
     log.info(
         "soak: %.0f s, %d fault steps, %.0f frames/s, recorder RSS %s MB",
-        SOAK_SECONDS,
+        elapsed,
         i,
-        frames / SOAK_SECONDS,
+        frames / elapsed,
         [round(r / 2**20) for r in rss],
     )
-    assert i >= len(steps), "the soak was too short to run every fault once"
-    assert frames / SOAK_SECONDS > 1500, "not a high rate"
+    assert frames / elapsed > 1500, "not a high rate"
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
     await assert_depth_explained(db, sim.truth, SYMBOLS)
     await assert_trade_gaps_repaired(db)
