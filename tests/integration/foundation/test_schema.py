@@ -99,6 +99,32 @@ async def test_candles_1m_view(db):
     assert rows[1]["trades"] == 1 and rows[1]["sell_volume"] == 0
 
 
+async def test_candles_1m_orders_trades_of_one_millisecond_by_id(db):
+    # five trades in one millisecond, ids 1..5 at prices 1..5, stored out of id order
+    for a in (3, 1, 5, 2, 4):
+        await _trade(db, "BTCUSDT", T0, a, float(a), 1.0, False)
+    row = await db.fetchrow("SELECT open, close, trades FROM candles_1m WHERE symbol='BTCUSDT'")
+    assert (row["open"], row["close"], row["trades"]) == (1, 5, 5)
+
+
+async def test_candles_1m_sums_print_without_float_noise(db):
+    # 0.1 + 0.2 is 0.30000000000000004 in double precision; psql shows what the trader traded
+    await _trade(db, "BTCUSDT", T0, 1, 100.1, 0.1, False)
+    await _trade(db, "BTCUSDT", T0, 2, 100.2, 0.2, True)
+    row = await db.fetchrow(
+        "SELECT volume::text, delta::text, quote_volume::text, vwap, buy_trades, sell_trades"
+        " FROM candles_1m WHERE symbol='BTCUSDT'"
+    )
+    assert (row["volume"], row["delta"], row["quote_volume"]) == ("0.3", "-0.1", "30.05")
+    assert row["vwap"] == pytest.approx(30.05 / 0.3) and (
+        row["buy_trades"],
+        row["sell_trades"],
+    ) == (
+        1,
+        1,
+    )
+
+
 async def test_data_gaps_view_shows_open_and_repaired_holes(db):
     repaired, still_open = uuid.uuid4(), uuid.uuid4()
     insert = (
