@@ -96,11 +96,13 @@ def format_status(status: DatabaseStatus, settings: Settings) -> str:
     if not status.tables:
         lines.append("no hypertables yet: run `python main.py db init`")
         return "\n".join(lines)
-    lines.append(f"{'table':<17}{'~rows':>12}{'size':>11}{'chunks':>8}  compression")
+    lines.append(f"{'table':<19}{'rows':>13}{'size':>11}{'chunks':>8}  compression")
     for t in status.tables:
         comp = f"on ({t.compressed_chunks} compressed)" if t.compression_enabled else "off"
-        size = _size(t.total_bytes)
-        lines.append(f"{t.name:<17}{t.approx_rows:>12,}{size:>11}{t.chunks:>8}  {comp}")
+        rows = f"{t.rows:,}" if t.rows_exact else f"~{t.rows:,}"
+        lines.append(f"{t.name:<19}{rows:>13}{_size(t.total_bytes):>11}{t.chunks:>8}  {comp}")
+    for name, n in status.plain_tables.items():
+        lines.append(f"{name:<19}{n:>13,}")
     if not any(t.newest for t in status.tables):
         lines.append("no rows yet")
         return "\n".join(lines)

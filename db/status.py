@@ -1,4 +1,5 @@
-"""What ``python main.py db status`` reports: per hypertable size, rows, chunks, newest rows."""
+"""What ``python main.py db status`` reports: per hypertable size, rows, chunks, newest rows,
+and the row counts of the strategy worker's plain tables (signals, positions, ...)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ import asyncpg
 
 from db.migrate import timescaledb_license
 
+# Below this many rows a table is counted exactly: approximate_row_count() reads the planner's
+# statistics, which say 0 until autovacuum has analysed a young table.
+EXACT_COUNT_UP_TO = 1_000_000
+PLAIN_TABLES = ("signals", "positions", "fills", "exchange_positions", "exchange_orders")
+
 
 @dataclass(frozen=True)
 class TableStatus:
     name: str
-    approx_rows: int
+    rows: int
+    rows_exact: bool  # False: the planner's estimate of a table past EXACT_COUNT_UP_TO
     total_bytes: int
     chunks: int
     compression_enabled: bool
@@ -27,6 +34,7 @@ class DatabaseStatus:
     timescaledb_version: str | None
     migrations: int
     tables: list[TableStatus]
+    plain_tables: dict[str, int]  # name -> rows, for the strategy worker's tables that exist
 
 
 async def database_status(conn: asyncpg.Connection) -> DatabaseStatus:
@@ -45,11 +53,27 @@ async def database_status(conn: asyncpg.Connection) -> DatabaseStatus:
         ):
             name, compression = row["hypertable_name"], row["compression_enabled"]
             tables.append(await _table_status(conn, name, compression))
-    return DatabaseStatus(await timescaledb_license(conn), version, migrations, tables)
+    plain = {}
+    for name in PLAIN_TABLES:
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
+            plain[name] = await conn.fetchval(f'SELECT count(*) FROM "{name}"')  # a fixed name
+    return DatabaseStatus(await timescaledb_license(conn), version, migrations, tables, plain)
+
+
+async def _row_count(conn: asyncpg.Connection, name: str) -> tuple[int, bool]:
+    """Exact below EXACT_COUNT_UP_TO rows (the count stops there), else the estimate."""
+    exact = await conn.fetchval(
+        f'SELECT count(*) FROM (SELECT 1 FROM "{name}" LIMIT $1) t',  # name from the catalog
+        EXACT_COUNT_UP_TO,
+    )
+    if exact < EXACT_COUNT_UP_TO:
+        return exact, True
+    approx = await conn.fetchval("SELECT approximate_row_count($1::regclass)", name)
+    return max(int(approx or 0), exact), False
 
 
 async def _table_status(conn: asyncpg.Connection, name: str, compression: bool) -> TableStatus:
-    approx = await conn.fetchval("SELECT approximate_row_count($1::regclass)", name)
+    rows, exact = await _row_count(conn, name)
     size = await conn.fetchval("SELECT hypertable_size($1::regclass)", name)
     chunks = await conn.fetchrow(
         "SELECT count(*) AS n, count(*) FILTER (WHERE is_compressed) AS compressed"
@@ -58,7 +82,8 @@ async def _table_status(conn: asyncpg.Connection, name: str, compression: bool) 
     )
     return TableStatus(
         name=name,
-        approx_rows=int(approx or 0),
+        rows=rows,
+        rows_exact=exact,
         total_bytes=int(size or 0),
         chunks=chunks["n"],
         compression_enabled=bool(compression),

@@ -149,6 +149,9 @@ async def test_status_reports_newest_row_per_symbol(db):
     trades = next(t for t in status.tables if t.name == "agg_trades")
     assert trades.newest == {"BTCUSDT": T0 + dt.timedelta(hours=1), "ETHUSDT": T0}
     assert trades.chunks >= 1 and trades.total_bytes > 0
+    # a young table the planner has not analysed yet: counted, not estimated as 0
+    assert (trades.rows, trades.rows_exact) == (3, True)
+    assert status.plain_tables["signals"] == 0 and "positions" in status.plain_tables
     assert status.license in ("apache", "timescale") and status.migrations >= 4
 
 
@@ -182,4 +185,4 @@ def test_db_init_cli_is_idempotent_and_bad_url_is_one_clear_line(database_url):
     assert bad.stderr.strip().count("\n") == 0 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("error: cannot connect to DATABASE_URL")
     status = _cli("db", "status", env_extra={"DATABASE_URL": database_url})
-    assert status.returncode == 0 and "agg_trades" in status.stdout
+    assert status.returncode == 0 and "agg_trades" in status.stdout and "signals" in status.stdout
