@@ -9,6 +9,7 @@ again.
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 from strategy.binance.entries import Entries
 from strategy.binance.errors import UnknownOrder
@@ -17,6 +18,30 @@ from strategy.binance.positions import LivePositions
 from strategy.binance.store import LivePosition
 
 log = logging.getLogger(__name__)
+
+
+class Repair(NamedTuple):
+    """What reconciliation does to one position."""
+
+    action: str  # settle_entry | closed | restore_stop | none
+    filled_qty: float | None = None  # the exchange's amount, when it differs from ours
+    stop_role: str = "stop"  # stop | breakeven: the stop that must be open
+    stop_price: float = 0.0
+
+
+def repair(pos: LivePosition, amount: float, open_ids: set[str]) -> Repair:
+    """Compare one stored position with the exchange: its signed position ``amount``
+    (positionRisk) and the client ids of our open orders and algo orders."""
+    if pos.state == "entering":
+        return Repair("settle_entry")
+    if amount == 0:
+        return Repair("closed")
+    filled = abs(amount) if pos.filled_qty != abs(amount) else None
+    role = "breakeven" if pos.breakeven else "stop"
+    if client_id(pos.signal_id, role) in open_ids:
+        return Repair("none", filled)
+    price = pos.entry_price if pos.breakeven and pos.entry_price else pos.stop_price
+    return Repair("restore_stop", filled, role, price)
 
 
 class Reconciler:
@@ -45,26 +70,25 @@ class Reconciler:
 
     async def reconcile_one(self, pos: LivePosition, amount: float, open_ids: set[str]) -> None:
         """One position against the exchange's position ``amount`` and our open order ids."""
-        if pos.state == "entering":
+        fix = repair(pos, amount, open_ids)
+        if fix.action == "settle_entry":
             await self.entries.settle(pos)
             return
-        if amount == 0:
+        if fix.action == "closed":
             role = await self._exit_role(pos)
             await self.positions.cancel_orders_of(pos, "position closed")
             await self.positions.finish(
                 pos, "closed", f"closed by {role} (found flat when reconciling)"
             )
             return
-        if pos.filled_qty != abs(amount):
-            pos.filled_qty = abs(amount)
+        if fix.filled_qty is not None:
+            pos.filled_qty = fix.filled_qty
             await self.orders.store.update_position(pos.signal_id, filled_qty=pos.filled_qty)
-        role = "breakeven" if pos.breakeven else "stop"
-        if client_id(pos.signal_id, role) not in open_ids:
+        if fix.action == "restore_stop":
             log.warning(
                 "%s %s: stop missing on the exchange; placing it", pos.symbol, pos.signal_id
             )
-            price = pos.entry_price if pos.breakeven and pos.entry_price else pos.stop_price
-            await self.entries.place_stop(pos, role, price)
+            await self.entries.place_stop(pos, fix.stop_role, fix.stop_price)
 
     async def _exit_role(self, pos: LivePosition) -> str:
         """Which of the signal's algo orders closed it, asked of the exchange."""
