@@ -87,6 +87,7 @@ async def run_strategy(
                     break
                 await worker.run(stop)
     finally:
+        await worker.close()
         await runner.cleanup()
 
 

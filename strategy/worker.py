@@ -96,7 +96,9 @@ class Worker:
                 self.webhook = Webhook(self.config.webhook_url)
                 self.webhook.start()
                 _export_webhook_counters(self.webhook)
-            if self.config.executor == "binance":
+            if self.config.executor == "binance" and self.exchange is None:
+                # made once: it outlives the restarts a database outage causes, so the exchange
+                # is watched throughout (closed by `close()` when the worker stops for good)
                 self.exchange = await _binance_executor(self.dsn)
                 for signal, qty in await self.exchange.missed_entries():
                     self._enter(signal, qty)
@@ -107,13 +109,19 @@ class Worker:
         finally:
             if self.webhook is not None:
                 await self.webhook.close()
-            if self.exchange is not None:
-                if self._entries:  # an entry half done is finished by reconciliation later
-                    await asyncio.wait(self._entries, timeout=10)
-                await self.exchange.close()
-                await self.exchange.store.pool.close()
+            if stop.is_set():
+                await self.close()
             for conn in (listener, writer, reader):
                 await conn.close()
+
+    async def close(self) -> None:
+        """Stop the exchange executor (the worker itself stops with `run`)."""
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            if self._entries:  # an entry half done is finished by reconciliation later
+                await asyncio.wait(self._entries, timeout=10)
+            await exchange.close()
+            await exchange.store.pool.close()
 
     async def _start(
         self, reader: asyncpg.Connection, writer: asyncpg.Connection, stop: asyncio.Event

@@ -164,7 +164,7 @@ class UserEvents:
             event = await events.get()
             try:
                 await self.handle(event)
-            except (BinanceError, asyncpg.PostgresError, OSError) as exc:
+            except (BinanceError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
                 # the next reconciliation repairs what this event could not
                 log.error("handling %s failed: %s", event.get("e"), exc)
 

@@ -7,7 +7,8 @@ It puts together the parts, each in its own module, working on one set of live p
 - events.py — the user-data stream's order updates and fills (realized PnL, fees), flat positions;
 - reconcile.py — stored state against positionRisk, open orders and open algo orders, at start-up
   and after every user-data reconnect;
-- watchdog.py — flattens a symbol whose recorded market data goes stale.
+- watchdog.py — flattens a symbol whose recorded streams go silent (retrying until flat), and
+  keeps going through a database outage.
 
 A closed position's realized PnL (the fills' ``rp`` less commissions, pnl.py) is stored and handed
 to the risk manager by ``take_closed`` once the closing fills are in (they may come after the
@@ -40,6 +41,7 @@ from strategy.signals import Signal
 from strategy.store import signal_from_row
 
 log = logging.getLogger(__name__)
+DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
 class BinanceExecutor:
@@ -60,14 +62,15 @@ class BinanceExecutor:
         self.events = UserEvents(self.live, self.entries, store, FeePrices(client))
         self.reconciler = Reconciler(self.live, self.orders, self.entries)
         self.stream = UserDataStream(
-            client, config.ws_url, self.reconciler.reconcile, config.keepalive_interval
+            client, config.ws_url, self._reconcile_on_connect, config.keepalive_interval
         )
         self.watchdog = StaleWatchdog(
-            store,
+            store.stream_age,
             self.open_symbols,
             self.flatten_symbol,
             config.stale_flatten_after,
             config.stale_check_interval,
+            on_db_back=self.reconciler.reconcile,
         )
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -113,6 +116,15 @@ class BinanceExecutor:
         self._spawn(self.events.consume(self.stream.events), "binance-events")
         self._spawn(self.watchdog.run(), "binance-stale-data")
         return self
+
+    async def _reconcile_on_connect(self) -> None:
+        """After a user-data (re)connect. With the database down the stream must still run
+        (it is what sees stops fill): the watchdog reconciles once the database is back."""
+        try:
+            await self.reconciler.reconcile()
+        except DATABASE_ERRORS as exc:
+            log.error("reconciliation deferred until the database is back: %s", exc)
+            self.watchdog.reconcile_owed = True
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
