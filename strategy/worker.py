@@ -31,7 +31,13 @@ from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.signals import Signal
-from strategy.source import WINDOW_MS, fetch_range, infer_tick_size, setup_reader
+from strategy.source import (
+    WINDOW_MS,
+    fetch_range,
+    infer_lot_step,
+    infer_tick_size,
+    setup_reader,
+)
 from strategy.warmup import warm_up
 from strategy.webhook import Webhook
 
@@ -128,7 +134,8 @@ class Worker:
     ) -> None:
         cfg = self.config
         ticks = await self._tick_sizes(reader, stop)
-        self.engine = Engine(cfg, ticks)
+        steps = {s: await infer_lot_step(reader, s) for s in cfg.symbols}
+        self.engine = Engine(cfg, ticks, steps)
         bar = cfg.indicators.bar_ms
         processed = await store.load_watermark(reader, cfg.worker_name, bar)
         if processed is None:  # first start: begin at the newest settled data

@@ -41,6 +41,7 @@ from strategy.signals import Signal
 from strategy.store import signal_from_row
 
 log = logging.getLogger(__name__)
+MARGIN_ASSET = "USDT"  # USDⓈ-M: positions are sized from this asset's wallet balance
 DATABASE_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
@@ -59,7 +60,11 @@ class BinanceExecutor:
         self.filters = filters
         self.live = LivePositions(store, self.orders)
         self.entries = Entries(config, client, self.orders, self.live, filters)
-        self.events = UserEvents(self.live, self.entries, store, FeePrices(client))
+        self.events = UserEvents(
+            self.live, self.entries, store, FeePrices(client), on_balance=self._on_balance
+        )
+        self.balance: float | None = None  # the margin asset's wallet balance
+        self._risk: RiskManager | None = None  # sized from that balance
         self.reconciler = Reconciler(self.live, self.orders, self.entries)
         self.stream = UserDataStream(
             client, config.ws_url, self._reconcile_on_connect, config.keepalive_interval
@@ -94,12 +99,14 @@ class BinanceExecutor:
         )
         try:
             await client.start()
-            await client.request("GET", "/fapi/v2/account")  # a bad key or clock fails here
+            account = await client.request("GET", "/fapi/v2/account")  # a bad key fails here
             info = await client.request("GET", "/fapi/v1/exchangeInfo", security="NONE")
         except BaseException:
             await client.close()
             raise
         self = cls(config, Store(pool), client, parse_exchange_info(info))
+        self.balance = wallet_balance(account)
+        log.info("binance account: %s %s wallet balance", self.balance, MARGIN_ASSET)
         self.live.by_id = {p.signal_id: p for p in await self.store.live_positions()}
         return self
 
@@ -141,12 +148,21 @@ class BinanceExecutor:
         await self.client.close()
 
     async def restore_risk(self, risk: RiskManager) -> None:
-        """After a restart: realized PnL, the loss streak and any cooldown from the positions
-        closed on the exchange, and the open ones, as the risk manager had them."""
+        """Size ``risk``'s positions from the account: its wallet balance (kept current from
+        ACCOUNT_UPDATE) and LEVERAGE. After a restart also the loss streak and any cooldown
+        from the positions closed on the exchange, and the open ones."""
+        self._risk = risk
+        risk.balance, risk.leverage = self.balance, self.config.leverage
         closed, open_notional = await self.store.risk_history()
         for symbol, pnl, closed_ms in closed:
             risk.on_closed(symbol, pnl, closed_ms)
         risk.open.update(open_notional)
+
+    def _on_balance(self, balances: dict[str, float]) -> None:
+        if MARGIN_ASSET in balances:
+            self.balance = balances[MARGIN_ASSET]
+            if self._risk is not None:
+                self._risk.balance = self.balance
 
     def open_symbols(self) -> set[str]:
         return self.live.open_symbols()
@@ -195,6 +211,14 @@ class BinanceExecutor:
                 await self.entries.close_now(pos, f"flatten: {reason}")
             for sym, cid, algo in await self.orders.open_ours(symbol):  # orphans of old signals
                 await self.orders.cancel(sym, cid, algo, f"flatten: {reason}")
+
+
+def wallet_balance(account: dict[str, Any]) -> float | None:
+    """The margin asset's ``walletBalance`` in a ``/fapi/v2/account`` answer."""
+    for asset in account.get("assets", []):
+        if asset.get("asset") == MARGIN_ASSET:
+            return float(asset["walletBalance"])
+    return None
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
