@@ -15,10 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import asyncpg
 import pytest
 
-from sim.accounts import DEFAULT_API_KEY
+from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET
 from sim.server import Simulator
 from strategy.binance.executor import BinanceExecutor
+from strategy.cli import run_strategy
+from strategy.config import IndicatorParams, StrategyConfig
 from strategy.signals import Side
+from strategy.worker import Worker
 from tests.integration.execution.helpers import (
     config_for,
     eventually,
@@ -151,4 +154,62 @@ async def test_database_outage_with_an_open_position_keeps_it_protected(
 
 
 async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_the_worker_keeps_its_executor_through_a_database_outage(
+    exchange: Simulator,
+    pool: asyncpg.Pool,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The whole worker on a database that goes away: it restarts around the same executor,
+    which keeps following the exchange and reconciles once the database is back."""
+    monkeypatch.setenv("BINANCE_API_KEY", DEFAULT_API_KEY)
+    monkeypatch.setenv("BINANCE_API_SECRET", DEFAULT_API_SECRET)
+    monkeypatch.setenv("BINANCE_TRADE_REST_URL", exchange.http_url)
+    monkeypatch.setenv("BINANCE_TRADE_WS_URL", exchange.ws_url)
+    monkeypatch.setenv("STALE_FLATTEN_AFTER", "1h")
+    proxy = TcpProxy.for_url(database_url)
+    await proxy.start()
+    config = StrategyConfig(
+        symbols=("BTCUSDT",), executor="binance", strategies=(), metrics_port=0, poll_ms=200,
+        indicators=IndicatorParams(bar_ms=1000, tick_size=0.1),
+    )  # fmt: skip
+    workers: list[Worker] = []
+    stop = asyncio.Event()
+    await record_streams(pool, "BTCUSDT")
+    task = asyncio.create_task(
+        run_strategy(proxy.url(database_url), config, stop, on_ready=lambda w, _: workers.append(w))
+    )
+    try:
+        worker = await eventually(lambda: _value(workers and workers[0].exchange and workers[0]))
+        executor = worker.exchange
+        assert executor is not None
+        await eventually(lambda: _true(executor.stream.connected.is_set()))
+        signal = make_signal(exchange, Side.LONG, stop_pct=0.003)
+        await executor.enter(signal, 0.01)
+        assert lots(exchange) == 10
+
+        await proxy.cut()
+        exchange.trade_to("BTCUSDT", f"{signal.stop - 1:.1f}")  # the stop fills meanwhile
+        await eventually(lambda: _true(lots(exchange) == 0))
+        await asyncio.sleep(3.0)
+        assert worker.exchange is executor and not task.done()
+        assert all(not t.done() for t in executor._tasks)
+        await proxy.restore()
+        row = await wait_state(pool, signal, "closed")
+        assert row["reason"].startswith("closed by stop")
+        assert worker.exchange is executor  # the same executor, never closed in between
+        restarts = [r for r in caplog.records if "restarting from its last" in r.getMessage()]
+        assert restarts, "the worker itself did stop with the database"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        await proxy.close()
+    assert worker.exchange is None and executor._tasks == []  # closed once, at the end
+
+
+async def _value(value: object) -> object:
     return value
