@@ -65,7 +65,11 @@ class Engine:
         self.pipelines = {s: SymbolPipeline(s, config.indicators, ticks[s]) for s in self.symbols}
         self.strategies = {s: build_strategies(config, s) for s in self.symbols}
         steps = lot_steps or {}
-        filters = {s: SymbolFilters.recorded(s, ticks[s], steps.get(s)) for s in self.symbols}
+        filters = {  # only where the tick is known: a guessed one must not move prices
+            s: SymbolFilters.recorded(s, tick, steps.get(s))
+            for s in self.symbols
+            if (tick := tick_sizes.get(s))
+        }
         self.risk = RiskManager(config.risk, filters)
         paper = config.executor == "paper"
         self.paper = PaperExecutor(config.paper, filters) if paper else None
