@@ -49,11 +49,13 @@ class HawkesCascade:
 
     An episode starts when an event lifts λ to ≥ start_ratio·μ (again after the previous
     one is exhausted); its exhaustion is E(t) = 1 − excess(t) / peak excess of the
-    episode, which with no new events is exactly 1 − e^{−βΔt} after the peak.
+    episode, which with no new events is exactly 1 − e^{−βΔt} after the peak. Once
+    exhausted an episode stays so until the next one starts: later events below the start
+    level lower E but do not revive it (as `CascadeDetector`).
     `value` is λ at the latest time seen (an event or `advance`), None before any event.
     """
 
-    __slots__ = ("_excess", "_last_ms", "_peak", "config", "start_ms")
+    __slots__ = ("_ended", "_excess", "_last_ms", "_peak", "config", "start_ms")
 
     def __init__(self, config: HawkesConfig | None = None) -> None:
         self.config = config or HawkesConfig()
@@ -63,6 +65,7 @@ class HawkesCascade:
         self._excess = 0.0
         self._last_ms: int | None = None
         self._peak: float | None = None
+        self._ended = False  # the episode reached exhaustion
         self.start_ms: int | None = None
 
     @property
@@ -92,13 +95,14 @@ class HawkesCascade:
     @property
     def exhausted(self) -> bool:
         e = self.exhaustion
-        return e is not None and e >= self.config.exhausted_at
+        return self._ended or (e is not None and e >= self.config.exhausted_at)
 
     def advance(self, time_ms: int) -> float | None:
         """Let the intensity decay to `time_ms` (no event)."""
         if self._last_ms is not None and time_ms > self._last_ms:
             self._excess *= math.exp(-self.config.beta * (time_ms - self._last_ms) / 1000.0)
             self._last_ms = time_ms
+        self._ended = self.exhausted
         return self.value
 
     def update(self, time_ms: int, notional: float | None = None) -> float | None:
@@ -113,7 +117,7 @@ class HawkesCascade:
         was_exhausted = self._peak is None or self.exhausted
         self._excess += cfg.alpha * weight
         if was_exhausted and cfg.mu + self._excess >= cfg.start_ratio * cfg.mu:
-            self._peak, self.start_ms = self._excess, time_ms
+            self._peak, self.start_ms, self._ended = self._excess, time_ms, False
         elif self._peak is not None and self._excess > self._peak:
             self._peak = self._excess
         return self.value

@@ -185,3 +185,20 @@ def test_decaying_tail_above_the_threshold_does_not_restart():
     # E(19) = 0.81 exhausted; 15 is still ≥ 10 but falling: the same, exhausted cascade;
     # 16 rises again: a new burst, a new cascade.
     assert [(x, s) for _, x, s in out] == [(False, 0), (True, 0), (True, 0), (False, 3)]
+
+
+def test_hawkes_exhausted_episode_is_not_revived_below_the_start_level():
+    hawkes = HawkesCascade(HawkesConfig(mu=0.1, alpha=2.0, beta=1.0, notional_unit=1000.0))
+    hawkes.update(0, notional=1000.0)  # excess 2: λ = 2.1 ≥ 10·μ, an episode starts
+    hawkes.advance(2000)  # E = 1 − e^{−2} = 0.864665: exhausted
+    assert hawkes.exhausted
+    # a quarter-weight event: excess 2e^{−2} + 0.5 = 0.770671, λ = 0.870671 < 1.0
+    hawkes.update(2000, notional=250.0)
+    assert hawkes.exhaustion == pytest.approx(1 - (2 * math.exp(-2) + 0.5) / 2, abs=1e-12)
+    assert hawkes.exhaustion == pytest.approx(0.614665, abs=1e-6)
+    assert hawkes.exhausted and hawkes.start_ms == 0  # lower E, the same finished episode
+    # another: excess 0.770671·e^{−0.1} + 0.5 = 1.197335, λ ≥ 1.0: a new episode at its peak
+    hawkes.update(2100, notional=250.0)
+    assert hawkes.start_ms == 2100 and not hawkes.exhausted
+    assert hawkes.excess == pytest.approx((2 * math.exp(-2) + 0.5) * math.exp(-0.1) + 0.5)
+    assert hawkes.exhaustion == pytest.approx(0.0, abs=1e-12)
