@@ -49,11 +49,13 @@ class HawkesCascade:
 
     An episode starts when an event lifts λ to ≥ start_ratio·μ (again after the previous
     one is exhausted); its exhaustion is E(t) = 1 − excess(t) / peak excess of the
-    episode, which with no new events is exactly 1 − e^{−βΔt} after the peak.
+    episode, which with no new events is exactly 1 − e^{−βΔt} after the peak. Once
+    exhausted an episode stays so until the next one starts: later events below the start
+    level lower E but do not revive it (as `CascadeDetector`).
     `value` is λ at the latest time seen (an event or `advance`), None before any event.
     """
 
-    __slots__ = ("_excess", "_last_ms", "_peak", "config", "start_ms")
+    __slots__ = ("_ended", "_excess", "_last_ms", "_peak", "config", "start_ms")
 
     def __init__(self, config: HawkesConfig | None = None) -> None:
         self.config = config or HawkesConfig()
@@ -63,6 +65,7 @@ class HawkesCascade:
         self._excess = 0.0
         self._last_ms: int | None = None
         self._peak: float | None = None
+        self._ended = False  # the episode reached exhaustion
         self.start_ms: int | None = None
 
     @property
@@ -92,13 +95,14 @@ class HawkesCascade:
     @property
     def exhausted(self) -> bool:
         e = self.exhaustion
-        return e is not None and e >= self.config.exhausted_at
+        return self._ended or (e is not None and e >= self.config.exhausted_at)
 
     def advance(self, time_ms: int) -> float | None:
         """Let the intensity decay to `time_ms` (no event)."""
         if self._last_ms is not None and time_ms > self._last_ms:
             self._excess *= math.exp(-self.config.beta * (time_ms - self._last_ms) / 1000.0)
             self._last_ms = time_ms
+        self._ended = self.exhausted
         return self.value
 
     def update(self, time_ms: int, notional: float | None = None) -> float | None:
@@ -113,7 +117,7 @@ class HawkesCascade:
         was_exhausted = self._peak is None or self.exhausted
         self._excess += cfg.alpha * weight
         if was_exhausted and cfg.mu + self._excess >= cfg.start_ratio * cfg.mu:
-            self._peak, self.start_ms = self._excess, time_ms
+            self._peak, self.start_ms, self._ended = self._excess, time_ms, False
         elif self._peak is not None and self._excess > self._peak:
             self._peak = self._excess
         return self.value
@@ -169,10 +173,14 @@ class CascadeDetector:
 
     L_t per side = liquidation notional in the second (EWMA-smoothed if configured).
     Start: L_side ≥ k_start·max(median(L_side over the prior baseline_s), min_notional)
-    and (if enabled) the 60 s price move condition. A start on the other side, or on the
-    same side once the running cascade is exhausted, begins a new cascade.
+    and (if enabled) the 60 s price move condition. A start on the other side begins a
+    new cascade at once; on the same side only once the running cascade is exhausted and
+    L is rising again (a new burst, not the decaying tail of the old one).
     Exhaustion E_t = 1 − L_t / max(L since start) ∈ [0, 1]; `exhausted` when
-    E ≥ exhausted_at and (with prices) no new extreme for no_new_extreme_s.
+    E ≥ exhausted_at and (with prices) no new extreme for no_new_extreme_s. Exhaustion
+    ends the cascade: `exhausted` stays True until the next start, so a later same-side
+    burst below the start threshold lowers E (still measured against the old peak) but
+    does not revive the old cascade, and one that reaches the threshold starts a new one.
     `value` is E of the latest cascade, None before the first one.
     """
 
@@ -182,6 +190,7 @@ class CascadeDetector:
         "_level",
         "_medians",
         "_peak",
+        "_prev_levels",
         "_prices",
         "_returns",
         "config",
@@ -198,6 +207,7 @@ class CascadeDetector:
     def reset(self) -> None:
         cfg = self.config
         self._level = [0.0, 0.0]  # smoothed L: [long liquidations (sell), short (buy)]
+        self._prev_levels = (0.0, 0.0)
         self._medians = (_RollingMedian(cfg.baseline_s), _RollingMedian(cfg.baseline_s))
         self._prices: deque[float] = deque(maxlen=cfg.return_window_s)
         self._returns: deque[float] = deque(maxlen=cfg.sigma_window_s)
@@ -218,7 +228,8 @@ class CascadeDetector:
     ) -> float | None:
         """Feed one second: liquidation notional of longs (SELL) and shorts (BUY) in it,
         and the last price. Seconds without liquidations must be fed with zeros."""
-        levels = self._smooth(sell_notional, buy_notional)
+        prev, levels = self._prev_levels, self._smooth(sell_notional, buy_notional)
+        self._prev_levels = (levels[0], levels[1])
         trigger = self._trigger(levels)
         # The price test costs O(sigma_window): only run it when the notional already crossed.
         if trigger and not self._price_moved(price):
@@ -226,16 +237,25 @@ class CascadeDetector:
         self._record_price(price)
         for i, med in enumerate(self._medians):
             med.push(levels[i])
-        if trigger and (trigger != self.side or self.exhausted):
+        if trigger and self._starts(trigger, levels[0 if trigger < 0 else 1], prev):
             self.side, self.start_ms, self._peak = trigger, time_ms, 0.0
             self._extreme, self._extreme_ms = price, time_ms
+            self.exhausted = False
         if self.side == 0:
             return None
         level = levels[0 if self.side < 0 else 1]
         self._peak = max(self._peak, level)
         self.value = 1.0 - level / self._peak if self._peak > 0 else 1.0
-        self.exhausted = self.value >= self.config.exhausted_at and self._quiet(time_ms, price)
+        if not self.exhausted:
+            self.exhausted = self.value >= self.config.exhausted_at and self._quiet(time_ms, price)
         return self.value
+
+    def _starts(self, trigger: int, level: float, prev: tuple[float, float]) -> bool:
+        """A crossing starts a new cascade: on the other side always; on the same side only
+        after exhaustion and with L rising (a new burst, not the old cascade's tail)."""
+        if trigger != self.side:
+            return True
+        return self.exhausted and level > prev[0 if trigger < 0 else 1]
 
     def _smooth(self, sell: float, buy: float) -> list[float]:
         hl = self.config.ewma_half_life_s

@@ -148,8 +148,9 @@ class SwingDivergenceConfig:
 
 
 class Divergence(NamedTuple):
-    """A confirmed swing divergence. `sign` is +1 bullish, −1 bearish. Indexes count
-    bars from 0 since reset; `confirmed_index` is the bar at which it became known."""
+    """A confirmed swing divergence. `sign` is +1 bullish, −1 bearish; `code` tells the
+    regular kinds (±1) from the hidden ones (±2). Indexes count bars from 0 since reset;
+    `confirmed_index` is the bar at which it became known."""
 
     kind: str  # regular_bearish, hidden_bearish, regular_bullish, hidden_bullish
     sign: int
@@ -160,6 +161,12 @@ class Divergence(NamedTuple):
     price: float
     prev_cvd: float
     cvd: float
+
+    @property
+    def code(self) -> int:
+        """+1 regular bullish (seed 004 §4.1: a lower price low, CVD not lower), −1 regular
+        bearish, +2 hidden bullish (higher price low, lower CVD low), −2 hidden bearish."""
+        return self.sign if self.kind.startswith("regular") else 2 * self.sign
 
 
 class _Pivot(NamedTuple):

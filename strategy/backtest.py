@@ -14,7 +14,14 @@ from strategy.engine import Engine, Outputs
 from strategy.risk import Decision
 from strategy.signals import Signal
 from strategy.snapshot import Snapshot
-from strategy.source import WINDOW_MS, data_bounds, fetch_range, infer_tick_size, setup_reader
+from strategy.source import (
+    WINDOW_MS,
+    data_bounds,
+    fetch_range,
+    infer_lot_step,
+    infer_tick_size,
+    setup_reader,
+)
 from strategy.trades import ClosedTrade
 from strategy.warmup import warm_up
 
@@ -68,7 +75,8 @@ async def run_backtest(
         end += -end % bar  # up to the bar boundary that closes the last bar
         ticks = {s: config.indicators.tick_size or await infer_tick_size(conn, s)
                  for s in config.symbols}  # fmt: skip
-        engine = Engine(config, ticks)
+        steps = {s: await infer_lot_step(conn, s) for s in config.symbols}
+        engine = Engine(config, ticks, steps)
         if warm:
             await warm_up(conn, engine, config, start)
         result = BacktestResult(start, end, equity=[(start, config.risk.equity)])

@@ -27,7 +27,8 @@ from strategy.config import StrategyConfig, load_config
 from strategy.worker import Worker
 
 log = logging.getLogger("flowline.strategy")
-RESTARTABLE = (asyncpg.PostgresError, OSError, DatabaseUnavailable)
+# a connection lost mid-query is an InterfaceError ("connection is closed"), not a PostgresError
+RESTARTABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, DatabaseUnavailable)
 STALE_AFTER_S = 120.0  # /health says 503 when no step committed for this long while data flows
 
 
@@ -87,6 +88,7 @@ async def run_strategy(
                     break
                 await worker.run(stop)
     finally:
+        await worker.close()
         await runner.cleanup()
 
 

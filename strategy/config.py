@@ -49,10 +49,17 @@ class IndicatorParams:
     tick_size: float | None = None  # None: inferred from the recorded book
 
 
+SIZINGS = ("risk", "margin", "notional")
+
+
 @dataclass(frozen=True)
 class RiskParams:
-    equity: float = 10_000.0
+    equity: float = 10_000.0  # paper's starting equity (binance: the account's balance instead)
+    sizing: str = "risk"  # risk | margin | notional: which of the next three sizes a position
     risk_per_trade: float = 0.005  # fraction of equity lost if the stop is hit
+    margin_per_trade_pct: float = 2.0  # % of equity put up as margin (notional: × leverage)
+    fixed_notional: float = 1_000.0  # quote notional of every position
+    leverage: float = 5.0  # for margin sizing (binance: LEVERAGE)
     max_concurrent: int = 5
     max_exposure: float = 3.0  # open notional / equity
     max_daily: Mapping[str, int] = field(
@@ -61,12 +68,20 @@ class RiskParams:
     cooldown_after_losses: int = 3
     cooldown_ms: int = 1_800_000
 
+    def __post_init__(self) -> None:
+        if self.sizing not in SIZINGS:
+            raise SettingsError(f"[risk] sizing = {self.sizing!r}: expected one of "
+                                f"{', '.join(SIZINGS)}")  # fmt: skip
+
 
 @dataclass(frozen=True)
 class PaperParams:
     fee_bps: float = 4.0  # taker fee per side
     slippage_bps: float = 1.0
     breakeven_after_target1: bool = True
+    stale_flatten_ms: int = (
+        30_000  # flatten when the symbol's streams are silent this long (0: off)
+    )
 
 
 @dataclass(frozen=True)

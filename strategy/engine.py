@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from settings import SettingsError
 from strategy.config import StrategyConfig
+from strategy.filters import SymbolFilters
 from strategy.paper import PaperExecutor, Position, closed_trade
 from strategy.pipeline import SymbolPipeline
 from strategy.risk import Decision, RiskManager
@@ -49,19 +50,33 @@ def build_strategies(config: StrategyConfig, symbol: str) -> list[Strategy]:
 
 
 class Engine:
-    def __init__(self, config: StrategyConfig, tick_sizes: dict[str, float | None]) -> None:
+    def __init__(
+        self,
+        config: StrategyConfig,
+        tick_sizes: dict[str, float | None],
+        lot_steps: dict[str, float | None] | None = None,
+    ) -> None:
+        """`tick_sizes` and `lot_steps` per symbol as recorded (strategy/filters.py): sizes
+        and paper fills are rounded to them."""
         self.config = config
         self.bar_ms = config.indicators.bar_ms
         self.symbols = tuple(sorted(config.symbols))
-        self.pipelines = {
-            s: SymbolPipeline(s, config.indicators, tick_sizes.get(s) or DEFAULT_TICK)
-            for s in self.symbols
-        }
+        ticks = {s: tick_sizes.get(s) or DEFAULT_TICK for s in self.symbols}
+        self.pipelines = {s: SymbolPipeline(s, config.indicators, ticks[s]) for s in self.symbols}
         self.strategies = {s: build_strategies(config, s) for s in self.symbols}
-        self.risk = RiskManager(config.risk)
-        self.paper = PaperExecutor(config.paper) if config.executor == "paper" else None
+        steps = lot_steps or {}
+        filters = {  # only where the tick is known: a guessed one must not move prices
+            s: SymbolFilters.recorded(s, tick, steps.get(s))
+            for s in self.symbols
+            if (tick := tick_sizes.get(s))
+        }
+        self.risk = RiskManager(config.risk, filters)
+        paper = config.executor == "paper"
+        self.paper = PaperExecutor(config.paper, filters) if paper else None
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
+        # newest depth diff and mark price seen per symbol: is it still being recorded?
+        self.stream_seen: dict[str, list[int | None]] = {s: [None, None] for s in self.symbols}
 
     def feed(self, rows: dict[str, SymbolRows], until_ms: int, emit: bool = True) -> Outputs:
         """Process every row before `until_ms` (a bar boundary); rows must hold all of them.
@@ -77,6 +92,8 @@ class Engine:
             for symbol in self.symbols:
                 if symbol in rows:
                     self._run_symbol(symbol, rows[symbol], cursors[symbol], boundary, out)
+            if self.paper is not None:
+                self._flatten_stale(boundary, out)
             self._close_bars(boundary, out, emit)
             self.position_ms = boundary
         return out
@@ -93,10 +110,13 @@ class Engine:
     ) -> None:
         """Feed the symbol's rows before `end_ms`, trades batched between other events."""
         pipeline, events = self.pipelines[symbol], rows.events
+        seen = self.stream_seen.setdefault(symbol, [None, None])
         while cursor[1] < len(events) and events[cursor[1]][0] < end_ms:
             time_ms, kind, payload = events[cursor[1]]
             self._trades(symbol, rows, cursor, time_ms, out)  # trades at the same ms go first
             self._apply(pipeline, time_ms, kind, payload)
+            if kind in (DEPTH, MARK):
+                seen[kind == MARK] = time_ms
             cursor[1] += 1
         self._trades(symbol, rows, cursor, end_ms, out)
 
@@ -149,6 +169,24 @@ class Engine:
             if decision.accepted and self.paper is not None:
                 position = self.paper.submit(signal, decision.qty)
                 out.positions[position.position_id] = position
+
+    def _flatten_stale(self, boundary: int, out: Outputs) -> None:
+        """Close open paper positions of symbols whose recorded streams (depth diffs, mark
+        price: a quiet symbol has both without trades) were silent `stale_flatten_ms` before
+        this bar boundary, at the last traded price — as the Binance watchdog would, but on
+        the recording's clock, so a backtest does the same. A stream never recorded for the
+        symbol is not judged."""
+        assert self.paper is not None
+        limit = self.config.paper.stale_flatten_ms
+        if limit <= 0:
+            return
+        for symbol, pos in list(self.paper.positions.items()):
+            heard = [t for t in self.stream_seen.get(symbol, ()) if t is not None]
+            if pos.status != "open" or not heard or boundary - min(heard) <= limit:
+                continue
+            closed = self.paper.close_stale(symbol, boundary, self.last_price[symbol])
+            if closed is not None:
+                self._position_changed(closed, out)
 
     def _position_changed(self, pos: Position, out: Outputs) -> None:
         out.positions[pos.position_id] = pos

@@ -6,14 +6,22 @@ is hit when a trade reaches it (filled at that trade's price, with slippage: gap
 cost what they cost); a target is hit when a trade reaches it (filled at the target, a resting
 limit order). With two targets half the position exits at the first, and — when
 `breakeven_after_target1` — the stop moves to the entry price.
+
+Prices and quantities are what an exchange would take: with the symbol's filters (strategy/
+filters.py) the stop and targets are rounded to the tick, every fill price (slippage included) to
+the tick, and the first target's half down to the lot step (the whole position exits there when
+half would round to nothing). `close_stale` flattens a position at the last price when the
+symbol's recorded streams went silent (the engine decides when; see `stale_flatten_ms`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strategy.config import PaperParams
+from strategy.filters import SymbolFilters
 from strategy.signals import Signal
 from strategy.trades import ClosedTrade
 
@@ -28,7 +36,7 @@ class Fill:
     qty: float
     price: float
     fee: float
-    kind: str  # entry | stop | breakeven | target1 | target2 | end_of_data
+    kind: str  # entry | stop | breakeven | target1 | target2 | end_of_data | stale_data
 
 
 @dataclass
@@ -65,15 +73,32 @@ class Position:
 
 
 class PaperExecutor:
-    def __init__(self, params: PaperParams) -> None:
+    def __init__(
+        self, params: PaperParams, filters: Mapping[str, SymbolFilters] | None = None
+    ) -> None:
         self.params = params
+        self.filters = dict(filters or {})
         self.positions: dict[str, Position] = {}  # symbol -> pending or open position
 
     def submit(self, signal: Signal, qty: float) -> Position:
-        targets = list(signal.targets)
-        position = Position(signal, qty, signal.stop, targets)
+        stop, targets = signal.stop, list(signal.targets)
+        filters = self.filters.get(signal.symbol)
+        if filters is not None:
+            qty = float(filters.qty(qty))
+            stop = float(filters.price(stop))
+            targets = [float(filters.price(t)) for t in targets]
+        position = Position(signal, qty, stop, targets)
         self.positions[signal.symbol] = position
         return position
+
+    def close_stale(self, symbol: str, time_ms: int, price: float) -> Position | None:
+        """Flatten the symbol's open position at `price` (its last trade, with slippage)."""
+        pos = self.positions.get(symbol)
+        if pos is None or pos.status != "open":
+            return None
+        fill = self._slipped(price, -pos.signal.side.sign, symbol)
+        self._exit(pos, time_ms, fill, pos.remaining, "stale_data")
+        return pos
 
     def on_trade(self, symbol: str, time_ms: int, price: float) -> Position | None:
         """Apply one recorded trade; returns the position if it changed."""
@@ -86,7 +111,7 @@ class PaperExecutor:
         sign = pos.signal.side.sign
         if (price - pos.stop) * sign <= 0:
             kind = "breakeven" if pos.stop == pos.entry_price else "stop"
-            self._exit(pos, time_ms, self._slipped(price, -sign), pos.remaining, kind)
+            self._exit(pos, time_ms, self._slipped(price, -sign, symbol), pos.remaining, kind)
         elif self._target_reached(pos, price, sign):
             self._take_target(pos, time_ms)
         else:
@@ -99,7 +124,8 @@ class PaperExecutor:
         for symbol, pos in list(self.positions.items()):
             if pos.status == "open" and symbol in prices:
                 side = -pos.signal.side.sign
-                self._exit(pos, time_ms, self._slipped(prices[symbol], side), pos.remaining, reason)
+                fill = self._slipped(prices[symbol], side, symbol)
+                self._exit(pos, time_ms, fill, pos.remaining, reason)
                 closed.append(pos)
         return closed
 
@@ -110,7 +136,7 @@ class PaperExecutor:
 
     def _enter(self, pos: Position, time_ms: int, price: float) -> None:
         sign = pos.signal.side.sign
-        fill_price = self._slipped(price, sign)
+        fill_price = self._slipped(price, sign, pos.signal.symbol)
         pos.status, pos.entry_price, pos.entry_time_ms = "open", fill_price, time_ms
         pos.remaining = pos.qty
         self._record(pos, time_ms, sign, pos.qty, fill_price, "entry")
@@ -118,7 +144,10 @@ class PaperExecutor:
     def _take_target(self, pos: Position, time_ms: int) -> None:
         index = pos.targets_hit
         last = index == len(pos.targets) - 1
-        qty = pos.remaining if last else pos.qty / len(pos.targets)
+        qty = pos.remaining if last else self._part(pos)
+        if qty <= 0:  # half rounds to nothing on the lot step: all of it at this target
+            qty, last = pos.remaining, True
+            pos.targets_hit = len(pos.targets) - 1
         pos.targets_hit += 1
         self._exit(pos, time_ms, pos.targets[index], qty, f"target{index + 1}")
         if not last and self.params.breakeven_after_target1 and pos.entry_price is not None:
@@ -144,8 +173,16 @@ class PaperExecutor:
                     side, qty, price, fee, kind)  # fmt: skip
         pos.fills.append(fill)
 
-    def _slipped(self, price: float, sign: int) -> float:
-        return price * (1 + sign * self.params.slippage_bps * 1e-4)
+    def _part(self, pos: Position) -> float:
+        """One target's share of the position, down to the lot step."""
+        share = pos.qty / len(pos.targets)
+        filters = self.filters.get(pos.signal.symbol)
+        return share if filters is None else float(filters.qty(share))
+
+    def _slipped(self, price: float, sign: int, symbol: str) -> float:
+        slipped = price * (1 + sign * self.params.slippage_bps * 1e-4)
+        filters = self.filters.get(symbol)
+        return slipped if filters is None else float(filters.price(slipped))
 
 
 def closed_trade(pos: Position) -> ClosedTrade:

@@ -192,8 +192,10 @@ class SymbolPipeline:
         snap.fp_buy_imbalances, snap.fp_sell_imbalances = len(fp.buy), len(fp.sell)
         snap.fp_buy_zones, snap.fp_sell_zones = len(fp.buy_zones), len(fp.sell_zones)
         if bar.trade_count and snap.cvd is not None:
-            found = self.divergence.update(bar.high, bar.low, bar.delta, snap.cvd)
-            snap.divergence = found.sign if found is not None else 0
+            self.divergence.update(bar.high, bar.low, bar.delta, snap.cvd)
+            # a regular divergence (±1) before a hidden one (±2) when a bar confirms both
+            codes = (event.code for event in self.divergence.events)
+            snap.divergence = min(codes, key=abs, default=0)
 
     def _feed_cascade(self, bar: Bar) -> tuple[float, float]:
         """Feed the cascade detector one second at a time up to the bar end (seconds without

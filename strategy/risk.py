@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from strategy.config import RiskParams
+from strategy.filters import SymbolFilters
 from strategy.signals import Side, Signal
 
 DAY_MS = 86_400_000
@@ -19,16 +21,23 @@ class Decision:
 
 
 class RiskManager:
-    """Sizes accepted signals from risk per trade and stop distance; refuses past the limits.
+    """Sizes accepted signals; refuses past the limits.
 
+    Size (`sizing`): "risk" — equity × `risk_per_trade` ÷ |entry − stop|; "margin" — equity ×
+    `margin_per_trade_pct` % × `leverage` ÷ entry; "notional" — `fixed_notional` ÷ entry. Then
+    shrunk to keep total open notional at most `max_exposure` × equity, and rounded down to the
+    symbol's lot step (`filters`; refused as `below_lot_step` when nothing is left).
     Limits: one position per symbol, `max_concurrent` positions, `max_daily[quality]` accepted
     signals per UTC day, a cooldown of `cooldown_ms` after `cooldown_after_losses` losses in a
-    row, and total open notional at most `max_exposure` × equity (a signal is shrunk to fit,
-    refused when nothing fits). Equity = starting equity + realized PnL.
+    row. Equity: the account's balance when an exchange reports one (`balance`), else the
+    starting equity + realized PnL (paper, backtest).
     """
 
-    def __init__(self, params: RiskParams) -> None:
+    def __init__(self, params: RiskParams, filters: Mapping[str, SymbolFilters] | None = None):
         self.params = params
+        self.filters = dict(filters or {})
+        self.leverage = params.leverage
+        self.balance: float | None = None  # the exchange account's, kept current by its executor
         self.realized = 0.0
         self.open: dict[str, float] = {}  # symbol -> open notional
         self._daily: Counter[tuple[int, str]] = Counter()
@@ -37,20 +46,32 @@ class RiskManager:
 
     @property
     def equity(self) -> float:
-        return self.params.equity + self.realized
+        return self.balance if self.balance is not None else self.params.equity + self.realized
 
     def decide(self, signal: Signal) -> Decision:
         p = self.params
         if reason := self._refusal(signal):
             return Decision(False, reason)
-        qty = self.equity * p.risk_per_trade / signal.risk_per_unit
         room = p.max_exposure * self.equity - sum(self.open.values())
-        qty = min(qty, room / signal.entry) if signal.entry > 0 else 0.0
+        qty = min(self._size(signal), room / signal.entry)
         if qty <= 0:
             return Decision(False, "max_exposure")
+        filters = self.filters.get(signal.symbol)
+        if filters is not None:
+            qty = float(filters.qty(qty))
+            if qty <= 0:
+                return Decision(False, "below_lot_step")
         self._daily[(signal.time_ms // DAY_MS, signal.quality.value)] += 1
         self.open[signal.symbol] = qty * signal.entry
         return Decision(True, "accepted", qty)
+
+    def _size(self, signal: Signal) -> float:
+        p = self.params
+        if p.sizing == "margin":
+            return self.equity * p.margin_per_trade_pct / 100 * self.leverage / signal.entry
+        if p.sizing == "notional":
+            return p.fixed_notional / signal.entry
+        return self.equity * p.risk_per_trade / signal.risk_per_unit
 
     def _refusal(self, signal: Signal) -> str | None:
         p = self.params

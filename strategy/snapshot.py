@@ -60,7 +60,8 @@ class Snapshot:
     fp_sell_imbalances: int = 0
     fp_buy_zones: int = 0
     fp_sell_zones: int = 0
-    divergence: int = 0  # +1 bullish, -1 bearish (confirmed on this bar), 0 none
+    # confirmed on this bar: +1/-1 regular bullish/bearish, +2/-2 hidden, 0 none
+    divergence: int = 0
     mark_price: float | None = None
     funding_rate: float | None = None
     open_interest: float | None = None

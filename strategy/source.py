@@ -19,6 +19,7 @@ from itertools import pairwise
 import asyncpg
 
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
+from strategy.filters import step_of_quantities
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01, PostgreSQL's timestamp origin
 DEPTH, SNAPSHOT, LIQUIDATION, MARK, OPEN_INTEREST = range(5)
@@ -145,6 +146,16 @@ async def infer_tick_size(conn: asyncpg.Connection, symbol: str) -> float | None
         symbol,
     )
     return tick_from_prices(prices or [])
+
+
+async def infer_lot_step(conn: asyncpg.Connection, symbol: str) -> float | None:
+    """The lot step of the symbol: the common step of its latest recorded trade quantities."""
+    qtys = await conn.fetchval(
+        "SELECT array_agg(qty) FROM (SELECT qty FROM agg_trades WHERE symbol = $1 "
+        "AND market = 'usdm' ORDER BY time DESC LIMIT 2000) AS latest",
+        symbol,
+    )
+    return step_of_quantities(qtys or [])
 
 
 def tick_from_prices(prices: list[float]) -> float | None:

@@ -31,7 +31,13 @@ from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.signals import Signal
-from strategy.source import WINDOW_MS, fetch_range, infer_tick_size, setup_reader
+from strategy.source import (
+    WINDOW_MS,
+    fetch_range,
+    infer_lot_step,
+    infer_tick_size,
+    setup_reader,
+)
 from strategy.warmup import warm_up
 from strategy.webhook import Webhook
 
@@ -96,7 +102,9 @@ class Worker:
                 self.webhook = Webhook(self.config.webhook_url)
                 self.webhook.start()
                 _export_webhook_counters(self.webhook)
-            if self.config.executor == "binance":
+            if self.config.executor == "binance" and self.exchange is None:
+                # made once: it outlives the restarts a database outage causes, so the exchange
+                # is watched throughout (closed by `close()` when the worker stops for good)
                 self.exchange = await _binance_executor(self.dsn)
                 for signal, qty in await self.exchange.missed_entries():
                     self._enter(signal, qty)
@@ -107,20 +115,27 @@ class Worker:
         finally:
             if self.webhook is not None:
                 await self.webhook.close()
-            if self.exchange is not None:
-                if self._entries:  # an entry half done is finished by reconciliation later
-                    await asyncio.wait(self._entries, timeout=10)
-                await self.exchange.close()
-                await self.exchange.store.pool.close()
+            if stop.is_set():
+                await self.close()
             for conn in (listener, writer, reader):
                 await conn.close()
+
+    async def close(self) -> None:
+        """Stop the exchange executor (the worker itself stops with `run`)."""
+        exchange, self.exchange = self.exchange, None
+        if exchange is not None:
+            if self._entries:  # an entry half done is finished by reconciliation later
+                await asyncio.wait(self._entries, timeout=10)
+            await exchange.close()
+            await exchange.store.pool.close()
 
     async def _start(
         self, reader: asyncpg.Connection, writer: asyncpg.Connection, stop: asyncio.Event
     ) -> None:
         cfg = self.config
         ticks = await self._tick_sizes(reader, stop)
-        self.engine = Engine(cfg, ticks)
+        steps = {s: await infer_lot_step(reader, s) for s in cfg.symbols}
+        self.engine = Engine(cfg, ticks, steps)
         bar = cfg.indicators.bar_ms
         processed = await store.load_watermark(reader, cfg.worker_name, bar)
         if processed is None:  # first start: begin at the newest settled data

@@ -1,4 +1,5 @@
-"""Symbol filters from ``exchangeInfo`` applied to every price and quantity we send.
+"""Symbol filters from ``exchangeInfo`` applied to every price and quantity we send (the rounding
+itself is strategy/filters.py's, shared with paper trading).
 
 PRICE_FILTER.tickSize, LOT_SIZE (stepSize, minQty, maxQty), MARKET_LOT_SIZE (for MARKET orders)
 and MIN_NOTIONAL.notional. ``plan()`` turns a signal and a quantity into exact Decimal prices and
@@ -9,34 +10,17 @@ rejecting, with a reason a person can read, what cannot (too small, stop on the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
+from strategy.filters import SymbolFilters
 from strategy.signals import Side, Signal
+
+__all__ = ["FilterRejected", "Plan", "SymbolFilters", "parse_exchange_info", "plan"]
 
 
 class FilterRejected(ValueError):
     """The signal cannot be traded within the symbol's filters; the message says why."""
-
-
-@dataclass(frozen=True)
-class SymbolFilters:
-    symbol: str
-    tick: Decimal
-    step: Decimal
-    min_qty: Decimal
-    max_qty: Decimal
-    market_max_qty: Decimal
-    min_notional: Decimal
-
-    def price(self, value: float) -> Decimal:
-        """The nearest valid price."""
-        return (Decimal(repr(value)) / self.tick).quantize(Decimal(1), ROUND_HALF_EVEN) * self.tick
-
-    def qty(self, value: float | Decimal) -> Decimal:
-        """Rounded down to the step: never more than asked."""
-        ticks = (Decimal(repr(value)) if isinstance(value, float) else value) / self.step
-        return ticks.quantize(Decimal(1), ROUND_DOWN) * self.step
 
 
 def parse_exchange_info(info: dict[str, Any]) -> dict[str, SymbolFilters]:

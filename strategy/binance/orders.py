@@ -140,10 +140,21 @@ class Orders:
         params = {"symbol": symbol} if symbol else {}
         orders = await self.client.request("GET", "/fapi/v1/openOrders", params)
         algos = await self.client.request("GET", "/fapi/v1/openAlgoOrders", params)
-        found = [(o["symbol"], o["clientOrderId"], False) for o in orders]
-        found += [(a["symbol"], a["clientAlgoId"], True) for a in algos]
-        return [f for f in found if f[1].startswith(PREFIX)]
+        return open_ours(orders, algos)
 
     async def position_amounts(self) -> dict[str, float]:
-        rows = await self.client.request("GET", "/fapi/v2/positionRisk")
-        return {r["symbol"]: float(r["positionAmt"]) for r in rows}
+        return position_amounts(await self.client.request("GET", "/fapi/v2/positionRisk"))
+
+
+def open_ours(
+    orders: list[dict[str, Any]], algos: list[dict[str, Any]]
+) -> list[tuple[str, str, bool]]:
+    """(symbol, client id, is_algo) of ours among ``openOrders`` and ``openAlgoOrders`` items."""
+    found = [(o["symbol"], o["clientOrderId"], False) for o in orders]
+    found += [(a["symbol"], a["clientAlgoId"], True) for a in algos]
+    return [f for f in found if f[1].startswith(PREFIX)]
+
+
+def position_amounts(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Signed position amount per symbol from ``positionRisk`` items (one-way mode)."""
+    return {r["symbol"]: float(r["positionAmt"]) for r in rows}

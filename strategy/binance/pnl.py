@@ -1,4 +1,4 @@
-"""Realized PnL of one position from its fills on the user-data stream.
+"""Realized PnL of one position from its fills on the user-data stream (events.py credits them).
 
 Each ``ORDER_TRADE_UPDATE`` with execution type TRADE carries the exchange's realized profit of
 that fill (``rp``, zero for an opening fill) and its commission (``n`` in asset ``N``). The sum
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from strategy.binance.client import BinanceClient
 from strategy.binance.errors import BinanceError
@@ -19,14 +18,6 @@ from strategy.binance.errors import BinanceError
 log = logging.getLogger(__name__)
 
 PRICE_MAX_AGE = 60.0  # seconds a fee asset's price is reused
-
-
-def fill_pnl(o: dict[str, Any]) -> tuple[float, float, str] | None:
-    """(realized profit, commission, commission asset) of one order update, or None if it is
-    not a fill."""
-    if o.get("x") != "TRADE":
-        return None
-    return float(o.get("rp") or 0), float(o.get("n") or 0), str(o.get("N") or "")
 
 
 class FeePrices:

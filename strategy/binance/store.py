@@ -168,11 +168,17 @@ class Store:
             guard=_NOT_FINAL,
         )
 
-    async def newest_trade_age(self, symbol: str) -> float | None:
-        """Seconds since the newest recorded aggTrade of ``symbol`` (None: none recorded)."""
+    async def stream_age(self, symbol: str) -> float | None:
+        """Seconds since the recorder last received ``symbol``'s slower continuous stream: its
+        mark price (Binance pushes one a second per symbol, traded or not) or its depth diffs.
+        Trades are not asked: a quiet symbol has none for minutes while its streams are alive.
+        None when either stream has no row at all."""
         return await self.pool.fetchval(
-            """SELECT extract(epoch FROM now() - time)::float8 FROM agg_trades
-               WHERE symbol = $1 AND market = 'usdm' ORDER BY time DESC LIMIT 1""",
+            """SELECT extract(epoch FROM now() - least(m.received_at, d.received_at))::float8
+               FROM (SELECT received_at FROM mark_prices WHERE symbol = $1
+                     ORDER BY time DESC LIMIT 1) AS m,
+                    (SELECT received_at FROM depth_updates WHERE symbol = $1 AND market = 'usdm'
+                     ORDER BY time DESC LIMIT 1) AS d""",
             symbol,
         )
 

@@ -10,7 +10,8 @@ LONG, all required (mirrored for SHORT: short squeeze, ask wall, buys absorbed):
    `absorption_min`, and the bar's low is not below the wall (`wall_tolerance_bps`).
 4. Filter — the book is not strongly against the trade: `imbalance` ≥ `imbalance_floor` (§4.5).
 Confirmations (scored, not required): positive book imbalance, footprint buy imbalances and a
-bullish delta divergence within the last `confirm_bars` bars.
+regular bullish delta divergence (a lower price low, CVD not lower; `divergence` +1) within
+the last `confirm_bars` bars — a hidden divergence (±2) does not count.
 
 Stop: below the lower of the wall and the lowest low of the last `confirm_bars` bars, by
 `stop_buffer_bps`. Targets: `targets_r` multiples of the stop distance.
@@ -193,9 +194,13 @@ class CompositeStrategy:
         score += 10.0 * min(max(view.imbalance, 0.0) / 0.5, 1.0)
         score += 10.0 * min(fp_bars / 3, 1.0) + 15.0 * divergence
         reasons: dict[str, float | int | str | bool | None] = {
-            "cascade_exhausted": cascade,
-            "cascade_start_ms": snap.cascade_start_ms if cascade else None,
-            "cascade_exhaustion": snap.cascade_exhaustion if cascade else None,
+            # the bar's own cascade state, as its `indicators` row has it ...
+            "cascade_side": snap.cascade_side,
+            "cascade_exhausted": snap.cascade_exhausted,
+            "cascade_start_ms": snap.cascade_start_ms,
+            "cascade_exhaustion": snap.cascade_exhaustion,
+            # ... and whether an exhausted cascade against the trade scored as the context
+            "cascade_context": cascade,
             "panic": panic,
             "panic_score": snap.panic_score,
             "wall_price": view.wall,

@@ -24,7 +24,9 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     """The session database with the executor's tables emptied and fresh trades recorded."""
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert db is not None
-    await db.execute("TRUNCATE exchange_orders, exchange_positions, agg_trades")
+    await db.execute(
+        "TRUNCATE exchange_orders, exchange_positions, agg_trades, mark_prices, depth_updates"
+    )
     for symbol in ("BTCUSDT", "ETHUSDT"):
         await record_trade(db, symbol)
     try:

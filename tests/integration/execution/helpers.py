@@ -28,7 +28,7 @@ def trading_market(symbols: list[str]) -> Simulator:
 
 
 async def record_trade(db: asyncpg.Pool, symbol: str) -> None:
-    """One agg_trades row stamped now, as the recorder would write it."""
+    """One agg_trades row stamped now, as the recorder would write it, and its streams alive."""
     now = datetime.now(UTC)
     await db.execute(
         """INSERT INTO agg_trades (time, symbol, agg_trade_id, price, qty, first_trade_id,
@@ -37,6 +37,25 @@ async def record_trade(db: asyncpg.Pool, symbol: str) -> None:
         now,
         symbol,
         time.monotonic_ns(),
+    )
+    await record_streams(db, symbol)
+
+
+async def record_streams(db: asyncpg.Pool, symbol: str) -> None:
+    """A mark price and a depth diff received now: the symbol's streams are alive (no trade)."""
+    now, update_id = datetime.now(UTC), time.monotonic_ns()
+    await db.execute(
+        "INSERT INTO mark_prices (time, symbol, mark_price, received_at) VALUES ($1, $2, 1, $1)",
+        now,
+        symbol,
+    )
+    await db.execute(
+        """INSERT INTO depth_updates (time, symbol, first_update_id, final_update_id,
+           prev_final_update_id, bid_prices, bid_qtys, ask_prices, ask_qtys, received_at)
+           VALUES ($1, $2, $3::int8, $3::int8, $3::int8 - 1, '{}', '{}', '{}', '{}', $1)""",
+        now,
+        symbol,
+        update_id,
     )
 
 

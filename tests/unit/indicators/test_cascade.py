@@ -131,3 +131,74 @@ def test_ewma_smoothing_of_liquidation_rate():
     det.reset()
     assert det.value is None
     assert det.side == 0
+
+
+QUIET_S = 30  # leading quiet seconds keep the baseline median at 0 (floor 1: threshold 10)
+# Hand-computed: start at 20 (t=1), peak 30, E(15) = 0.5, E(5) = 0.833333 (exhausted),
+# E(2) = 0.933333; a later burst 8 (sub-threshold) → E = 1 − 8/30 = 0.733333 still
+# exhausted; 12 ≥ 10 and rising → a new cascade (E = 0); peak 24; E(3) = 1 − 3/24 = 0.875.
+BURSTS = [0, 20, 30, 15, 5, 2, 8, 12, 24, 3]
+
+
+def feed(det: CascadeDetector, notional: list[float]) -> list[tuple[float | None, bool, int]]:
+    """(E, exhausted, start second) after each second of long liquidations."""
+    for t in range(QUIET_S):
+        det.update(t * 1000, 0.0, 0.0)
+    out = []
+    for t, x in enumerate(notional):
+        value = det.update((QUIET_S + t) * 1000, x, 0.0)
+        start = None if det.start_ms is None else det.start_ms // 1000 - QUIET_S
+        out.append((value, det.exhausted, start))
+    return out
+
+
+def test_reference_later_burst_starts_a_new_cascade_only_at_the_threshold():
+    out = feed(CascadeDetector(RAW), BURSTS)
+    expected = [
+        (None, False, None),
+        (0.0, False, 1),
+        (0.0, False, 1),
+        (0.5, False, 1),
+        (1 - 5 / 30, True, 1),
+        (1 - 2 / 30, True, 1),
+        (1 - 8 / 30, True, 1),  # the new burst's rising edge does not revive the old cascade
+        (0.0, False, 7),  # at the threshold: a new cascade, measured against its own peak
+        (0.0, False, 7),
+        (0.875, True, 7),
+    ]
+    assert [(e, x, s) for e, x, s in out] == [
+        (pytest.approx(e, abs=1e-9) if e is not None else None, x, s) for e, x, s in expected
+    ]
+
+
+def test_burst_that_stays_under_the_threshold_leaves_the_cascade_exhausted():
+    det = CascadeDetector(RAW)
+    out = feed(det, [*BURSTS[:6], 8, 9, 9, 4])
+    assert [x for _, x, _ in out[4:]] == [True] * 6
+    assert {s for _, _, s in out[1:]} == {1}
+    assert det.value == pytest.approx(1 - 4 / 30, abs=1e-9)
+
+
+def test_decaying_tail_above_the_threshold_does_not_restart():
+    det = CascadeDetector(RAW)
+    out = feed(det, [100, 19, 15, 16])
+    # E(19) = 0.81 exhausted; 15 is still ≥ 10 but falling: the same, exhausted cascade;
+    # 16 rises again: a new burst, a new cascade.
+    assert [(x, s) for _, x, s in out] == [(False, 0), (True, 0), (True, 0), (False, 3)]
+
+
+def test_hawkes_exhausted_episode_is_not_revived_below_the_start_level():
+    hawkes = HawkesCascade(HawkesConfig(mu=0.1, alpha=2.0, beta=1.0, notional_unit=1000.0))
+    hawkes.update(0, notional=1000.0)  # excess 2: λ = 2.1 ≥ 10·μ, an episode starts
+    hawkes.advance(2000)  # E = 1 − e^{−2} = 0.864665: exhausted
+    assert hawkes.exhausted
+    # a quarter-weight event: excess 2e^{−2} + 0.5 = 0.770671, λ = 0.870671 < 1.0
+    hawkes.update(2000, notional=250.0)
+    assert hawkes.exhaustion == pytest.approx(1 - (2 * math.exp(-2) + 0.5) / 2, abs=1e-12)
+    assert hawkes.exhaustion == pytest.approx(0.614665, abs=1e-6)
+    assert hawkes.exhausted and hawkes.start_ms == 0  # lower E, the same finished episode
+    # another: excess 0.770671·e^{−0.1} + 0.5 = 1.197335, λ ≥ 1.0: a new episode at its peak
+    hawkes.update(2100, notional=250.0)
+    assert hawkes.start_ms == 2100 and not hawkes.exhausted
+    assert hawkes.excess == pytest.approx((2 * math.exp(-2) + 0.5) * math.exp(-0.1) + 0.5)
+    assert hawkes.exhaustion == pytest.approx(0.0, abs=1e-12)

@@ -134,3 +134,39 @@ def test_swing_ignores_pivots_further_apart_than_max_gap():
     div = SwingDivergence(SwingDivergenceConfig(sigma_mult=0.0, max_gap=5))
     assert all(e is None for e in run(div, pivot_stream(12.0, 50.0, 13.0, 40.0)))
     assert not SwingDivergence().ready
+
+
+def lows_stream(l1: float, cvd1: float, l2: float, cvd2: float):
+    """13 bars with pivot lows at bars 3 and 9 (L=R=3); highs flat so no pivot highs."""
+    lows, cvds = [11.0] * 13, [0.0] * 13
+    lows[3], cvds[3] = l1, cvd1
+    lows[9], cvds[9] = l2, cvd2
+    return [(12.0, lo, 1.0, c) for lo, c in zip(lows, cvds, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("pivots", "kind", "code"),
+    [
+        # seed 004 §4.1: price makes a new low, CVD does not (it stays above its last low)
+        pytest.param((9.0, -50.0, 8.0, -40.0), "regular_bullish", 1, id="regular bullish"),
+        pytest.param((9.0, -50.0, 10.0, -60.0), "hidden_bullish", 2, id="hidden bullish"),
+    ],
+)
+def test_reference_divergence_codes_of_pivot_lows(pivots, kind, code):
+    out = run(SwingDivergence(SwingDivergenceConfig(sigma_mult=0.0)), lows_stream(*pivots))
+    event = out[12]
+    assert event is not None and (event.kind, event.sign, event.code) == (kind, 1, code)
+
+
+def test_reference_divergence_codes_of_pivot_highs():
+    div = SwingDivergence(SwingDivergenceConfig(sigma_mult=0.0))
+    regular = run(div, pivot_stream(12.0, 50.0, 13.0, 40.0))[12]
+    div.reset()
+    hidden = run(div, pivot_stream(13.0, 40.0, 12.0, 50.0))[12]
+    assert (regular.kind, regular.code) == ("regular_bearish", -1)
+    assert (hidden.kind, hidden.code) == ("hidden_bearish", -2)
+
+
+def test_lower_price_low_with_a_lower_cvd_low_is_no_divergence():
+    div = SwingDivergence(SwingDivergenceConfig(sigma_mult=0.0))
+    assert all(e is None for e in run(div, lows_stream(9.0, -50.0, 8.0, -60.0)))

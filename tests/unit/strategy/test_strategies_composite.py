@@ -150,3 +150,31 @@ def test_one_signal_per_context_and_spacing_between_contexts():
     third = {"cascade_start_ms": T0 + 16 * BAR_MS}  # a new cascade after the cooldown
     signals = run(strategy, [trigger(i, **third) for i in range(16, 18)])
     assert [s.time_ms for s in signals] == [T0 + 17 * BAR_MS]
+
+
+def test_reasons_carry_the_bars_cascade_state_even_when_it_did_not_score():
+    """An exhausted cascade that started before the window: the signal rides the panic, and
+    its reasons still say what the bar row says (exhausted), with `cascade_context` false."""
+    snaps = setup()
+    old = T0 - 100 * BAR_MS
+    for s in snaps:
+        if s.cascade_side == -1:
+            s.cascade_start_ms = old
+    signals = run(CompositeStrategy("BTCUSDT", {}), snaps)
+    assert len(signals) == 1
+    reasons, row = signals[0].reasons, snaps[-1]
+    assert reasons["cascade_context"] is False and reasons["panic"] is True
+    assert (reasons["cascade_exhausted"], reasons["cascade_side"]) == (True, -1)
+    assert (reasons["cascade_exhausted"], reasons["cascade_start_ms"]) == (
+        row.cascade_exhausted,
+        row.cascade_start_ms,
+    )
+    assert signals[0].score == pytest.approx(85.48 - 25, abs=0.01)
+
+
+def test_only_a_regular_divergence_confirms():
+    hidden = setup()
+    hidden[5].divergence = 2  # hidden bullish: a higher price low with a lower CVD low
+    signals = run(CompositeStrategy("BTCUSDT", {}), hidden)
+    assert signals[0].reasons["divergence"] is False
+    assert signals[0].score == pytest.approx(85.48 - 15, abs=0.01)
