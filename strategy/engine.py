@@ -59,7 +59,10 @@ class Engine:
         }
         self.strategies = {s: build_strategies(config, s) for s in self.symbols}
         self.risk = RiskManager(config.risk)
-        self.paper = PaperExecutor(config.paper) if config.executor == "paper" else None
+        # EXECUTION=off tracks each accepted signal's hypothetical position by the same rules,
+        # so its outcome is known and the risk manager frees the symbol when it ends.
+        tracked = config.executor in ("paper", "off")
+        self.paper = PaperExecutor(config.paper) if tracked else None
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
 
@@ -134,6 +137,7 @@ class Engine:
             pipeline.on_open_interest(payload)  # type: ignore[arg-type]
 
     def _close_bars(self, boundary: int, out: Outputs, emit: bool) -> None:
+        self._time_exits(boundary, out)
         candidates: list[Signal] = []
         for symbol in self.symbols:
             for snap in self.pipelines[symbol].close_bars(boundary):
@@ -149,6 +153,46 @@ class Engine:
             if decision.accepted and self.paper is not None:
                 position = self.paper.submit(signal, decision.qty)
                 out.positions[position.position_id] = position
+
+    def _time_exits(self, boundary: int, out: Outputs) -> None:
+        """Close positions held `max_hold` or longer at the bar close, at the last trade price."""
+        hold = self.config.paper.max_hold_ms
+        if self.paper is None or not hold:
+            return
+        for symbol, pos in list(self.paper.positions.items()):
+            entered = pos.entry_time_ms
+            if entered is not None and entered + hold <= boundary and symbol in self.last_price:
+                price = {symbol: self.last_price[symbol]}
+                for closed in self.paper.close_all(boundary, price, "time"):
+                    self._position_changed(closed, out)
+
+    def drop_symbol(self, symbol: str, time_ms: int) -> Outputs:
+        """The symbol leaves the worker's universe: its tracked position ends at the last price
+        (no more rows will come to close it) and its pipeline and strategies go."""
+        out = Outputs()
+        if self.paper is not None and symbol in self.paper.positions:
+            prices = {symbol: self.last_price[symbol]} if symbol in self.last_price else {}
+            for closed in self.paper.close_all(time_ms, prices, "symbol_removed"):
+                self._position_changed(closed, out)
+            pending = self.paper.positions.pop(symbol, None)
+            if pending is not None:  # never entered: ends with no trade
+                pending.status, pending.exit_reason = "closed", "symbol_removed"
+                pending.exit_time_ms = time_ms
+                out.positions[pending.position_id] = pending
+        self.risk.on_closed(symbol, 0.0, time_ms)  # frees a pending entry's slot; no-op else
+        self.symbols = tuple(s for s in self.symbols if s != symbol)
+        self.pipelines.pop(symbol, None)
+        self.strategies.pop(symbol, None)
+        return out
+
+    def adopt(self, other: Engine, symbol: str) -> None:
+        """Take over `symbol`'s warmed-up pipeline and strategies from `other` (an engine of
+        the same config that warmed up on that symbol alone)."""
+        self.pipelines[symbol] = other.pipelines[symbol]
+        self.strategies[symbol] = other.strategies[symbol]
+        self.symbols = tuple(sorted((*self.symbols, symbol)))
+        if symbol in other.last_price:
+            self.last_price[symbol] = other.last_price[symbol]
 
     def _position_changed(self, pos: Position, out: Outputs) -> None:
         out.positions[pos.position_id] = pos
