@@ -175,11 +175,12 @@ class Engine:
             for closed in self.paper.close_all(time_ms, prices, "symbol_removed"):
                 self._position_changed(closed, out)
             pending = self.paper.positions.pop(symbol, None)
-            if pending is not None:  # never entered: ends with no trade
+            if pending is not None:  # never entered (or no price known): ends without a trade
                 pending.status, pending.exit_reason = "closed", "symbol_removed"
                 pending.exit_time_ms = time_ms
                 out.positions[pending.position_id] = pending
-        self.risk.on_closed(symbol, 0.0, time_ms)  # frees a pending entry's slot; no-op else
+            self.risk.on_closed(symbol, 0.0, time_ms)  # a pending entry's slot; no-op else
+        # (on Binance the exchange still holds the position: its slot frees when it closes)
         self.symbols = tuple(s for s in self.symbols if s != symbol)
         self.pipelines.pop(symbol, None)
         self.strategies.pop(symbol, None)
