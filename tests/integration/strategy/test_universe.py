@@ -1,6 +1,6 @@
 """The worker without STRATEGY_SYMBOLS follows the recorder's SYMBOLS=top:5 as the simulator's
 ranking changes: a symbol entering the top 5 is warmed up and gets signals, one leaving gets
-none after it left."""
+none after it left, and when it comes back it is warmed up on the bars recorded before."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ CONFIG = fast_config(
     symbols=(),  # follow the recorder
     executor="off",
     strategies=(StrategySpec("scored_imbalance", params=CHATTY | {"baseline_bars": 10}),),
-    warmup_ms=60_000,
+    warmup_ms=600_000,
 )
 
 
@@ -67,9 +67,25 @@ async def test_worker_follows_the_recorders_top_n(strategy_db, tmp_path):
         assert left_at is not None
         await _signals_for(conn, ENTERING, left_at)
         await _signals_for(conn, "BTCUSDT", left_at)  # the others go on meanwhile
+
+        # back in the top 5: warmed up on the bars recorded before it left, so its RSI (14
+        # bars) is there at its first bar back, and it gets signals again
+        sim.set_quote_volume(LEAVING, "20e9")
+        await wait_until(lambda: LEAVING in engine.pipelines, 20, "the worker to add it again")
+        back_at = worker.state.processed_ms
+        await _signals_for(conn, LEAVING, back_at)
+        first_back = await conn.fetchrow(
+            "SELECT * FROM indicators WHERE symbol = $1 AND time >= $2 ORDER BY time LIMIT 1",
+            LEAVING,
+            back_at,
+        )
+        assert first_back is not None and first_back["rsi"] is not None
         await _stop(stop, tasks)
         late = await conn.fetchval(
-            "SELECT count(*) FROM signals WHERE symbol = $1 AND time > $2", LEAVING, left_at
+            "SELECT count(*) FROM signals WHERE symbol = $1 AND time > $2 AND time <= $3",
+            LEAVING,
+            left_at,
+            back_at,
         )
         outcomes = await conn.fetch(
             "SELECT outcome FROM signals WHERE symbol = $1 AND decision = 'accepted'", LEAVING
