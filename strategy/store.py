@@ -29,10 +29,10 @@ INSERT INTO signals (signal_id, time, symbol, strategy, side, entry, stop, targe
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
 ON CONFLICT (signal_id) DO NOTHING"""
 _POSITION = """
-INSERT INTO positions (mode, worker, position_id, symbol, strategy, side, qty, remaining, status,
+INSERT INTO positions (position_id, mode, worker, symbol, strategy, side, qty, remaining, status,
                        stop, targets, targets_hit, entry_price, entry_time, exit_price, exit_time,
                        exit_reason, fees, realized_pnl)
-VALUES ($18, $19, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (position_id) DO UPDATE SET
     remaining = EXCLUDED.remaining, status = EXCLUDED.status, stop = EXCLUDED.stop,
     targets_hit = EXCLUDED.targets_hit, entry_price = EXCLUDED.entry_price,
@@ -85,9 +85,7 @@ async def write(
         await write_signals(conn, out.signals)
         positions = list(out.positions.values())
         if positions:
-            await conn.executemany(
-                _POSITION, [(*_position_args(p), mode, worker) for p in positions]
-            )
+            await conn.executemany(_POSITION, [_position_args(p, mode, worker) for p in positions])
             await conn.executemany(_OUTCOME, [_outcome_args(p) for p in positions])
         if positions and mode == "paper":
             fills = [f for p in positions for f in p.fills]
@@ -116,12 +114,12 @@ def _signal_args(s: Signal, d: Decision) -> tuple:
     )  # fmt: skip
 
 
-def _position_args(p: Position) -> tuple:
+def _position_args(p: Position, mode: str, worker: str) -> tuple:
     s = p.signal
     return (
-        p.position_id, s.symbol, s.strategy, s.side.value, p.qty, p.remaining, p.status, p.stop,
-        p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, p.exit_price, p.exit_time_ms,
-        p.exit_reason, p.fees, p.pnl,
+        p.position_id, mode, worker, s.symbol, s.strategy, s.side.value, p.qty, p.remaining,
+        p.status, p.stop, p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, p.exit_price,
+        p.exit_time_ms, p.exit_reason, p.fees, p.pnl,
     )  # fmt: skip
 
 

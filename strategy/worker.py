@@ -286,8 +286,8 @@ class Worker:
             if self.webhook is not None:
                 self.webhook.send(store.signal_json(signal, decision))
         for position in out.positions.values():
-            for fill in position.fills:
-                metrics.FILLS.labels(fill.kind).inc()
+            for fill in position.fills if self.config.executor == "paper" else ():
+                metrics.FILLS.labels(fill.kind).inc()  # (EXECUTION=off: hypothetical, not fills)
             position.fills.clear()  # written: later steps carry only new fills
         if self.engine is not None and self.engine.paper is not None:
             state.open_positions = len(self.engine.paper.positions)

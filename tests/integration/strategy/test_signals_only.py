@@ -22,11 +22,13 @@ from tests.integration.recorder.conftest import wait_until
 from tests.integration.strategy.test_worker import SYMBOLS, fast_config
 
 SCRIPT = json.loads(Path("sim/scripts/demo.json").read_text())  # repeats every 195 s
-SECONDS = 600  # 10 simulated minutes, at 30 times real time
+# 5 simulated minutes at 10 times real time (faster, the recorder lags a stream by more than the
+# worker's STALL_MS of exchange time, and live bars may then miss rows a backtest sees)
+SECONDS = 300
 # Scored imbalance with short windows and no thresholds to speak of: a signal every few bars.
 CHATTY = {"window_bars": 3, "baseline_bars": 20, "min_large_trades": 0, "cooldown_bars": 5,
           "imbalance_min": 0.1, "volume_intensity_min": 1.0, "min_score": 0.0}  # fmt: skip
-# Frequent signals (short windows and cooldowns) and a short time exit, so that in 10 minutes
+# Frequent signals (short windows and cooldowns) and a short time exit, so that in 5 minutes
 # each symbol opens, ends and reopens positions many times.
 CONFIG = fast_config(
     executor="off",
@@ -51,7 +53,7 @@ async def test_signals_only_frees_symbols_and_records_outcomes(record_session, s
         ready = lambda worker, port: workers.append(worker)  # noqa: E731
         tasks.append(asyncio.create_task(run_strategy(strategy_db, CONFIG, stop, ready)))
 
-    await record_session(SCRIPT, SECONDS, symbols=list(SYMBOLS), speed=30,
+    await record_session(SCRIPT, SECONDS, symbols=list(SYMBOLS), speed=10,
                          on_running=start_worker)  # fmt: skip
     conn = await asyncpg.connect(strategy_db)
     await setup_reader(conn)
