@@ -410,7 +410,7 @@ def print_profile(stats: pstats.Stats, title: str, top: int = 15) -> None:
 
 
 async def backtest_bench(admin: str, args: argparse.Namespace) -> None:
-    config = StrategyConfig()
+    config = StrategyConfig(symbols=("BTCUSDT", "ETHUSDT"))  # the session generated below
     async with scratch_database(admin, "backtest") as dsn:
         counts, generate_s, copy_s = await load_session(dsn, args.minutes)
         total = sum(counts.values())

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 
+from settings import SettingsError
+from strategy import universe
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.risk import Decision
@@ -38,6 +41,7 @@ class BacktestResult:
     snapshots: list[Snapshot] | None = None  # kept only when asked (tests, small ranges)
     agg_trades: int = 0
     seconds: float = 0.0
+    symbols: tuple[str, ...] = ()
 
     def add(self, out: Outputs) -> None:
         self.signals += out.signals
@@ -65,14 +69,14 @@ async def run_backtest(
     conn = await asyncpg.connect(dsn)
     try:
         await setup_reader(conn)
-        first, last = await data_bounds(conn, config.symbols)
-        if first is None or last is None:
-            raise ValueError(f"no recorded trades for {', '.join(config.symbols)}")
-        bar = config.indicators.bar_ms
-        start = first if start_ms is None else start_ms
-        start -= start % bar
-        end = last + 1 if end_ms is None else end_ms
-        end += -end % bar  # up to the bar boundary that closes the last bar
+        if not config.symbols:  # following the recorder: the symbols it declares now
+            symbols = await universe.declared(conn, config.top_n)
+            if not symbols:
+                raise SettingsError(
+                    "backtest: no symbols (give --symbols; no recorder declared any)"
+                )
+            config = replace(config, symbols=symbols)
+        start, end = _range(config, *await data_bounds(conn, config.symbols), start_ms, end_ms)
         ticks = {s: config.indicators.tick_size or await infer_tick_size(conn, s)
                  for s in config.symbols}  # fmt: skip
         steps = {s: await infer_lot_step(conn, s) for s in config.symbols}
@@ -80,6 +84,7 @@ async def run_backtest(
         if warm:
             await warm_up(conn, engine, config, start)
         result = BacktestResult(start, end, equity=[(start, config.risk.equity)])
+        result.symbols = config.symbols
         if keep_snapshots:
             result.snapshots = []
         # Read the next window while the engine works on this one (in a thread, so the event
@@ -103,3 +108,30 @@ async def run_backtest(
         await conn.close()
     result.seconds = time.perf_counter() - began
     return result
+
+
+def _range(
+    config: StrategyConfig, first: int | None, last: int | None, start: int | None, end: int | None
+) -> tuple[int, int]:
+    """[start, end) on bar boundaries, default all recorded data; SettingsError (with the span
+    that is recorded) for a range that is empty, inverted or outside it."""
+    names = ", ".join(config.symbols)
+    if first is None or last is None:
+        raise SettingsError(f"backtest: nothing is recorded for {names}")
+    span = f"{names} recorded from {_iso(first)} to {_iso(last)}"
+    if start is not None and end is not None and start >= end:
+        raise SettingsError(
+            f"backtest: --start {_iso(start)} is not before --end {_iso(end)} ({span})"
+        )
+    if (start is not None and start > last) or (end is not None and end <= first):
+        raise SettingsError(f"backtest: nothing recorded in that range ({span})")
+    bar = config.indicators.bar_ms
+    start = first if start is None else start
+    start -= start % bar
+    end = last + 1 if end is None else end
+    end += -end % bar  # up to the bar boundary that closes the last bar
+    return start, end
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -13,9 +13,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from collector.cli import run_with_settings
 from settings import Settings, SettingsError
 from strategy.backtest import BacktestResult, run_backtest
+from strategy.cli import run_job
 from strategy.config import StrategyConfig, load_config
 from strategy.report import summarize, write_report
 
@@ -61,8 +61,8 @@ def main(argv: list[str]) -> int:
         config = configure(args)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return run_with_settings(lambda settings: _backtest(settings, config, args))
+        return 2
+    return run_job(lambda settings: _backtest(settings, config, args))
 
 
 async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.Namespace) -> None:
@@ -84,7 +84,7 @@ def report(result: BacktestResult, config: StrategyConfig, out: Path) -> Path:
     summary = summarize(result.trades, result.equity, config.risk.equity)
     start = dt.datetime.fromtimestamp(result.start_ms / 1000, dt.UTC).isoformat()
     end = dt.datetime.fromtimestamp(result.end_ms / 1000, dt.UTC).isoformat()
-    title = f"Flowline backtest {', '.join(config.symbols)} {start} .. {end}"
+    title = f"Flowline backtest {', '.join(result.symbols)} {start} .. {end}"
     return write_report(summary, result.trades, result.equity, out, title)
 
 

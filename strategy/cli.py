@@ -11,18 +11,21 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import tenacity
+import uvloop
 
 from collector import health
-from collector.cli import run_with_settings
+from collector.logs import setup_logging
 from db.connect import DatabaseUnavailable
 from settings import Settings, SettingsError
+from strategy.binance.config import BinanceConfig
 from strategy.config import StrategyConfig, load_config
 from strategy.worker import Worker
 
@@ -40,25 +43,54 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=os.environ.get("STRATEGY_CONFIG") or None,
         help="TOML file (default: $STRATEGY_CONFIG, else built-in defaults)",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="begin again under this worker_name (after a config change): forget its "
+        "watermark, end its open positions",
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
+        Settings.from_env()
         config = load_config(args.config)
+        if config.executor == "binance":
+            BinanceConfig.from_env()  # the keys, before anything starts
     except SettingsError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return run_job(lambda settings: _run_until_signal(settings, config, args.reset))
+
+
+def run_job(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
+    """Settings and logging from the environment, then `job`; a bad input found on the way
+    (a symbol no recorder knows, a changed config, an empty range) is one line and exit 2."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        uvloop.run(job(settings))
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DatabaseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    return run_with_settings(lambda settings: _run_until_signal(settings, config))
+    return 0
 
 
-async def _run_until_signal(settings: Settings, config: StrategyConfig) -> None:
+async def _run_until_signal(settings: Settings, config: StrategyConfig, reset: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await run_strategy(settings.database_url, config, stop)
+    await run_strategy(settings.database_url, config, stop, reset=reset)
 
 
 async def run_strategy(
@@ -66,9 +98,10 @@ async def run_strategy(
     config: StrategyConfig,
     stop: asyncio.Event,
     on_ready: Callable[[Worker, int], Any] | None = None,
+    reset: bool = False,
 ) -> None:
     """Run workers until `stop`; a database failure restarts one after a capped back-off."""
-    worker = Worker(config, dsn)
+    worker = Worker(config, dsn, reset)
     app = health.build_app(lambda: _report(worker))
     runner, port = await health.start(app, config.metrics_host, config.metrics_port)
     if on_ready is not None:

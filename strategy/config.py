@@ -7,10 +7,14 @@ value raises SettingsError naming the file key or the variable.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +22,7 @@ from settings import SettingsError, parse_duration
 
 EXECUTORS = ("off", "paper", "binance")
 QUALITIES = ("HIGH", "MEDIUM", "LOW")
+_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class PaperParams:
     stale_flatten_ms: int = (
         30_000  # flatten when the symbol's streams are silent this long (0: off)
     )
+    # A position still open this long after its entry is closed at the market at a bar close
+    # (paper, and the hypothetical positions of EXECUTION=off, so a symbol always frees itself).
+    max_hold_ms: int = 14_400_000
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,10 @@ class StrategySpec:
 
 @dataclass(frozen=True)
 class StrategyConfig:
-    symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")
+    # Empty: follow the symbols the recorder declares (SYMBOLS, or its live top:N), all of them
+    # or, with `top_n`, the first N (its ranking order); added and removed as it changes them.
+    symbols: tuple[str, ...] = ()
+    top_n: int | None = None
     executor: str = "paper"
     indicators: IndicatorParams = IndicatorParams()
     risk: RiskParams = RiskParams()
@@ -123,7 +134,8 @@ class StrategyConfig:
 
 
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> StrategyConfig:
-    """Read the TOML file (if any), then apply the environment."""
+    """Read the TOML file (if any), then apply the environment; check every key, type and range
+    (a SettingsError names the first bad one and what is allowed)."""
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     if path is not None:
@@ -131,48 +143,127 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Stra
             data = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"STRATEGY_CONFIG={path}: {exc}") from exc
-    config = _from_mapping(data)
-    return _apply_env(config, env)
+    config = _apply_env(_from_mapping(data), env)
+    from strategy.strategies import check_strategies  # the strategies import this module
+
+    check_strategies(config.strategies)
+    return config
+
+
+SECTIONS = ("worker", "indicators", "risk", "paper", "strategies")
+STRATEGY_KEYS = ("enabled", "params", "symbols")
+# TOML key -> field, for values given as durations ("30s", "1h"; plain numbers are seconds)
+DURATIONS = {
+    "worker": {"settle": "settle_ms", "poll": "poll_ms", "warmup": "warmup_ms"},
+    "indicators": {"bar": "bar_ms"},
+    "risk": {"cooldown": "cooldown_ms"},
+    "paper": {"max_hold": "max_hold_ms"},
+}
+# Allowed ranges (inclusive) and how a message says them; numbers not listed must be > 0.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "risk_per_trade": (1e-12, 1.0, "> 0 and <= 1 (a fraction of equity)"),
+    "max_concurrent": (1, 1e9, ">= 1"),
+    "cooldown_after_losses": (1, 1e9, ">= 1"),
+    "cooldown_ms": (0, 1e15, ">= 0"),
+    "wall_k_mult": (1.0, 1e9, ">= 1 (times the median level)"),
+    "footprint_min_volume": (0, 1e18, ">= 0"),
+    "footprint_ratio": (1.0, 1e9, ">= 1"),
+    "fee_bps": (0, 1e4, ">= 0"),
+    "slippage_bps": (0, 1e4, ">= 0"),
+    "max_hold_ms": (0, 1e15, ">= 0 (0: never)"),
+    "settle_ms": (0, 1e9, ">= 0"),
+    "warmup_ms": (0, 1e15, ">= 0"),
+    "metrics_port": (0, 65535, "a port, 0 to 65535"),
+}
 
 
 def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
-    worker = dict(data.get("worker", {}))
-    specs = tuple(
-        StrategySpec(
-            name,
-            enabled=bool(body.get("enabled", True)),
-            params=dict(body.get("params", {})),
-            symbols={s: dict(v) for s, v in body.get("symbols", {}).items()},
+    for section, body in data.items():
+        if section not in SECTIONS:
+            raise SettingsError(f"[{section}]: unknown section (allowed: {', '.join(SECTIONS)})")
+        if not isinstance(body, dict):
+            raise SettingsError(f"{section}: expected a [{section}] table")
+    worker = _section(data, "worker")
+    chosen: dict[str, Any] = {}
+    if "symbols" in worker:  # a list, or "top:N": follow the recorder's first N
+        names = worker.pop("symbols")
+        if isinstance(names, list) and all(isinstance(n, str) for n in names):
+            names = ",".join(names)
+        if not isinstance(names, str):
+            raise SettingsError('[worker] symbols: expected a list like ["BTCUSDT"] or "top:N"')
+        chosen = _symbols("[worker] symbols", names)
+    if worker.get("executor", EXECUTORS[0]) not in EXECUTORS:
+        allowed = ", ".join(EXECUTORS)
+        raise SettingsError(
+            f"[worker] executor: expected one of {allowed}, got {worker['executor']!r}"
         )
-        for name, body in data.get("strategies", {}).items()
-    )
-    for key in ("settle", "poll", "warmup"):
-        if key in worker:
-            worker[f"{key}_ms"] = _ms(f"worker.{key}", worker.pop(key))
-    if "symbols" in worker:
-        worker["symbols"] = tuple(worker["symbols"])
-    config = _build(StrategyConfig, worker, "worker")
-    indicators = dict(data.get("indicators", {}))
-    if "bar" in indicators:
-        indicators["bar_ms"] = _ms("indicators.bar", indicators.pop("bar"))
-    risk = dict(data.get("risk", {}))
-    if "cooldown" in risk:
-        risk["cooldown_ms"] = _ms("risk.cooldown", risk.pop("cooldown"))
+    config = replace(_build(StrategyConfig, worker, "worker"), **chosen)
     return replace(
         config,
-        indicators=_build(IndicatorParams, indicators, "indicators"),
-        risk=_build(RiskParams, risk, "risk"),
-        paper=_build(PaperParams, dict(data.get("paper", {})), "paper"),
-        strategies=specs if "strategies" in data else config.strategies,
+        indicators=_build(IndicatorParams, _section(data, "indicators"), "indicators"),
+        risk=_build(RiskParams, _section(data, "risk"), "risk"),
+        paper=_build(PaperParams, _section(data, "paper"), "paper"),
+        strategies=_specs(data["strategies"]) if "strategies" in data else config.strategies,
     )
+
+
+def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A section's keys as field names, durations converted to ms."""
+    values = dict(data.get(name, {}))
+    for key, field_name in DURATIONS.get(name, {}).items():
+        if key in values:
+            values[field_name] = _ms(f"[{name}] {key}", values.pop(key))
+        elif field_name in values:  # the field's own name is not a TOML key
+            raise SettingsError(f"[{name}] {field_name}: unknown setting (use {key})")
+    return values
+
+
+def _specs(strategies: Mapping[str, Any]) -> tuple[StrategySpec, ...]:
+    specs = []
+    for name, body in strategies.items():
+        where = f"[strategies.{name}]"
+        if not isinstance(body, dict):
+            raise SettingsError(f"{where}: expected a table with {', '.join(STRATEGY_KEYS)}")
+        for key in body:
+            if key not in STRATEGY_KEYS:
+                allowed = ", ".join(STRATEGY_KEYS)
+                raise SettingsError(f"{where} {key}: unknown key (allowed: {allowed})")
+        enabled = body.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise SettingsError(f"{where} enabled: expected true or false, got {enabled!r}")
+        params, symbols = body.get("params", {}), body.get("symbols", {})
+        if not isinstance(params, dict) or not isinstance(symbols, dict):
+            raise SettingsError(f"{where}: params and symbols must be tables")
+        for symbol, override in symbols.items():
+            if not isinstance(override, dict):
+                raise SettingsError(f"{where} symbols.{symbol}: expected a table")
+            if not isinstance(override.get("enabled", True), bool):
+                raise SettingsError(f"{where} symbols.{symbol}.enabled: expected true or false")
+        specs.append(
+            StrategySpec(name, enabled, dict(params), {s: dict(v) for s, v in symbols.items()})
+        )
+    return tuple(specs)
+
+
+def _symbols(name: str, text: str) -> dict[str, Any]:
+    """STRATEGY_SYMBOLS / [worker] symbols: a list of symbols, or top:N of the recorder's."""
+    text = text.strip()
+    if text.lower().startswith("top:"):
+        n = text[4:]
+        if not n.isdigit() or not 1 <= int(n) <= 1000:
+            raise SettingsError(f"{name}=top:N needs 1 <= N <= 1000, got {text!r}")
+        return {"symbols": (), "top_n": int(n)}
+    symbols = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
+    bad = [s for s in symbols if not _SYMBOL.match(s)]
+    if bad or not symbols:
+        raise SettingsError(f"{name} must be like BTCUSDT,ETHUSDT or top:N, got {text!r}")
+    return {"symbols": symbols, "top_n": None}
 
 
 def _apply_env(config: StrategyConfig, env: Mapping[str, str]) -> StrategyConfig:
     changes: dict[str, Any] = {}
-    if symbols := env.get("STRATEGY_SYMBOLS") or env.get("SYMBOLS"):
-        if symbols.startswith("top:"):
-            raise SettingsError("STRATEGY_SYMBOLS: name the symbols (top:N is for the recorder)")
-        changes["symbols"] = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+    if symbols := env.get("STRATEGY_SYMBOLS", "").strip():
+        changes.update(_symbols("STRATEGY_SYMBOLS", symbols))
     if executor := env.get("EXECUTION"):
         if executor not in EXECUTORS:
             raise SettingsError(f"EXECUTION={executor!r}: expected one of {', '.join(EXECUTORS)}")
@@ -194,14 +285,70 @@ def _apply_env(config: StrategyConfig, env: Mapping[str, str]) -> StrategyConfig
 
 
 def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
-    known = {f.name: f for f in fields(cls)}
-    for key in values:
+    known = {f.name: f for f in fields(cls) if f.name not in _NOT_IN_FILE}
+    renamed = {v: k for k, v in DURATIONS.get(section, {}).items()}
+    for key, value in values.items():
         if key not in known:
-            raise SettingsError(f"[{section}] {key}: unknown setting")
+            listed = ["symbols"] * (section == "worker") + [renamed.get(k, k) for k in known]
+            allowed = ", ".join(listed)
+            raise SettingsError(f"[{section}] {key}: unknown setting (allowed: {allowed})")
+        _check_value(f"[{section}] {renamed.get(key, key)}", key, value, known[key].default)
     return cls(**values)
 
 
+_NOT_IN_FILE = {"indicators", "risk", "paper", "strategies", "symbols", "top_n"}
+
+
+def _check_value(name: str, key: str, value: Any, default: Any) -> None:
+    """The value's type is its default's; numbers within RANGES (else > 0)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        if not isinstance(value, bool) or not isinstance(default, bool):
+            raise SettingsError(f"{name}: expected {_kind(default)}, got {value!r}")
+        return
+    if isinstance(default, str) or (default is None and key.endswith("url")):
+        if not isinstance(value, str):
+            raise SettingsError(f"{name}: expected a string, got {value!r}")
+        return
+    if key == "max_daily":
+        if not isinstance(value, dict) or any(
+            q not in QUALITIES or not isinstance(n, int) or isinstance(n, bool) or n < 0
+            for q, n in value.items()
+        ):
+            raise SettingsError(f"{name}: expected {{ HIGH = n, MEDIUM = n, LOW = n }}, n >= 0")
+        return
+    number = int if isinstance(default, int) else int | float
+    if not isinstance(value, number):
+        raise SettingsError(f"{name}: expected {_kind(default)}, got {value!r}")
+    lo, hi, allowed = RANGES.get(key, (1e-300, math.inf, "> 0"))
+    if not lo <= value <= hi:
+        raise SettingsError(f"{name}: expected {allowed}, got {value!r}")
+
+
+def _kind(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    return "an integer" if isinstance(default, int) else "a number"
+
+
 def _ms(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name}: expected a duration like 30s, 12h or 7d, got {value!r}")
     if isinstance(value, int | float):
+        if value < 0:
+            raise SettingsError(f"{name}: expected a duration >= 0, got {value!r}")
         return int(value * 1000)  # plain numbers are seconds
+    if str(value).strip() in ("0", "0s"):
+        return 0
     return int(parse_duration(name, str(value)) * 1000)
+
+
+# What a worker computes depends on these; the rest (name, timing, ports, webhook) does not.
+_OPERATIONAL = ("worker_name", "settle_ms", "poll_ms", "write_indicators", "webhook_url",
+                "metrics_host", "metrics_port")  # fmt: skip
+
+
+def fingerprint(config: StrategyConfig) -> str:
+    """A short hash of the settings that shape the worker's bars, signals and positions."""
+    shaping = {k: v for k, v in asdict(config).items() if k not in _OPERATIONAL}
+    text = json.dumps(shaping, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -71,8 +71,10 @@ class Engine:
             if (tick := tick_sizes.get(s))
         }
         self.risk = RiskManager(config.risk, filters)
-        paper = config.executor == "paper"
-        self.paper = PaperExecutor(config.paper, filters) if paper else None
+        # EXECUTION=off tracks each accepted signal's hypothetical position by the same rules,
+        # so its outcome is known and the risk manager frees the symbol when it ends.
+        tracked = config.executor in ("paper", "off")
+        self.paper = PaperExecutor(config.paper, filters) if tracked else None
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
         # newest depth diff and mark price seen per symbol: is it still being recorded?
@@ -154,6 +156,7 @@ class Engine:
             pipeline.on_open_interest(payload)  # type: ignore[arg-type]
 
     def _close_bars(self, boundary: int, out: Outputs, emit: bool) -> None:
+        self._time_exits(boundary, out)
         candidates: list[Signal] = []
         for symbol in self.symbols:
             for snap in self.pipelines[symbol].close_bars(boundary):
@@ -187,6 +190,51 @@ class Engine:
             closed = self.paper.close_stale(symbol, boundary, self.last_price[symbol])
             if closed is not None:
                 self._position_changed(closed, out)
+
+    def _time_exits(self, boundary: int, out: Outputs) -> None:
+        """Close positions held `max_hold` or longer at the bar close, at the last trade price."""
+        hold = self.config.paper.max_hold_ms
+        if self.paper is None or not hold:
+            return
+        for symbol, pos in list(self.paper.positions.items()):
+            entered = pos.entry_time_ms
+            if entered is not None and entered + hold <= boundary and symbol in self.last_price:
+                price = {symbol: self.last_price[symbol]}
+                for closed in self.paper.close_all(boundary, price, "time"):
+                    self._position_changed(closed, out)
+
+    def drop_symbol(self, symbol: str, time_ms: int) -> Outputs:
+        """The symbol leaves the worker's universe: its tracked position ends at the last price
+        (no more rows will come to close it) and its pipeline and strategies go."""
+        out = Outputs()
+        if self.paper is not None and symbol in self.paper.positions:
+            prices = {symbol: self.last_price[symbol]} if symbol in self.last_price else {}
+            for closed in self.paper.close_all(time_ms, prices, "symbol_removed"):
+                self._position_changed(closed, out)
+            pending = self.paper.positions.pop(symbol, None)
+            if pending is not None:  # never entered (or no price known): ends without a trade
+                pending.status, pending.exit_reason = "closed", "symbol_removed"
+                pending.exit_time_ms = time_ms
+                out.positions[pending.position_id] = pending
+            self.risk.on_closed(symbol, 0.0, time_ms)  # a pending entry's slot; no-op else
+        # (on Binance the exchange still holds the position: its slot frees when it closes)
+        self.symbols = tuple(s for s in self.symbols if s != symbol)
+        self.pipelines.pop(symbol, None)
+        self.strategies.pop(symbol, None)
+        return out
+
+    def adopt(self, other: Engine, symbol: str) -> None:
+        """Take over `symbol`'s warmed-up pipeline and strategies from `other` (an engine of
+        the same config that warmed up on that symbol alone)."""
+        self.pipelines[symbol] = other.pipelines[symbol]
+        self.strategies[symbol] = other.strategies[symbol]
+        self.symbols = tuple(sorted((*self.symbols, symbol)))
+        if symbol in other.risk.filters:  # its recorded tick and lot step come along
+            self.risk.filters[symbol] = other.risk.filters[symbol]
+            if self.paper is not None and other.paper is not None:
+                self.paper.filters[symbol] = other.paper.filters[symbol]
+        if symbol in other.last_price:
+            self.last_price[symbol] = other.last_price[symbol]
 
     def _position_changed(self, pos: Position, out: Outputs) -> None:
         out.positions[pos.position_id] = pos

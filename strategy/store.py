@@ -13,6 +13,7 @@ import uuid
 import asyncpg
 import orjson
 
+from settings import SettingsError
 from strategy.engine import Engine, Outputs
 from strategy.paper import Position
 from strategy.risk import DAY_MS, Decision
@@ -28,23 +29,29 @@ INSERT INTO signals (signal_id, time, symbol, strategy, side, entry, stop, targe
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
 ON CONFLICT (signal_id) DO NOTHING"""
 _POSITION = """
-INSERT INTO positions (position_id, mode, symbol, strategy, side, qty, remaining, status, stop,
-                       targets, targets_hit, entry_price, entry_time, exit_price, exit_time,
+INSERT INTO positions (position_id, mode, worker, symbol, strategy, side, qty, remaining, status,
+                       stop, targets, targets_hit, entry_price, entry_time, exit_price, exit_time,
                        exit_reason, fees, realized_pnl)
-VALUES ($1, 'paper', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
 ON CONFLICT (position_id) DO UPDATE SET
     remaining = EXCLUDED.remaining, status = EXCLUDED.status, stop = EXCLUDED.stop,
     targets_hit = EXCLUDED.targets_hit, entry_price = EXCLUDED.entry_price,
     entry_time = EXCLUDED.entry_time, exit_price = EXCLUDED.exit_price,
     exit_time = EXCLUDED.exit_time, exit_reason = EXCLUDED.exit_reason, fees = EXCLUDED.fees,
     realized_pnl = EXCLUDED.realized_pnl, updated_at = now()"""
+_OUTCOME = """
+UPDATE signals SET outcome = $2, outcome_time = $3, outcome_price = $4, outcome_pnl = $5,
+                   outcome_r = $6
+WHERE signal_id = $1"""
 _FILL = """
 INSERT INTO fills (fill_id, position_id, time, symbol, side, qty, price, fee, kind)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (fill_id) DO NOTHING"""
 _STATE = """
-INSERT INTO strategy_state (worker, bar_ms, processed) VALUES ($1, $2, $3)
+INSERT INTO strategy_state (worker, bar_ms, processed, config_fingerprint) VALUES ($1, $2, $3, $4)
 ON CONFLICT (worker) DO UPDATE SET bar_ms = EXCLUDED.bar_ms, processed = EXCLUDED.processed,
+                                   config_fingerprint = EXCLUDED.config_fingerprint,
                                    updated_at = now()"""
+_FINGERPRINT = "UPDATE strategy_state SET config_fingerprint = $2 WHERE worker = $1"
 
 
 def signal_json(signal: Signal, decision: Decision) -> dict:
@@ -67,9 +74,10 @@ def signal_json(signal: Signal, decision: Decision) -> dict:
 
 async def write(
     conn: asyncpg.Connection, worker: str, bar_ms: int, out: Outputs, processed_ms: int,
-    indicators: bool = True,
+    indicators: bool = True, mode: str = "paper", fingerprint: str | None = None,
 ) -> None:  # fmt: skip
-    """Everything of one engine step and the watermark, atomically. `conn` has the ms codec."""
+    """Everything of one engine step and the watermark, atomically. `conn` has the ms codec.
+    `mode` 'off': positions are hypothetical (a signal's outcome), so no fills are written."""
     async with conn.transaction():
         if indicators and out.snapshots:
             rows = [s.row() for s in out.snapshots]
@@ -77,7 +85,9 @@ async def write(
         await write_signals(conn, out.signals)
         positions = list(out.positions.values())
         if positions:
-            await conn.executemany(_POSITION, [_position_args(p) for p in positions])
+            await conn.executemany(_POSITION, [_position_args(p, mode, worker) for p in positions])
+            await conn.executemany(_OUTCOME, [_outcome_args(p) for p in positions])
+        if positions and mode == "paper":
             fills = [f for p in positions for f in p.fills]
             await conn.executemany(_FILL, [
                 (f.fill_id, f.position_id, f.time_ms, f.symbol, f.side, f.qty, f.price, f.fee,
@@ -86,7 +96,7 @@ async def write(
         for signal, decision in out.signals:
             payload = orjson.dumps(signal_json(signal, decision)).decode()
             await conn.execute("SELECT pg_notify($1, $2)", SIGNAL_CHANNEL, payload)
-        await conn.execute(_STATE, worker, bar_ms, processed_ms)
+        await conn.execute(_STATE, worker, bar_ms, processed_ms, fingerprint)
 
 
 async def write_signals(conn: asyncpg.Connection, signals: list[tuple[Signal, Decision]]) -> None:
@@ -104,41 +114,67 @@ def _signal_args(s: Signal, d: Decision) -> tuple:
     )  # fmt: skip
 
 
-def _position_args(p: Position) -> tuple:
+def _position_args(p: Position, mode: str, worker: str) -> tuple:
     s = p.signal
     return (
-        p.position_id, s.symbol, s.strategy, s.side.value, p.qty, p.remaining, p.status, p.stop,
-        p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, p.exit_price, p.exit_time_ms,
-        p.exit_reason, p.fees, p.pnl,
+        p.position_id, mode, worker, s.symbol, s.strategy, s.side.value, p.qty, p.remaining,
+        p.status, p.stop, p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, p.exit_price,
+        p.exit_time_ms, p.exit_reason, p.fees, p.pnl,
     )  # fmt: skip
 
 
-async def load_watermark(conn: asyncpg.Connection, worker: str, bar_ms: int) -> int | None:
+def _outcome_args(p: Position) -> tuple:
+    if p.status != "closed":
+        return (p.position_id, p.status, None, None, None, None)
+    risked = p.qty * p.signal.risk_per_unit
+    pnl = p.pnl if p.entry_price is not None else None
+    r = pnl / risked if pnl is not None and risked > 0 else None
+    return (p.position_id, p.exit_reason, p.exit_time_ms, p.exit_price, pnl, r)
+
+
+async def load_watermark(
+    conn: asyncpg.Connection, worker: str, bar_ms: int, fingerprint: str
+) -> int | None:
+    """Where the worker stopped, None on a first start. A watermark written under another
+    config is refused (its bars, signals and positions came from that config)."""
     row = await conn.fetchrow(
-        "SELECT bar_ms, processed FROM strategy_state WHERE worker = $1", worker
+        "SELECT bar_ms, processed, config_fingerprint FROM strategy_state WHERE worker = $1",
+        worker,
     )
-    if row is None or row["bar_ms"] != bar_ms:
-        return None  # a new bar size starts over: old boundaries do not line up
+    if row is None:
+        return None
+    if row["config_fingerprint"] not in (None, fingerprint) or row["bar_ms"] != bar_ms:
+        raise SettingsError(
+            f"worker_name {worker!r} was run with another config: start with --reset to begin "
+            "again under this name, or set [worker] worker_name to a new name"
+        )
+    await conn.execute(_FINGERPRINT, worker, fingerprint)  # a row from before fingerprints
     return row["processed"]
 
 
+async def reset(conn: asyncpg.Connection, worker: str) -> None:
+    """`--reset`: forget the worker's watermark; its open positions end without a fill."""
+    async with conn.transaction():
+        await conn.execute("DELETE FROM strategy_state WHERE worker = $1", worker)
+        await conn.execute(
+            "UPDATE positions SET status = 'closed', exit_reason = 'reset', updated_at = now()"
+            " WHERE worker = $1 AND status <> 'closed'",
+            worker,
+        )
+
+
 async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
-    """Open paper positions and the risk manager's state from the tables; returns the count."""
-    closed = await conn.fetch(
-        "SELECT symbol, realized_pnl, exit_time FROM positions WHERE status = 'closed'"
-        " ORDER BY exit_time, position_id"
-    )
+    """The worker's open paper (or, EXECUTION=off, hypothetical) positions and the risk
+    manager's state from the tables; returns the count."""
+    mode, worker = engine.config.executor, engine.config.worker_name
+    closed = await conn.fetch(_CLOSED, mode, worker)
     day = now_ms - now_ms % DAY_MS
     counts = await conn.fetch(
         "SELECT quality, count(*) FROM signals WHERE decision = 'accepted' AND time >= $1 "
         "GROUP BY quality",
         day,
     )
-    rows = await conn.fetch(
-        "SELECT p.*, s.time AS signal_time, s.entry, s.quality, s.score, s.reasons, s.target1,"
-        " s.target2 FROM positions p JOIN signals s ON s.signal_id = p.position_id"
-        " WHERE p.status <> 'closed' ORDER BY p.symbol"
-    )
+    rows = await conn.fetch(_OPEN, mode, worker)
     open_notional = {}
     for row in rows:
         position = _position_from_row(row)
@@ -150,6 +186,18 @@ async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
         risk.on_closed(row["symbol"], row["realized_pnl"], row["exit_time"])
     risk.restore(open_notional, {(day // DAY_MS, q): n for q, n in counts})
     return len(rows)
+
+
+# A worker's own positions (rows from before the worker column count as everyone's).
+_CLOSED = """
+SELECT symbol, realized_pnl, exit_time FROM positions
+WHERE status = 'closed' AND exit_time IS NOT NULL AND mode = $1 AND (worker = $2 OR worker IS NULL)
+ORDER BY exit_time, position_id"""
+_OPEN = """
+SELECT p.*, s.time AS signal_time, s.entry, s.quality, s.score, s.reasons, s.target1, s.target2
+FROM positions p JOIN signals s ON s.signal_id = p.position_id
+WHERE p.status <> 'closed' AND p.mode = $1 AND (p.worker = $2 OR p.worker IS NULL)
+ORDER BY p.symbol"""
 
 
 def signal_from_row(row: asyncpg.Record, time_ms: int) -> Signal:

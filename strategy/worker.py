@@ -19,16 +19,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import asyncpg
 
 from db.connect import connect, create_pool
 from db.writer import COMMITTED_CHANNEL
-from strategy import metrics, store
+from strategy import metrics, store, universe
 from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
-from strategy.config import StrategyConfig
+from strategy.config import StrategyConfig, fingerprint
 from strategy.engine import Engine, Outputs
 from strategy.signals import Signal
 from strategy.source import (
@@ -43,6 +43,7 @@ from strategy.webhook import Webhook
 
 log = logging.getLogger("flowline.strategy")
 STALL_MS = 5_000
+FOLLOW_EVERY_S = 1.0  # how often the recorder's declared universe is read
 ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
 _HORIZON = """
@@ -80,8 +81,12 @@ async def horizon(
 
 
 class Worker:
-    def __init__(self, config: StrategyConfig, dsn: str) -> None:
+    def __init__(self, config: StrategyConfig, dsn: str, reset: bool = False) -> None:
         self.config, self.dsn = config, dsn
+        self.reset = reset  # --reset: forget the watermark of `worker_name` at the first start
+        self.fingerprint = fingerprint(config)
+        self._pending = Outputs()  # positions ended by a universe change, written next step
+        self._followed_at = 0.0  # when the recorder's universe was last read
         self.state = WorkerState()
         self.engine: Engine | None = None
         self.webhook: Webhook | None = None
@@ -133,71 +138,130 @@ class Worker:
         self, reader: asyncpg.Connection, writer: asyncpg.Connection, stop: asyncio.Event
     ) -> None:
         cfg = self.config
-        ticks = await self._tick_sizes(reader, stop)
-        steps = {s: await infer_lot_step(reader, s) for s in cfg.symbols}
-        self.engine = Engine(cfg, ticks, steps)
+        if self.reset:
+            await store.reset(writer, cfg.worker_name)
+            self.reset = False
         bar = cfg.indicators.bar_ms
-        processed = await store.load_watermark(reader, cfg.worker_name, bar)
+        processed = await store.load_watermark(reader, cfg.worker_name, bar, self.fingerprint)
+        ticks = await self._tick_sizes(reader, stop)
+        if ticks is None:
+            return
+        steps = {s: await infer_lot_step(reader, s) for s in ticks}
+        self.engine = Engine(replace(cfg, symbols=tuple(ticks)), ticks, steps)
+        symbols = self.engine.symbols
         if processed is None:  # first start: begin at the newest settled data
-            newest, _ = await horizon(reader, cfg.symbols, 0, self.cutoff())
+            newest, _ = await horizon(reader, symbols, 0, self.cutoff())
             while newest is None and not stop.is_set():
                 await self._sleep(stop)
-                newest, _ = await horizon(reader, cfg.symbols, 0, self.cutoff())
+                newest, _ = await horizon(reader, symbols, 0, self.cutoff())
             if newest is None:
                 return
             processed = newest - newest % bar
-        await warm_up(reader, self.engine, cfg, processed)
+        await warm_up(reader, self.engine, self.engine.config, processed)
         restored = await store.restore(reader, self.engine, processed)
         if self.exchange is not None:  # its positions live in exchange_positions, not positions
             await self.exchange.restore_risk(self.engine.risk)
+        self._pending = Outputs()
+        if self.engine.paper is not None:  # left the universe while the worker was down
+            for symbol in set(self.engine.paper.positions) - set(symbols):
+                _merge(self._pending, self.engine.drop_symbol(symbol, processed))
         self.state.processed_ms = processed
-        log.info("strategy worker resumes at %s (%d open positions restored)", processed, restored)
+        log.info(
+            "strategy worker resumes at %s on %s (%d open positions restored)",
+            processed, ",".join(symbols), restored,
+        )  # fmt: skip
+
+    async def _symbols(self, reader: asyncpg.Connection, stop: asyncio.Event) -> tuple[str, ...]:
+        """The configured symbols once a recorder knows them, else the recorder's universe;
+        waits for a recorder to declare its symbols (a fresh database)."""
+        cfg = self.config
+        while not stop.is_set():
+            if cfg.symbols and await universe.check_instruments(reader, cfg.symbols):
+                return cfg.symbols
+            if not cfg.symbols and (found := await universe.declared(reader, cfg.top_n)):
+                return found
+            log.info("waiting for a recorder to declare its symbols in recorder_events")
+            await self._sleep(stop)
+        return ()
 
     async def _tick_sizes(
         self, reader: asyncpg.Connection, stop: asyncio.Event
-    ) -> dict[str, float | None]:
-        """Each symbol's price step from the recorded book; waits for a first snapshot."""
+    ) -> dict[str, float | None] | None:
+        """Each symbol's price step from the recorded book; waits for a first snapshot (of every
+        configured symbol; following the recorder, of at least one: the others join later)."""
         fixed = self.config.indicators.tick_size
-        ticks: dict[str, float | None] = {s: fixed for s in self.config.symbols}
-        while not stop.is_set():
+        ticks: dict[str, float | None] = {s: fixed for s in await self._symbols(reader, stop)}
+        while not stop.is_set() and ticks:
             for symbol, tick in ticks.items():
                 if tick is None:
                     ticks[symbol] = await infer_tick_size(reader, symbol)
             missing = [s for s, t in ticks.items() if t is None]
             if not missing:
-                break
+                return ticks
+            if not self.config.symbols and len(missing) < len(ticks):
+                return {s: t for s, t in ticks.items() if t is not None}
             log.info("waiting for a recorded depth snapshot of %s", ", ".join(missing))
             await self._sleep(stop)
-        return ticks
+        return None
+
+    async def _follow(self, reader: asyncpg.Connection) -> None:
+        """Following the recorder (no fixed symbols): apply its newest declared universe. A
+        symbol that left ends its tracked position at the last price and gets no more signals;
+        one that joined is warmed up on its recorded history (once it has a depth snapshot)."""
+        engine, processed = self.engine, self.state.processed_ms
+        if self.config.symbols or engine is None or processed is None:
+            return
+        if time.monotonic() - self._followed_at < FOLLOW_EVERY_S:
+            return
+        self._followed_at = time.monotonic()
+        wanted = await universe.declared(reader, self.config.top_n)
+        if not wanted:
+            return
+        for symbol in [s for s in engine.symbols if s not in wanted]:
+            _merge(self._pending, engine.drop_symbol(symbol, processed))
+            log.info("%s left the recorder's universe: no more signals for it", symbol)
+        for symbol in [s for s in wanted if s not in engine.pipelines]:
+            tick = self.config.indicators.tick_size or await infer_tick_size(reader, symbol)
+            if tick is not None:  # else no recorded snapshot yet: tried again next time
+                steps = {symbol: await infer_lot_step(reader, symbol)}
+                joining = Engine(replace(engine.config, symbols=(symbol,)), {symbol: tick}, steps)
+                await warm_up(reader, joining, joining.config, processed)
+                engine.adopt(joining, symbol)
+                log.info("%s joined the recorder's universe: warmed up, signals from now", symbol)
 
     async def _step(self, reader: asyncpg.Connection, writer: asyncpg.Connection) -> bool:
         """Process the complete bars up to the horizon; False when there was nothing to do."""
         engine, cfg, state = self.engine, self.config, self.state
         if engine is None or state.processed_ms is None:
             return False
+        await self._follow(reader)
         bar = cfg.indicators.bar_ms
         after = state.processed_ms - 60_000
-        newest, received = await horizon(reader, cfg.symbols, after, self.cutoff())
+        newest, received = await horizon(reader, engine.symbols, after, self.cutoff())
         state.horizon_ms = newest
         if newest is None:
             return False
         until = min(newest - newest % bar, state.processed_ms + WINDOW_MS)
         if until <= state.processed_ms:
             return False
-        rows = await fetch_range(reader, cfg.symbols, state.processed_ms, until)
+        rows = await fetch_range(reader, engine.symbols, state.processed_ms, until)
         if self.exchange is not None:  # positions the exchange closed free their risk slot
             for symbol, pnl in self.exchange.take_closed():  # a loss counts towards the cooldown
                 if symbol in engine.risk.open:
                     engine.risk.on_closed(symbol, pnl, state.processed_ms)
             for symbol in set(engine.risk.open) - self.exchange.busy_symbols():
                 engine.risk.on_closed(symbol, 0.0, state.processed_ms)  # closed while we were down
-        out = engine.feed(rows, until)
+        out = _merge(self._pending, engine.feed(rows, until))
         try:
-            await store.write(writer, cfg.worker_name, bar, out, until, cfg.write_indicators)
+            await store.write(
+                writer, cfg.worker_name, bar, out, until, cfg.write_indicators, cfg.executor,
+                self.fingerprint,
+            )  # fmt: skip
         except (asyncpg.PostgresError, OSError):
             metrics.DB_UP.set(0)
             state.db_ok = False
             raise
+        self._pending = Outputs()
         metrics.DB_UP.set(1)
         state.db_ok = True
         self._after_commit(out, until, newest, received)
@@ -238,8 +302,8 @@ class Worker:
             if self.webhook is not None:
                 self.webhook.send(store.signal_json(signal, decision))
         for position in out.positions.values():
-            for fill in position.fills:
-                metrics.FILLS.labels(fill.kind).inc()
+            for fill in position.fills if self.config.executor == "paper" else ():
+                metrics.FILLS.labels(fill.kind).inc()  # (EXECUTION=off: hypothetical, not fills)
             position.fills.clear()  # written: later steps carry only new fills
         if self.engine is not None and self.engine.paper is not None:
             state.open_positions = len(self.engine.paper.positions)
@@ -296,6 +360,16 @@ async def _binance_executor(dsn: str) -> BinanceExecutor:
     except BaseException:
         await pool.close()
         raise
+
+
+def _merge(first: Outputs, then: Outputs) -> Outputs:
+    """`then` added to `first` (changes of the same position: the later state wins)."""
+    first.snapshots += then.snapshots
+    first.signals += then.signals
+    first.positions.update(then.positions)
+    first.closed += then.closed
+    first.equity += then.equity
+    return first
 
 
 def _export_webhook_counters(webhook: Webhook) -> None:

@@ -22,11 +22,38 @@ class Strategy(Protocol):
 
 def build_params(cls: type, strategy: str, values: dict[str, Any]) -> Any:
     """A strategy's frozen params dataclass from the config file, naming any unknown key."""
-    known = {f.name for f in fields(cls)}
-    for key in values:
+    known = {f.name: f.default for f in fields(cls)}
+    for key, value in values.items():
         if key not in known:
-            raise SettingsError(f"[strategies.{strategy}] {key}: unknown parameter")
+            allowed = ", ".join(known)
+            raise SettingsError(
+                f"[strategies.{strategy}] {key}: unknown parameter (allowed: {allowed})"
+            )
+        if not _same_kind(value, known[key]):
+            raise SettingsError(
+                f"[strategies.{strategy}] {key}: expected {_kind(known[key])}, got {value!r}"
+            )
     return cls(**values)
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """A TOML value fits a parameter whose default is `default` (ints fit floats; a list of
+    numbers fits a tuple)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, tuple):
+        return isinstance(value, list | tuple) and all(_same_kind(v, default[0]) for v in value)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))
+
+
+def _kind(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, tuple):
+        return "a list of numbers"
+    return {int: "an integer", float: "a number"}.get(type(default), type(default).__name__)
 
 
 # -- helpers the strategies share ----------------------------------------------------------------

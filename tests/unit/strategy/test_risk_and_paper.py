@@ -102,7 +102,7 @@ def test_config_file_and_environment(tmp_path: Path):
     path.write_text(
         '[worker]\nsymbols = ["BTCUSDT"]\nsettle = "500ms"\n[indicators]\nbar = "1s"\n'
         "[risk]\nmax_concurrent = 2\n"
-        "[strategies.composite]\nenabled = true\nparams = {min_confirmations = 2}\n"
+        "[strategies.composite]\nenabled = true\nparams = {confirm_bars = 2}\n"
         "[strategies.composite.symbols.ETHUSDT]\nenabled = false\n"
     )
     config = load_config(path, env={"EXECUTION": "off"})
@@ -110,7 +110,7 @@ def test_config_file_and_environment(tmp_path: Path):
     assert config.indicators.bar_ms == 1000 and config.risk.max_concurrent == 2
     assert config.executor == "off"
     spec = config.strategies[0]
-    assert spec.for_symbol("BTCUSDT") == (True, {"min_confirmations": 2})
+    assert spec.for_symbol("BTCUSDT") == (True, {"confirm_bars": 2})
     assert spec.for_symbol("ETHUSDT")[0] is False
     with pytest.raises(SettingsError, match="EXECUTION"):
         load_config(path, env={"EXECUTION": "live"})
