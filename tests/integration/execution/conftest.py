@@ -21,11 +21,13 @@ async def exchange() -> AsyncIterator[Simulator]:
 
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    """The session database with the executor's tables emptied and fresh trades recorded."""
+    """The session database with the executor's and the worker's tables emptied (a worker's
+    watermark carries its config's fingerprint) and fresh trades recorded."""
     db = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     assert db is not None
     await db.execute(
-        "TRUNCATE exchange_orders, exchange_positions, agg_trades, mark_prices, depth_updates"
+        "TRUNCATE exchange_orders, exchange_positions, agg_trades, mark_prices, depth_updates,"
+        " strategy_state"
     )
     for symbol in ("BTCUSDT", "ETHUSDT"):
         await record_trade(db, symbol)
