@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from dotenv import load_dotenv
 
@@ -40,8 +41,10 @@ class SettingsError(ValueError):
 
 
 def embedded_database_url(port: int = EMBEDDED_DB_PORT_DEFAULT) -> str:
-    """The URL of the project's own cluster under ./var/pg (see scripts/localdb.sh)."""
-    return f"postgresql://flowline@127.0.0.1:{port}/flowline"
+    """The URL of the project's own cluster under ./var/pg (see scripts/localdb.sh): the app
+    role, whose generated password is read from var/pg/pgpass (0600), never put in the URL."""
+    passfile = quote(str(ROOT / "var" / "pg" / "pgpass"))
+    return f"postgresql://flowline@127.0.0.1:{port}/flowline?passfile={passfile}"
 
 
 @dataclass(frozen=True)
