@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from settings import SettingsError, parse_duration
+from symbols import bad_symbols
 
 EXECUTORS = ("off", "paper", "binance")
 QUALITIES = ("HIGH", "MEDIUM", "LOW")
@@ -136,6 +137,8 @@ def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
             worker[f"{key}_ms"] = _ms(f"worker.{key}", worker.pop(key))
     if "symbols" in worker:
         worker["symbols"] = tuple(worker["symbols"])
+        if bad := bad_symbols(worker["symbols"]):
+            raise SettingsError(f"worker.symbols: {bad} are not symbols like BTCUSDT")
     config = _build(StrategyConfig, worker, "worker")
     indicators = dict(data.get("indicators", {}))
     if "bar" in indicators:
@@ -157,7 +160,10 @@ def _apply_env(config: StrategyConfig, env: Mapping[str, str]) -> StrategyConfig
     if symbols := env.get("STRATEGY_SYMBOLS") or env.get("SYMBOLS"):
         if symbols.startswith("top:"):
             raise SettingsError("STRATEGY_SYMBOLS: name the symbols (top:N is for the recorder)")
-        changes["symbols"] = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+        names = tuple(s.strip().upper() for s in symbols.split(",") if s.strip())
+        if bad := bad_symbols(names):
+            raise SettingsError(f"STRATEGY_SYMBOLS: {bad} are not symbols like BTCUSDT")
+        changes["symbols"] = names
     if executor := env.get("EXECUTION"):
         if executor not in EXECUTORS:
             raise SettingsError(f"EXECUTION={executor!r}: expected one of {', '.join(EXECUTORS)}")
