@@ -13,10 +13,9 @@ _URL_QUERY = re.compile(r"((?:https?|wss?)://[^\s?#'\"]*)[?#][^\s'\"]*", re.IGNO
 
 
 def printable(text: str, limit: int = 200) -> str:
-    """At most ``limit`` characters, control and non-ASCII characters escaped (\\n, \\x1b, ...)."""
-    cut = text[:limit]
-    escaped = cut.encode("unicode_escape").decode("ascii")
-    return escaped + ("…" if len(text) > limit else "")
+    """Control and non-ASCII characters escaped (\\n, \\x1b, ...), cut to ``limit`` characters."""
+    escaped = text[:limit].encode("unicode_escape").decode("ascii")
+    return escaped[:limit] + "…" if len(escaped) > limit or len(text) > limit else escaped
 
 
 def without_query(text: str) -> str:
