@@ -61,7 +61,8 @@ class BinanceConfig:
     @property
     def environment(self) -> str:
         """Where orders really go, judged from the REST host: LIVE, demo/testnet or local."""
-        return ENVIRONMENTS[host_environment(urlsplit(self.rest_url).hostname or "")]
+        host = urlsplit(self.rest_url).hostname or ""
+        return ENVIRONMENTS.get(host_environment(host), f"unknown host {host}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BinanceConfig:
