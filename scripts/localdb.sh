@@ -127,7 +127,10 @@ rename_old_superuser() {
     [ "$(sql_as "$DB_USER" postgres <<<"SELECT rolsuper FROM pg_roles WHERE oid = 10 AND rolname = '$DB_USER'")" = t ] \
         || die "cannot log in as $ADMIN over $SOCK (see $LOG)"
     echo "localdb: converting a cluster from before: $DB_USER stops being a superuser" >&2
-    sql_as "$DB_USER" postgres <<<"CREATE ROLE flowline_setup SUPERUSER LOGIN" >/dev/null
+    sql_as "$DB_USER" postgres >/dev/null <<'SQL'
+SELECT 'CREATE ROLE flowline_setup SUPERUSER LOGIN'
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'flowline_setup') \gexec
+SQL
     # the peer map lets the OS user in as flowline_setup through this one-off entry
     as_owner tee -a "$DATA/pg_ident.conf" >/dev/null <<<"flowline   $(server_user)   flowline_setup"
     as_owner "$BIN/pg_ctl" -D "$DATA" reload >/dev/null
@@ -154,6 +157,8 @@ password() {
 # (a cluster from before) are handed to the app role. Idempotent: runs on every start.
 ensure_app_role() {
     sql_as "$ADMIN" postgres >/dev/null <<SQL
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS flowline_setup;  -- left by a conversion that stopped half-way
 SELECT format('CREATE ROLE %I LOGIN', '$DB_USER')
     WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER') \gexec
 ALTER ROLE $DB_USER NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS LOGIN
