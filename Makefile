@@ -5,7 +5,7 @@ PY := .venv/bin/python
 RUNTIME_STAMP := .venv/.runtime-installed
 DEV_STAMP := .venv/.dev-installed
 
-.PHONY: run test db db-stop demo sim lint format bench clean deps
+.PHONY: run test db db-stop demo sim lint format bench audit clean deps
 
 run: deps
 	@$(MAKE) --no-print-directory _embedded-db-if-needed
@@ -51,6 +51,16 @@ bench: deps $(DEV_STAMP)
 	$(PY) bench/recorder.py
 	$(PY) bench/recorder_e2e.py
 	$(PY) bench/backtest.py
+
+# Known vulnerabilities in the pinned requirements, from PyPI's advisory data: it needs the
+# network, so it is not part of `make test`. pip-audit gets a virtualenv of its own, so its
+# dependencies never mix with the project's.
+AUDIT_VENV := var/build/audit
+audit:
+	@test -x $(AUDIT_VENV)/bin/pip-audit || { bash scripts/make_venv.sh $(AUDIT_VENV) \
+		&& $(AUDIT_VENV)/bin/python -m pip install -q --disable-pip-version-check pip-audit==2.10.1; }
+	@# --strict: a package the advisory data does not know fails the audit instead of passing it
+	$(AUDIT_VENV)/bin/pip-audit --strict --progress-spinner off -r requirements.txt -r requirements-dev.txt
 
 # Removes what `make` built; keeps the embedded database's data (var/pg), which may hold months
 # of recordings. Delete var/pg by hand (after `make db-stop`) to start from nothing.

@@ -11,8 +11,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from dotenv import load_dotenv
+
+from symbols import bad_symbols
 
 ROOT = Path(__file__).resolve().parent
 EMBEDDED_DB_PORT_DEFAULT = 54329
@@ -30,7 +33,6 @@ HYPERTABLES = (
     "recorder_events",
     "indicators",  # written by the strategy worker
 )
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 _DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -40,8 +42,10 @@ class SettingsError(ValueError):
 
 
 def embedded_database_url(port: int = EMBEDDED_DB_PORT_DEFAULT) -> str:
-    """The URL of the project's own cluster under ./var/pg (see scripts/localdb.sh)."""
-    return f"postgresql://flowline@127.0.0.1:{port}/flowline"
+    """The URL of the project's own cluster under ./var/pg (see scripts/localdb.sh): the app
+    role, whose generated password is read from var/pg/pgpass (0600), never put in the URL."""
+    passfile = quote(str(ROOT / "var" / "pg" / "pgpass"))
+    return f"postgresql://flowline@127.0.0.1:{port}/flowline?passfile={passfile}"
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,7 @@ class _Reader:
                 raise SettingsError(f"{name}=top:N needs 1 <= N <= 1000, got {raw!r}")
             return (), int(n)
         symbols = tuple(dict.fromkeys(s.strip().upper() for s in raw.split(",") if s.strip()))
-        bad = [s for s in symbols if not _SYMBOL.match(s)]
+        bad = bad_symbols(symbols)
         if bad or not symbols:
             raise SettingsError(f"{name} must be like BTCUSDT,ETHUSDT or top:N, got {raw!r}")
         return symbols, None

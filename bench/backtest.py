@@ -50,9 +50,8 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.recorder import _admin_url  # noqa: E402
+from bench.recorder import bench_cluster  # noqa: E402
 from collector.rows import COLUMNS  # noqa: E402
-from db.migrate import migrate  # noqa: E402
 from strategy import metrics  # noqa: E402
 from strategy.backtest import WINDOW_MS, BacktestResult, run_backtest  # noqa: E402
 from strategy.cli import run_strategy  # noqa: E402
@@ -66,6 +65,7 @@ from strategy.source import (  # noqa: E402
     setup_reader,
 )
 from strategy.worker import Worker  # noqa: E402
+from tests.db_fixtures import Cluster, create_database, drop_database  # noqa: E402
 
 START_MS = 1_789_999_200_000  # 2026-09-21 14:00 UTC: a fixed start, reproducible sessions
 STEP_MS = 100  # one depth diff per symbol per step (depth@100ms)
@@ -306,28 +306,13 @@ async def load_session(dsn: str, minutes: int) -> tuple[dict[str, int], float, f
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(admin: str, label: str) -> AsyncIterator[str]:
+async def scratch_database(cluster: Cluster, label: str) -> AsyncIterator[str]:
     """A migrated database with a random name, dropped on the way out (as the test fixtures)."""
     name = f"flowline_bench_{label}_{secrets.token_hex(4)}"
-    conn = await asyncpg.connect(admin)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        yield await create_database(cluster, name)
     finally:
-        await conn.close()
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        conn = await asyncpg.connect(url)
-        try:
-            await migrate(conn)
-        finally:
-            await conn.close()
-        yield url
-    finally:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await drop_database(cluster, name)
 
 
 # ---- 1. backtest throughput -------------------------------------------------------------------
@@ -409,9 +394,9 @@ def print_profile(stats: pstats.Stats, title: str, top: int = 15) -> None:
         print("  " + line.replace(str(ROOT) + "/", ""))
 
 
-async def backtest_bench(admin: str, args: argparse.Namespace) -> None:
+async def backtest_bench(cluster: Cluster, args: argparse.Namespace) -> None:
     config = StrategyConfig(symbols=("BTCUSDT", "ETHUSDT"))  # the session generated below
-    async with scratch_database(admin, "backtest") as dsn:
+    async with scratch_database(cluster, "backtest") as dsn:
         counts, generate_s, copy_s = await load_session(dsn, args.minutes)
         total = sum(counts.values())
         print(f"session: {args.minutes} min of {', '.join(config.symbols)}, "
@@ -711,11 +696,13 @@ async def measure_live(dsn: str, steps: list[Step], clock: CommitClock, bar_ms: 
     return numbers
 
 
-async def live_bench(admin: str, args: argparse.Namespace, batch_ms: int, settle_ms: int) -> None:
+async def live_bench(
+    cluster: Cluster, args: argparse.Namespace, batch_ms: int, settle_ms: int
+) -> None:
     config = StrategyConfig(
         symbols=LIVE_SYMBOLS, indicators=LIVE_INDICATORS, metrics_port=0, settle_ms=settle_ms
     )
-    async with scratch_database(admin, "live") as dsn:
+    async with scratch_database(cluster, "live") as dsn:
         clock = CommitClock(dsn)
         clock.start()
         try:
@@ -805,13 +792,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 async def main(argv: list[str]) -> None:
     args = parse_args(argv)
-    admin = _admin_url()
+    cluster = bench_cluster()
     if not args.skip_backtest:
-        await backtest_bench(admin, args)
+        await backtest_bench(cluster, args)
     if not args.skip_live:
         for pair in args.live_configs.split(","):
             batch_ms, settle_ms = (int(v) for v in pair.split(":"))
-            await live_bench(admin, args, batch_ms, settle_ms)
+            await live_bench(cluster, args, batch_ms, settle_ms)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,8 +32,8 @@ from collector.events import EventLog  # noqa: E402
 from collector.handler import FrameHandler  # noqa: E402
 from collector.rows import COLUMNS, AggTradeRow  # noqa: E402
 from collector.sequence import TradeSequence  # noqa: E402
-from db.migrate import migrate  # noqa: E402
 from db.writer import TableWriter  # noqa: E402
+from tests.db_fixtures import Cluster, create_database, drop_database, open_cluster  # noqa: E402
 
 T0 = 1_795_000_000_000
 
@@ -113,29 +112,21 @@ async def pipeline(url: str, raw: list[bytes], symbols: list[str]) -> float:
     return len(raw) / elapsed
 
 
-def _admin_url() -> str:
+def bench_cluster() -> Cluster:
+    """BENCH_DATABASE_URL's server, or the embedded cluster as the tests use it."""
     if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    script = str(ROOT / "scripts" / "localdb.sh")
-    subprocess.run([script, "start"], check=True)
-    return subprocess.run(
-        [script, "url"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+        url = os.environ["BENCH_DATABASE_URL"]
+        return Cluster(admin=url, app=url)
+    return open_cluster()
 
 
 async def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--rows", type=int, default=300_000)
     args = p.parse_args()
-    admin = _admin_url()
-    conn = await asyncpg.connect(admin)
-    await conn.execute("DROP DATABASE IF EXISTS flowline_bench WITH (FORCE)")
-    await conn.execute("CREATE DATABASE flowline_bench")
-    await conn.close()
-    url = admin.rsplit("/", 1)[0] + "/flowline_bench"
-    conn = await asyncpg.connect(url)
-    await migrate(conn)
-    await conn.close()
+    cluster = bench_cluster()
+    await drop_database(cluster, "flowline_bench")
+    url = await create_database(cluster, "flowline_bench")
 
     symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT"]
     raw = frames(args.rows, symbols)
@@ -147,9 +138,7 @@ async def main() -> None:
     print(f"raw COPY (no staging, no ON CONFLICT):           {copy_rate:>10,.0f} rows/s")
     print(f"recorder pipeline (JSON -> rows -> idempotent COPY): {pipe_rate:>10,.0f} rows/s")
     print(f"ratio recorder / raw COPY: {pipe_rate / copy_rate:.0%}")
-    conn = await asyncpg.connect(admin)
-    await conn.execute("DROP DATABASE IF EXISTS flowline_bench WITH (FORCE)")
-    await conn.close()
+    await drop_database(cluster, "flowline_bench")
 
 
 if __name__ == "__main__":

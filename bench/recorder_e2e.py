@@ -47,9 +47,9 @@ from prometheus_client.parser import text_string_to_metric_families
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.recorder import _admin_url  # noqa: E402
+from bench.recorder import bench_cluster  # noqa: E402
 from collector.rows import COLUMNS  # noqa: E402
-from db.migrate import migrate  # noqa: E402
+from tests.db_fixtures import Cluster, create_database, drop_database  # noqa: E402
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT"]
 STREAM_TABLES = ("agg_trades", "depth_updates")  # what the blast feeds: one row per message
@@ -434,28 +434,9 @@ async def sim_post(http: aiohttp.ClientSession, url: str, body: dict) -> None:
 # ---- database, raw COPY, report --------------------------------------------------------------
 
 
-async def fresh_database(admin: str) -> str:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        await conn.execute(f"CREATE DATABASE {DB_NAME}")
-    finally:
-        await conn.close()
-    url = admin.rsplit("/", 1)[0] + "/" + DB_NAME
-    conn = await asyncpg.connect(url)
-    try:
-        await migrate(conn)
-    finally:
-        await conn.close()
-    return url
-
-
-async def drop_database(admin: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    finally:
-        await conn.close()
+async def fresh_database(cluster: Cluster) -> str:
+    await drop_database(cluster, DB_NAME)
+    return await create_database(cluster, DB_NAME)
 
 
 async def raw_copy(url: str) -> tuple[int, float]:
@@ -548,19 +529,19 @@ async def main(argv: list[str]) -> int:
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
     if not rates or not 1 <= args.symbols <= len(SYMBOLS):
         raise SystemExit(f"need at least one rate and 1..{len(SYMBOLS)} symbols")
-    admin = _admin_url()
+    cluster = bench_cluster()
     results: dict[float, Run] = {}
     simulators = Simulators(args.step_ms)
     with tempfile.TemporaryDirectory(prefix="flowline-e2e-") as tmp:
         work = Path(tmp)
         try:
             for rate in rates:
-                url = await fresh_database(admin)
+                url = await fresh_database(cluster)
                 results[rate] = await measure(args, simulators, rate, url, work)
                 print(f"rate {rate:,.0f}: done", file=sys.stderr)
             raw_rows, raw_rate = await raw_copy(url)
         finally:
-            await drop_database(admin)
+            await drop_database(cluster, DB_NAME)
         symbols = ",".join(SYMBOLS[: args.symbols])
         print(
             f"\nrecorder end to end: blast aggTrade + depth@100ms over {symbols}, "

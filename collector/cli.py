@@ -66,7 +66,7 @@ def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> i
     setup_logging(settings.log_level, settings.log_format)
     try:
         uvloop.run(job(settings))
-    except DatabaseUnavailable as exc:
+    except (DatabaseUnavailable, SettingsError) as exc:  # SettingsError: e.g. an unsafe SPOOL_DIR
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

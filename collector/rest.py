@@ -89,7 +89,10 @@ class BinanceRest:
             await self.budget.acquire(weight)
             try:
                 async with self.session.get(
-                    self.base_url + path, params=params, timeout=aiohttp.ClientTimeout(total=15)
+                    self.base_url + path,
+                    params=params,
+                    timeout=aiohttp.ClientTimeout(total=15),
+                    allow_redirects=False,  # a 3xx is an error (RestError), never followed
                 ) as resp:
                     body = await resp.read()
                     self.budget.observe(resp.headers.get("X-MBX-USED-WEIGHT-1M"))

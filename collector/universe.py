@@ -16,19 +16,21 @@ from collector.handler import FrameHandler
 from collector.rest import BinanceRest, RestError
 from collector.sequence import TradeSequence
 from collector.subscriptions import Subscriptions
+from symbols import keep_symbols
 
 log = logging.getLogger(__name__)
 
 
 async def top_symbols(rest: BinanceRest, n: int) -> list[str]:
     info = await rest.exchange_info()
-    eligible = {
+    listed = [
         s["symbol"]
         for s in info["symbols"]
         if s.get("contractType") == "PERPETUAL"
         and s.get("quoteAsset") == "USDT"
         and s.get("status") == "TRADING"
-    }
+    ]
+    eligible = set(keep_symbols(listed, "exchangeInfo"))
     tickers = await rest.tickers_24h()
     ranked = sorted(
         (t for t in tickers if t["symbol"] in eligible),

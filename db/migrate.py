@@ -108,4 +108,9 @@ async def _apply(conn: asyncpg.Connection, m: Migration) -> None:
                 " (the server needs the timescaledb extension installed and "
                 "shared_preload_libraries='timescaledb'; see scripts/install_timescaledb.sh)"
             )
+        elif isinstance(exc, asyncpg.InsufficientPrivilegeError):
+            hint = (
+                " (the DATABASE_URL role needs CREATE on the database and its public schema; "
+                "a superuser can grant them, or run CREATE EXTENSION timescaledb once)"
+            )
         raise MigrationError(f"{m.version} failed: {exc}{hint}") from exc

@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Mapping
+from pathlib import Path
 
 from sim.server import Simulator
 
@@ -54,11 +57,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="pre-serialised aggTrade/depth@100ms/bookTicker frames (--rate = frames/s/stream)",
     )
     p.add_argument(
-        "--api-key",
-        action="append",
-        metavar="KEY:SECRET",
-        help="an account's API key pair (repeatable; default: the built-in test pair)",
+        "--api-keys-file",
+        metavar="PATH",
+        help="accounts' API key pairs, one KEY:SECRET a line (default: $SIM_API_KEYS, a comma "
+        "list of KEY:SECRET, else the built-in test pair); never on the command line, where "
+        "`ps` shows them",
     )
+    p.add_argument("--api-key", action="append", help=argparse.SUPPRESS)  # gone: see api_keys()
     p.add_argument("--listen-key-ttl", type=float, default=3600.0, help="listen key life, s")
     p.add_argument("--wallet", type=float, default=10_000.0, help="USDT per account")
     p.add_argument("--log-level", default="INFO")
@@ -87,22 +92,39 @@ def build(args: argparse.Namespace) -> Simulator:
         ban_seconds=args.ban_seconds,
         replay=args.replay,
         blast=args.blast,
-        api_keys=_api_keys(args.api_key),
+        api_keys=api_keys(args, os.environ),
         listen_key_ttl=args.listen_key_ttl,
         wallet=args.wallet,
     )
 
 
-def _api_keys(pairs: list[str] | None) -> dict[str, str] | None:
-    if not pairs:
-        return None
+def api_keys(args: argparse.Namespace, env: Mapping[str, str]) -> dict[str, str] | None:
+    """From --api-keys-file, else SIM_API_KEYS; None: the built-in test pair."""
+    if args.api_key:
+        raise SystemExit(
+            "--api-key is gone (the secret showed in `ps`): put KEY:SECRET pairs in a file "
+            "(--api-keys-file) or in SIM_API_KEYS=KEY:SECRET,..."
+        )
+    if args.api_keys_file:
+        try:
+            text = Path(args.api_keys_file).read_text()
+        except OSError as exc:
+            where = args.api_keys_file
+            raise SystemExit(f"--api-keys-file: cannot read {where}: {exc.strerror}") from None
+        pairs = [line.strip() for line in text.splitlines()]
+        source = "--api-keys-file"
+    else:
+        pairs = [p.strip() for p in env.get("SIM_API_KEYS", "").split(",")]
+        source = "SIM_API_KEYS"
     keys = {}
     for pair in pairs:
+        if not pair or pair.startswith("#"):
+            continue
         key, sep, secret = pair.partition(":")
         if not sep or not key or not secret:
-            raise SystemExit(f"--api-key wants KEY:SECRET, got {pair[:4]}…")
+            raise SystemExit(f"{source} wants KEY:SECRET pairs, got {pair[:4]}…")
         keys[key] = secret
-    return keys
+    return keys or None
 
 
 async def serve(args: argparse.Namespace) -> None:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -19,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from settings import SettingsError, parse_duration
+from symbols import bad_symbols
 
 EXECUTORS = ("off", "paper", "binance")
 QUALITIES = ("HIGH", "MEDIUM", "LOW")
-_SYMBOL = re.compile(r"^[A-Z0-9]{2,30}$")
 
 
 @dataclass(frozen=True)
@@ -254,8 +253,7 @@ def _symbols(name: str, text: str) -> dict[str, Any]:
             raise SettingsError(f"{name}=top:N needs 1 <= N <= 1000, got {text!r}")
         return {"symbols": (), "top_n": int(n)}
     symbols = tuple(dict.fromkeys(s.strip().upper() for s in text.split(",") if s.strip()))
-    bad = [s for s in symbols if not _SYMBOL.match(s)]
-    if bad or not symbols:
+    if bad_symbols(symbols) or not symbols:
         raise SettingsError(f"{name} must be like BTCUSDT,ETHUSDT or top:N, got {text!r}")
     return {"symbols": symbols, "top_n": None}
 

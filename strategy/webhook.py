@@ -3,8 +3,9 @@
 `send` only serialises and enqueues; one background task delivers in order. A delivery is
 retried with capped, jittered exponential backoff on connection errors, timeouts and 5xx, for a
 bounded number of attempts; a 4xx is the receiver refusing this payload, so it is not retried.
-The queue is bounded: when it is full the oldest payload is dropped, since a fresh signal is worth
-more than a stale one. `sent`, `failed` and `dropped` count what became of every payload.
+A 3xx is refused like a 4xx: redirects are never followed. The queue is bounded: when it is full
+the oldest payload is dropped, since a fresh signal is worth more than a stale one. `sent`,
+`failed` and `dropped` count what became of every payload.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import aiohttp
 import orjson
 import tenacity
 import yarl
+
+from logsafe import printable
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +160,13 @@ class Webhook:
     async def _post(self, body: bytes) -> None:
         assert self._session is not None, "Webhook.start() was not called"
         try:
-            async with self._session.post(self.url, data=body) as response:
+            # never follow a redirect: the payload (and a token in the URL) would go elsewhere
+            async with self._session.post(self.url, data=body, allow_redirects=False) as response:
                 if 200 <= response.status < 300:
                     return
-                reason = f"HTTP {response.status} {response.reason or ''}".rstrip()
+                reason = f"HTTP {response.status} {printable(response.reason or '', 80)}".rstrip()
+                if 300 <= response.status < 400:
+                    reason += " (redirects are not followed)"
                 raise DeliveryError(reason, retryable=response.status >= 500)
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise DeliveryError(self._reason(exc), retryable=True) from exc

@@ -6,9 +6,12 @@ the offset measured with ``/fapi/v1/time``) and ``recvWindow`` are added, and
 re-syncs the offset and retries once: the request was rejected, so re-sending it cannot double
 anything. The client reads ``X-MBX-USED-WEIGHT-1M`` and ``X-MBX-ORDER-COUNT-10S``/``-1M`` and waits
 before it would cross 90 % of a limit. Errors become the exceptions of errors.py; 5xx, timeouts and
-lost connections are ``StatusUnknown`` and are never retried here.
+lost connections are ``StatusUnknown`` and are never retried here; when no answer came at all,
+``ConnectionFailed`` says what failed (DNS, refused, TLS, timeout) and where.
 
-Neither the key nor the secret nor a signed query string is ever logged.
+Redirects are never followed: a 3xx is an error, since following it would re-send the API key
+and a replayable signed query to whatever host the answer names. Neither the key nor the secret
+nor a signed query string is ever logged; exchange error text is truncated and escaped.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import logging
 import time
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import orjson
 
+from logsafe import printable
 from strategy.binance.errors import BinanceError, ClockSkewError, StatusUnknown, classify
 
 log = logging.getLogger(__name__)
@@ -32,6 +36,16 @@ log = logging.getLogger(__name__)
 WEIGHT_LIMIT = 2400  # per minute per IP (reference §C.1; exchangeInfo has the live value)
 ORDER_LIMIT_10S = 300
 SAFETY = 0.9
+
+
+class ConnectionFailed(StatusUnknown):
+    """No HTTP answer at all: the message says what failed and where, not an exchange code.
+
+    Still a ``StatusUnknown`` (code -1007): after a timeout or a cut connection an order may
+    exist, so callers keep querying it by client id before doing anything else."""
+
+    def __str__(self) -> str:
+        return self.msg
 
 
 class BinanceClient:
@@ -45,6 +59,8 @@ class BinanceClient:
         timeout: float = 10.0,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
+        parts = urlsplit(self.rest_url)
+        self._where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self._key = api_key
         self._secret = api_secret.encode()
         self.recv_window = recv_window
@@ -127,19 +143,30 @@ class BinanceClient:
         if self._session is None:
             raise RuntimeError("BinanceClient.start() was not called")
         try:
-            async with self._session.request(method, url, headers=headers) as response:
+            async with self._session.request(
+                method, url, headers=headers, allow_redirects=False
+            ) as response:
                 self._read_counters(response.headers)
                 raw = await response.read()
                 status = response.status
-                retry_after = float(response.headers.get("Retry-After", 0) or 0)
+                retry_after = _seconds(response.headers.get("Retry-After"))
+                location = response.headers.get("Location", "")
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise StatusUnknown(-1007, f"{type(exc).__name__} on {method} {path}", 0) from exc
+            # from None: aiohttp's own text may quote the whole URL, signed query included
+            what = f"{_failure(exc)} on {method} {path}"
+            raise ConnectionFailed(-1007, f"cannot reach {self._where}: {what}", 0) from None
         body = _decode(raw)
         if status == 200:
             return body
+        if 300 <= status < 400:
+            target = urlsplit(location).hostname or "the same host"
+            msg = f"redirect to {printable(target, 80)} refused (the key is not sent on)"
+            log.warning("binance %s %s -> HTTP %d: %s", method, path, status, msg)
+            raise BinanceError(0, msg, status)
         code = body.get("code", 0) if isinstance(body, dict) else 0
-        msg = body.get("msg", raw[:200].decode(errors="replace")) if isinstance(body, dict) else ""
-        error = classify(int(code), str(msg), status, retry_after)
+        text = body.get("msg", "") if isinstance(body, dict) else raw.decode(errors="replace")
+        msg = printable(str(text))
+        error = classify(_int(code), msg, status, retry_after)
         log.info("binance %s %s -> HTTP %d code %s: %s", method, path, status, code, msg)
         raise error
 
@@ -171,6 +198,39 @@ def _text(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value, "f")
     return str(value)
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong, in words a person can act on."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "DNS lookup failed (no such host?)"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
+        return f"TLS failed ({printable(str(exc.__cause__ or type(exc).__name__), 120)})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if isinstance(exc.os_error, ConnectionRefusedError):
+            return "connection refused (nothing listens there)"
+        return (
+            f"connection failed ({printable(exc.os_error.strerror or type(exc.os_error).__name__)})"
+        )
+    if isinstance(exc, TimeoutError):
+        return "timed out waiting for an answer"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection lost before the answer"
+    return type(exc).__name__
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def _decode(raw: bytes) -> Any:

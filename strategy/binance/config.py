@@ -1,15 +1,21 @@
 """The Binance executor's settings, from the environment.
 
 Demo trading is the default; production needs ``BINANCE_LIVE=1`` (and the executor logs a loud
-line when it starts live). The keys are read here and nowhere else, are never part of ``repr``,
-and are never logged or stored.
+line when it starts live). The hosts decide, not the flag alone: a production Binance host is
+refused without ``BINANCE_LIVE=1``, a demo/testnet host with it, anything else except loopback (the
+simulator) always; ``BINANCE_TRADE_REST_URL`` and ``BINANCE_TRADE_WS_URL`` are given together and
+must name the same environment; plain http/ws only to loopback, since the key would travel in
+clear. The keys are read here and nowhere else, are never part of ``repr``, and are never logged
+or stored.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from settings import SettingsError, parse_duration
 
@@ -18,6 +24,13 @@ DEMO_REST_URL = "https://demo-fapi.binance.com"
 DEMO_WS_URL = "wss://fstream.binancefuture.com"
 LIVE_REST_URL = "https://fapi.binance.com"
 LIVE_WS_URL = "wss://fstream.binance.com"
+# Production hosts are Binance's own domain; the demo/testnet ones are listed (reference §D.1).
+LIVE_DOMAIN = "binance.com"
+DEMO_HOSTS = frozenset(
+    {"demo-fapi.binance.com", "testnet.binancefuture.com", "fstream.binancefuture.com",
+     "stream.binancefuture.com"}
+)  # fmt: skip
+ENVIRONMENTS = {"live": "LIVE", "demo": "demo/testnet", "local": "local (loopback: simulator)"}
 ENTRY_TYPES = ("MARKET", "LIMIT")
 MARGIN_TYPES = ("ISOLATED", "CROSSED")
 
@@ -45,6 +58,12 @@ class BinanceConfig:
     request_timeout: float = 10.0
     order_prefix: str = "fl-"
 
+    @property
+    def environment(self) -> str:
+        """Where orders really go, judged from the REST host: LIVE, demo/testnet or local."""
+        host = urlsplit(self.rest_url).hostname or ""
+        return ENVIRONMENTS.get(host_environment(host), f"unknown host {host}")
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> BinanceConfig:
         env = os.environ if env is None else env
@@ -61,14 +80,13 @@ class BinanceConfig:
         if live not in ("0", "1"):
             raise SettingsError(f"BINANCE_LIVE must be 0 or 1, got {live!r}")
         is_live = live == "1"
+        rest_url, ws_url = _endpoints(env, is_live)
         return cls(
             api_key=key,
             api_secret=secret,
             live=is_live,
-            rest_url=_url(
-                env, "BINANCE_TRADE_REST_URL", LIVE_REST_URL if is_live else DEMO_REST_URL
-            ),
-            ws_url=_url(env, "BINANCE_TRADE_WS_URL", LIVE_WS_URL if is_live else DEMO_WS_URL),
+            rest_url=rest_url,
+            ws_url=ws_url,
             leverage=_integer(env, "LEVERAGE", 5, 1, 125),
             margin_type=_choice(env, "MARGIN_TYPE", "ISOLATED", MARGIN_TYPES),
             entry_type=_choice(env, "ENTRY_TYPE", "MARKET", ENTRY_TYPES),
@@ -83,10 +101,72 @@ def _text(env: Mapping[str, str], name: str, default: str = "") -> str:
     return (env.get(name) or default).strip()
 
 
-def _url(env: Mapping[str, str], name: str, default: str) -> str:
+def host_environment(host: str) -> str:
+    """'live' (production Binance), 'demo' (demo/testnet), 'local' (loopback) or 'other'."""
+    host = host.lower().rstrip(".")
+    if host in DEMO_HOSTS:
+        return "demo"
+    if host == LIVE_DOMAIN or host.endswith("." + LIVE_DOMAIN):
+        return "live"
+    if host == "localhost":
+        return "local"
+    try:
+        return "local" if ipaddress.ip_address(host).is_loopback else "other"
+    except ValueError:
+        return "other"
+
+
+def _endpoints(env: Mapping[str, str], live: bool) -> tuple[str, str]:
+    rest_name, ws_name = "BINANCE_TRADE_REST_URL", "BINANCE_TRADE_WS_URL"
+    if bool(_text(env, rest_name)) != bool(_text(env, ws_name)):
+        raise SettingsError(
+            f"{rest_name} and {ws_name} go together (both or neither), so orders and the "
+            "user-data stream cannot point at different environments"
+        )
+    rest = _url(env, rest_name, LIVE_REST_URL if live else DEMO_REST_URL, ("https", "http"))
+    ws = _url(env, ws_name, LIVE_WS_URL if live else DEMO_WS_URL, ("wss", "ws"))
+    rest_env, ws_env = (host_environment(urlsplit(u).hostname or "") for u in (rest, ws))
+    if rest_env != ws_env:
+        raise SettingsError(
+            f"{rest_name} ({ENVIRONMENTS.get(rest_env, 'unknown host')}) and {ws_name} "
+            f"({ENVIRONMENTS.get(ws_env, 'unknown host')}) must name the same environment"
+        )
+    if live and rest_env != "live":
+        raise SettingsError(
+            f"BINANCE_LIVE=1 trades on production Binance hosts (*.{LIVE_DOMAIN}) only; "
+            f"{rest_name} points at {urlsplit(rest).hostname!r}"
+        )
+    if not live and rest_env == "live":
+        raise SettingsError(
+            f"{rest_name} points at production Binance ({urlsplit(rest).hostname}): real money "
+            "needs BINANCE_LIVE=1; for demo trading use https://demo-fapi.binance.com"
+        )
+    if rest_env == "other":
+        raise SettingsError(
+            f"{rest_name}: {urlsplit(rest).hostname!r} is neither a Binance demo/testnet host "
+            f"({', '.join(sorted(DEMO_HOSTS))}) nor loopback (the simulator)"
+        )
+    return rest, ws
+
+
+def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, str]) -> str:
+    """An absolute URL with the secure scheme, or the plain one to loopback only."""
     value = _text(env, name, default).rstrip("/")
-    if not value.startswith(("http://", "https://", "ws://", "wss://")):
-        raise SettingsError(f"{name} must be an http(s):// or ws(s):// URL, got {value!r}")
+    secure, plain = schemes
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise SettingsError(f"{name} is not a URL: {value!r}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise SettingsError(f"{name} must be a {secure}:// URL, got {value!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise SettingsError(f"{name} must be a base URL, without user, query or fragment")
+    if parts.scheme == plain and host_environment(parts.hostname) != "local":
+        raise SettingsError(
+            f"{name}: {plain}:// sends the API key in clear; it is allowed only to loopback "
+            f"(the simulator), use {secure}://"
+        )
     return value
 
 

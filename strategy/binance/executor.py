@@ -88,8 +88,8 @@ class BinanceExecutor:
             log.warning(
                 "!!! BINANCE LIVE TRADING: real orders with real money on %s !!!", config.rest_url
             )
-        else:
-            log.info("binance executor: demo/testnet trading on %s", config.rest_url)
+        else:  # the environment named from the host the orders really go to
+            log.info("binance executor: %s trading on %s", config.environment, config.rest_url)
         client = BinanceClient(
             config.rest_url,
             config.api_key,

@@ -21,6 +21,7 @@ import aiohttp
 import orjson
 from asyncpg import PostgresError
 
+from logsafe import without_query
 from strategy.binance.client import BinanceClient
 from strategy.binance.errors import BinanceError, ListenKeyMissing
 
@@ -64,7 +65,10 @@ class UserDataStream:
                 ) as exc:
                     # a failed reconciliation (exchange or database) is retried on the next connect
                     failures += 1
-                    log.warning("user-data stream: %s: %s", type(exc).__name__, exc)
+                    # a failed handshake's text quotes the URL, listen key included
+                    log.warning(
+                        "user-data stream: %s: %s", type(exc).__name__, without_query(str(exc))
+                    )
                 self.connected.clear()
                 delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 6)) * random.uniform(0.5, 1.0)
                 await asyncio.sleep(delay if failures else 0.05)

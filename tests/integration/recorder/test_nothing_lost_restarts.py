@@ -54,7 +54,7 @@ async def test_kill_9_three_times_loses_no_trade_and_records_every_depth_gap(
                     await asyncio.sleep(2.0)
                 await recorder.kill()
                 if kill == 2:
-                    spool_at_kill = sorted(spool.glob("*/*.batch"))
+                    spool_at_kill = sorted(spool.glob("*/*.rows"))
                     await proxy.restore()
                 await asyncio.sleep(rng.uniform(0.5, 1.5))  # down: trades and diffs go by
                 await recorder.start()

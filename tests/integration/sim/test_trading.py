@@ -314,10 +314,17 @@ async def test_control_api_faults_and_trade_to(
         assert (await r.json())["result"] == 0
 
 
-def test_cli_api_keys_and_listen_key_ttl() -> None:
-    args = parse_args(["--api-key", "K1:S1", "--api-key", "K2:S2", "--listen-key-ttl", "5"])
-    sim = build(args)
+def test_cli_api_keys_and_listen_key_ttl(tmp_path, monkeypatch) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("# accounts\nK1:S1\nK2:S2\n")
+    sim = build(parse_args(["--api-keys-file", str(keys), "--listen-key-ttl", "5"]))
     assert {k: a.secret for k, a in sim.accounts.items()} == {"K1": "S1", "K2": "S2"}
     assert sim.userdata.ttl == 5.0
-    with pytest.raises(SystemExit):
-        build(parse_args(["--api-key", "no-secret"]))
+    monkeypatch.setenv("SIM_API_KEYS", "K3:S3")
+    sim = build(parse_args([]))
+    assert {k: a.secret for k, a in sim.accounts.items()} == {"K3": "S3"}
+    monkeypatch.setenv("SIM_API_KEYS", "no-secret")
+    with pytest.raises(SystemExit, match="SIM_API_KEYS wants KEY:SECRET"):
+        build(parse_args([]))
+    with pytest.raises(SystemExit, match="--api-key is gone"):
+        build(parse_args(["--api-key", "K1:S1"]))
