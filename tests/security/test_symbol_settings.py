@@ -22,11 +22,11 @@ def test_the_recorder_refuses_a_hostile_symbol(name: str) -> None:
 
 @pytest.mark.parametrize("name", HOSTILE)
 def test_the_worker_refuses_a_hostile_symbol(name: str, tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match=r"^STRATEGY_SYMBOLS: "):
+    with pytest.raises(SettingsError, match=r"^STRATEGY_SYMBOLS must be like BTCUSDT"):
         load_config(None, {"STRATEGY_SYMBOLS": f"BTCUSDT,{name}"})
     toml = tmp_path / "strategy.toml"
     toml.write_text(f'[worker]\nsymbols = ["BTCUSDT", {json.dumps(name)}]\n')
-    with pytest.raises(SettingsError, match=r"^worker\.symbols: "):
+    with pytest.raises(SettingsError, match=r"^\[worker\] symbols must be like BTCUSDT"):
         load_config(toml, {})
 
 
