@@ -40,7 +40,7 @@ from db.writer import TableWriter  # noqa: E402
 DAY0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)  # a past day: every chunk is older than now
 TRADES_PER_S = 54
 DIFFS_PER_S = 10
-LEVELS = 23
+LEVELS = 12  # per side: ~23 levels changed per diff
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]
 MS = dt.timedelta(milliseconds=1)
 
