@@ -149,6 +149,7 @@ async def archive_run(
         report.seconds = time.perf_counter() - began
         return report
     finally:
+        await conn.reset_type_codec("timestamptz", schema="pg_catalog")  # the caller's again
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 

@@ -64,7 +64,8 @@ def _plan(settings: Settings, table: str | None, older_than: str | None) -> dict
     """table -> seconds: --older-than, else ARCHIVE_AFTER, else DEFAULT_AFTER."""
     tables = [_table(table)] if table else list(ARCHIVE_TABLES)
     if older_than is not None:
-        seconds = parse_duration("--older-than", older_than) if older_than != "0" else 0.0
+        now = older_than.strip() in ("0", "0s")  # everything whose chunk has ended
+        seconds = 0.0 if now else parse_duration("--older-than", older_than)
         return dict.fromkeys(tables, seconds)
     if settings.archive_after:
         return {t: settings.archive_after[t] for t in tables if t in settings.archive_after}
