@@ -17,6 +17,7 @@ files (step 4 committed), never neither; the next run deletes what an interrupte
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import os
@@ -202,22 +203,18 @@ async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: 
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await conn.execute("SET LOCAL work_mem = '64MB'")  # the sort spills to disk past this
         parts = [_part(root, layout, chunk, *g) for g in await conn.fetch(groups)]
-        todo = iter(parts)
-        part, left = None, 0
+        into = _Files(layout, parts)
         cursor = await conn.cursor(query)
         try:
-            while records := await cursor.fetch(batch):
-                table, offset = _to_arrow(layout, records), 0
-                while offset < len(table):
-                    if left == 0:
-                        _finish(part)
-                        part = next(todo)
-                        left = part.rows
-                    take = min(left, len(table) - offset)
-                    _write(part, layout, table.slice(offset, take))
-                    offset += take
-                    left -= take
-            _finish(part)
+            records = await cursor.fetch(batch)
+            while records:
+                # The server reads the next batch while a thread encodes this one.
+                upcoming = asyncio.ensure_future(cursor.fetch(batch))
+                try:
+                    await asyncio.to_thread(into.add, records)
+                finally:
+                    records = await upcoming
+            _finish(into.part)
         except BaseException:
             for p in parts:
                 if p.writer is not None:
@@ -225,6 +222,28 @@ async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: 
                 p.tmp.unlink(missing_ok=True)
             raise
     return parts
+
+
+class _Files:
+    """Cuts the ordered stream into the parts' files by their counted rows."""
+
+    def __init__(self, layout: Layout, parts: list[Part]) -> None:
+        self.layout = layout
+        self.todo = iter(parts)
+        self.part: Part | None = None
+        self.left = 0
+
+    def add(self, records: list[asyncpg.Record]) -> None:
+        table, offset = _to_arrow(self.layout, records), 0
+        while offset < len(table):
+            if self.left == 0:
+                _finish(self.part)
+                self.part = next(self.todo)
+                self.left = self.part.rows
+            take = min(self.left, len(table) - offset)
+            _write(self.part, self.layout, table.slice(offset, take))
+            offset += take
+            self.left -= take
 
 
 def _part(root: Path, layout: Layout, chunk: Chunk, market: str, symbol: str, day: dt.date,
