@@ -51,6 +51,7 @@ bench: deps $(DEV_STAMP)
 	$(PY) bench/recorder.py
 	$(PY) bench/recorder_e2e.py
 	$(PY) bench/backtest.py
+	$(PY) bench/storage.py
 
 # Removes what `make` built; keeps the embedded database's data (var/pg), which may hold months
 # of recordings. Delete var/pg by hand (after `make db-stop`) to start from nothing.
