@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 
 from db.archive import archive_run
+from db.status import database_status
 from settings import ARCHIVE_TABLES, ROOT
 from sim.server import Simulator
 from tests.integration.archive.helpers import database_rows, stored_rows
@@ -54,6 +55,8 @@ async def test_archive_keeps_every_recorded_row_and_restore_brings_a_range_back(
         assert_trades_are_the_simulators(sims[0], recorded["agg_trades"])
         listing = cli(archive_db, tmp_path / "archive", "list")
         assert "agg_trades" in listing and "B/row" in listing
+        status = await database_status(conn)
+        assert status.archived["agg_trades"][0] == len(recorded["agg_trades"])
 
         # a range back into its hypertable, twice: the second time adds nothing
         lo = dt.datetime.fromtimestamp(session.start_ms / 1000 + 5, dt.UTC)
