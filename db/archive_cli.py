@@ -87,14 +87,19 @@ def _when(option: str, text: str | None) -> dt.datetime:
 async def _run(settings: Settings, plan: dict[str, float]) -> int:
     conn = await connect(settings.database_url)
     try:
-        now = dt.datetime.now(dt.UTC)
+        now, done = dt.datetime.now(dt.UTC), 0
         for table, seconds in plan.items():
             cut = now - dt.timedelta(seconds=seconds)
             report = await archive_run(conn, settings.archive_dir, cut, [table])
+            if not report.chunks:
+                continue
             rate = report.rows / report.seconds if report.seconds else 0.0
             print(f"{table}: {report.chunks} chunks before {cut:%Y-%m-%d %H:%M} -> "
                   f"{report.files} files, {report.rows:,} rows, {_size(report.bytes)}"
                   f"{_per_row(report.bytes, report.rows)}, {rate:,.0f} rows/s")  # fmt: skip
+            done += report.chunks
+        if not done:
+            print("nothing to archive: no chunk has ended before the cut")
     finally:
         await conn.close()
     return 0
@@ -105,8 +110,8 @@ async def _list(settings: Settings) -> int:
     try:
         rows = await conn.fetch(
             "SELECT table_name, market, symbol, count(*) AS files, min(day) AS first,"
-            " max(day) AS last, sum(rows) AS rows, sum(bytes) AS bytes FROM archive_files"
-            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+            " max(day) AS last, sum(rows)::int8 AS rows, sum(bytes)::int8 AS bytes"
+            " FROM archive_files GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
     finally:
         await conn.close()

@@ -102,13 +102,13 @@ def format_status(status: DatabaseStatus, settings: Settings) -> str:
         rows = f"{t.rows:,}" if t.rows_exact else f"~{t.rows:,}"
         lines.append(f"{t.name:<19}{rows:>13}{_size(t.total_bytes):>11}"
                      f"{_per_row(t.total_bytes, t.rows):>8}{t.chunks:>8}  {comp}")  # fmt: skip
+    for name, n in status.plain_tables.items():
+        lines.append(f"{name:<19}{n:>13,}")
     if status.archived:
         lines.append(f"archived (Parquet, {settings.archive_dir}):")
         for name, (n, size, files) in sorted(status.archived.items()):
             lines.append(f"  {name:<17}{n:>13,}{_size(size):>11}{_per_row(size, n):>8}"
                          f"{files:>8} files")  # fmt: skip
-    for name, n in status.plain_tables.items():
-        lines.append(f"{name:<19}{n:>13,}")
     if not any(t.newest for t in status.tables):
         lines.append("no rows yet")
         return "\n".join(lines)
@@ -120,7 +120,7 @@ def format_status(status: DatabaseStatus, settings: Settings) -> str:
 
 
 def _per_row(size: int, rows: int) -> str:
-    return f"{size / rows:.0f}" if rows else "-"
+    return f"{size / rows:.1f}" if rows else "-"
 
 
 def _size(n: int) -> str:
