@@ -51,6 +51,7 @@ bench: deps $(DEV_STAMP)
 	$(PY) bench/recorder.py
 	$(PY) bench/recorder_e2e.py
 	$(PY) bench/backtest.py
+	$(PY) bench/storage.py
 
 # Known vulnerabilities in the pinned requirements, from PyPI's advisory data: it needs the
 # network, so it is not part of `make test`. pip-audit gets a virtualenv of its own, so its

@@ -7,6 +7,7 @@ Commands:
   sim        run the local Binance USD-M futures simulator
   demo       simulator + recorder (+ strategy) together, offline
   db         database tools: ``db init``, ``db status``
+  archive    the Parquet archive tier: ``archive run``, ``archive list``, ``archive restore``
   status     short health summary of the database
   flatten    kill switch: cancel all Flowline orders, close all Flowline positions on Binance
 """
@@ -25,6 +26,7 @@ COMMANDS = {
     "sim": "sim.cli",
     "demo": "collector.demo",
     "db": "db.cli",
+    "archive": "db.archive_cli",
     "status": "db.cli",
     "flatten": "strategy.binance.cli",
 }

@@ -33,6 +33,16 @@ HYPERTABLES = (
     "recorder_events",
     "indicators",  # written by the strategy worker
 )
+# The market-data tables the archive tier moves to Parquet (ARCHIVE_AFTER, db/archive.py).
+ARCHIVE_TABLES = (
+    "agg_trades",
+    "depth_updates",
+    "depth_snapshots",
+    "book_top",
+    "mark_prices",
+    "force_orders",
+    "open_interest",
+)
 _DURATION = re.compile(r"^(\d+)\s*(ms|s|m|h|d)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -79,6 +89,8 @@ class Settings:
     spool_dir: Path = ROOT / "var" / "spool"
     spool_max_bytes: int = 2 * 1024**3
     retention: Mapping[str, float] = field(default_factory=dict)  # table -> seconds
+    archive_dir: Path = ROOT / "var" / "archive"
+    archive_after: Mapping[str, float] = field(default_factory=dict)  # table -> seconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -131,6 +143,8 @@ class Settings:
             spool_dir=Path(r.text("SPOOL_DIR", str(ROOT / "var" / "spool"))),
             spool_max_bytes=r.integer("SPOOL_MAX_BYTES", 2 * 1024**3, 1024**2, 2**50),
             retention=r.retention("RETENTION", ""),
+            archive_dir=Path(r.text("ARCHIVE_DIR", str(ROOT / "var" / "archive"))).absolute(),
+            archive_after=r.archive_after("ARCHIVE_AFTER"),
         )
 
 
@@ -213,6 +227,19 @@ class _Reader:
                     f"{name}: unknown table {table.strip()!r}; use {', '.join(HYPERTABLES)}"
                 )
             result[table.strip()] = parse_duration(name, duration)
+        return result
+
+    def archive_after(self, name: str) -> dict[str, float]:
+        """'7d' (every table of ARCHIVE_TABLES) or 'agg_trades=7d,depth_updates=3d'."""
+        raw = self.text(name, "")
+        if raw and "=" not in raw:
+            return dict.fromkeys(ARCHIVE_TABLES, parse_duration(name, raw))
+        result = self.retention(name, raw)
+        bad = [t for t in result if t not in ARCHIVE_TABLES]
+        if bad:
+            raise SettingsError(
+                f"{name}: {bad[0]} is not archived; use {', '.join(ARCHIVE_TABLES)}"
+            )
         return result
 
 

@@ -37,6 +37,7 @@ from collector.spot import SpotSide
 from collector.subscriptions import Subscriptions, connection_factory
 from collector.trade_drops import DroppedTrades
 from collector.universe import Universe, top_symbols
+from db.archive_schedule import archive_on_schedule
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
 from db.retention import drop_expired_chunks
@@ -289,6 +290,9 @@ async def _record(
             tg.create_task(_stats_every_minute(recorder), name="stats")
             if s.retention:
                 tg.create_task(_retention(s), name="retention")
+            if s.archive_after:
+                archive = archive_on_schedule(s.database_url, s.archive_dir, s.archive_after)
+                tg.create_task(archive, name="archive")
             tg.create_task(_raise_when_set(stop), name="stop")
     except* _Stopped:
         events.record("stop", {"reason": "signal"})

@@ -96,13 +96,19 @@ def format_status(status: DatabaseStatus, settings: Settings) -> str:
     if not status.tables:
         lines.append("no hypertables yet: run `python main.py db init`")
         return "\n".join(lines)
-    lines.append(f"{'table':<19}{'rows':>13}{'size':>11}{'chunks':>8}  compression")
+    lines.append(f"{'table':<19}{'rows':>13}{'size':>11}{'B/row':>8}{'chunks':>8}  compression")
     for t in status.tables:
         comp = f"on ({t.compressed_chunks} compressed)" if t.compression_enabled else "off"
         rows = f"{t.rows:,}" if t.rows_exact else f"~{t.rows:,}"
-        lines.append(f"{t.name:<19}{rows:>13}{_size(t.total_bytes):>11}{t.chunks:>8}  {comp}")
+        lines.append(f"{t.name:<19}{rows:>13}{_size(t.total_bytes):>11}"
+                     f"{_per_row(t.total_bytes, t.rows):>8}{t.chunks:>8}  {comp}")  # fmt: skip
     for name, n in status.plain_tables.items():
         lines.append(f"{name:<19}{n:>13,}")
+    if status.archived:
+        lines.append(f"archived (Parquet, {settings.archive_dir}):")
+        for name, (n, size, files) in sorted(status.archived.items()):
+            lines.append(f"  {name:<17}{n:>13,}{_size(size):>11}{_per_row(size, n):>8}"
+                         f"{files:>8} files")  # fmt: skip
     if not any(t.newest for t in status.tables):
         lines.append("no rows yet")
         return "\n".join(lines)
@@ -111,6 +117,10 @@ def format_status(status: DatabaseStatus, settings: Settings) -> str:
         for symbol, newest in sorted(t.newest.items()):
             lines.append(f"  {t.name:<17}{symbol:<14}{newest:%Y-%m-%d %H:%M:%S.%f}"[:-3])
     return "\n".join(lines)
+
+
+def _per_row(size: int, rows: int) -> str:
+    return f"{size / rows:.1f}" if rows else "-"
 
 
 def _size(n: int) -> str:

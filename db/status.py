@@ -4,7 +4,7 @@ and the row counts of the strategy worker's plain tables (signals, positions, ..
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -35,6 +35,7 @@ class DatabaseStatus:
     migrations: int
     tables: list[TableStatus]
     plain_tables: dict[str, int]  # name -> rows, for the strategy worker's tables that exist
+    archived: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # rows, bytes, files
 
 
 async def database_status(conn: asyncpg.Connection) -> DatabaseStatus:
@@ -57,7 +58,14 @@ async def database_status(conn: asyncpg.Connection) -> DatabaseStatus:
     for name in PLAIN_TABLES:
         if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", name):
             plain[name] = await conn.fetchval(f'SELECT count(*) FROM "{name}"')  # a fixed name
-    return DatabaseStatus(await timescaledb_license(conn), version, migrations, tables, plain)
+    archived = {}
+    if await conn.fetchval("SELECT to_regclass('archive_files') IS NOT NULL"):
+        rows = await conn.fetch(
+            "SELECT table_name, sum(rows), sum(bytes), count(*) FROM archive_files GROUP BY 1"
+        )
+        archived = {r[0]: (int(r[1]), int(r[2]), r[3]) for r in rows}
+    license_ = await timescaledb_license(conn)
+    return DatabaseStatus(license_, version, migrations, tables, plain, archived)
 
 
 async def _row_count(conn: asyncpg.Connection, name: str) -> tuple[int, bool]:

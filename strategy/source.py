@@ -8,6 +8,9 @@ Trades, the bulk of it, come as four arrays per symbol and range (one row, decod
 in C), kept as parallel columns: no record and no tuple per trade. Objects per trade cost their
 construction and, worse, the cyclic GC's passes over them: half of the read time when trades
 were records turned into tuples.
+
+Whatever of a range lies in the Parquet archive (db/archive_read.py) is read from there, the
+rest from the database, as one stream in the same order and shapes.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from itertools import pairwise
 import asyncpg
 
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
+from db.archive_read import Archived, archived
 from strategy.filters import step_of_quantities
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01, PostgreSQL's timestamp origin
 DEPTH, SNAPSHOT, LIQUIDATION, MARK, OPEN_INTEREST = range(5)
 WINDOW_MS = 600_000  # rows are read ten minutes at a time
+SNAPSHOT_SLACK_MS = 60_000  # a snapshot's exchange time precedes its fetch time by less
 
 
 def _decode_ms(value: tuple[int]) -> int:
@@ -104,33 +109,100 @@ SELECT time, open_interest FROM open_interest
 WHERE symbol = $1 AND time >= $2 AND time < $3 ORDER BY time"""
 
 
+# The archive's columns for each query above (a liquidation's notional is computed from two).
+_ARCHIVED = {
+    "agg_trades": ("time", "price", "qty", "is_buyer_maker"),
+    "depth_updates": ("time", "symbol", "market", "transaction_time", "first_update_id",
+                      "final_update_id", "prev_final_update_id", "bid_prices", "bid_qtys",
+                      "ask_prices", "ask_qtys", "received_at", "extra"),
+    "depth_snapshots": DepthSnapshotRow._fields,
+    "force_orders": ("time", "side", "avg_price", "filled_qty"),
+    "mark_prices": ("time", "mark_price", "funding_rate"),
+    "open_interest": ("time", "open_interest"),
+}  # fmt: skip
+
+
 async def fetch_range(
     conn: asyncpg.Connection, symbols: tuple[str, ...], lo_ms: int, hi_ms: int
 ) -> dict[str, SymbolRows]:
     """Every row of `symbols` with time in [lo_ms, hi_ms), per symbol, engine-ordered."""
-    return {s: await _fetch_symbol(conn, s, lo_ms, hi_ms) for s in symbols}
+    archive = await archived(conn, symbols, lo_ms, hi_ms + SNAPSHOT_SLACK_MS)
+    return {s: await _fetch_symbol(conn, archive, s, lo_ms, hi_ms) for s in symbols}
 
 
-async def _fetch_symbol(conn: asyncpg.Connection, symbol: str, lo: int, hi: int) -> SymbolRows:
+async def _fetch_symbol(
+    conn: asyncpg.Connection, archive: Archived, symbol: str, lo: int, hi: int
+) -> SymbolRows:
     rows = SymbolRows()
-    times, prices, qtys, makers = await conn.fetchrow(_TRADES, symbol, lo, hi)
-    if times is not None:  # array_agg over no rows is NULL
+    times, prices, qtys, makers = await _trades(conn, archive, symbol, lo, hi)
+    if times:
         rows.trade_times, rows.trade_prices = times, prices
         rows.trade_qtys, rows.trade_makers = qtys, makers
     events = rows.events
-    events += [(r[0], DEPTH, DepthUpdateRow(*r)) for r in await conn.fetch(_DEPTH, symbol, lo, hi)]
-    events += [
-        (r[0], SNAPSHOT, DepthSnapshotRow(*r[1:]))
-        for r in await conn.fetch(_SNAPSHOTS, symbol, lo, hi)
-    ]
-    events += [
-        (r[0], LIQUIDATION, (r[1] == "SELL", r[2]))
-        for r in await conn.fetch(_LIQUIDATIONS, symbol, lo, hi)
-    ]
-    events += [(r[0], MARK, (r[1], r[2])) for r in await conn.fetch(_MARKS, symbol, lo, hi)]
-    interest = await conn.fetch(_OPEN_INTEREST, symbol, lo, hi)
+    depth = await _rows(conn, archive, "depth_updates", _DEPTH, symbol, lo, hi)
+    events += [(r[0], DEPTH, DepthUpdateRow(*r)) for r in depth]
+    snapshots = await _snapshots(conn, archive, symbol, lo, hi)
+    events += [(r[0], SNAPSHOT, DepthSnapshotRow(*r[1:])) for r in snapshots]
+    liquidations = await _rows(conn, archive, "force_orders", _LIQUIDATIONS, symbol, lo, hi)
+    events += [(r[0], LIQUIDATION, (r[1] == "SELL", _notional(r))) for r in liquidations]
+    marks = await _rows(conn, archive, "mark_prices", _MARKS, symbol, lo, hi)
+    events += [(r[0], MARK, (r[1], r[2])) for r in marks]
+    interest = await _rows(conn, archive, "open_interest", _OPEN_INTEREST, symbol, lo, hi)
     events += [(r[0], OPEN_INTEREST, r[1]) for r in interest]
     events.sort(key=_event_order)  # stable: keeps each table's own order within a time
+    return rows
+
+
+def _notional(row: tuple) -> float:
+    """avg_price * filled_qty: computed by the database, or here for an archived row."""
+    return row[2] if len(row) == 3 else row[2] * row[3]
+
+
+async def _trades(
+    conn: asyncpg.Connection, archive: Archived, symbol: str, lo: int, hi: int
+) -> list[list]:
+    columns: list[list] = [[], [], [], []]
+    for a, b, in_archive in archive.pieces("agg_trades", symbol, lo, hi):
+        if in_archive:
+            part = archive.read("agg_trades", symbol, _ARCHIVED["agg_trades"], a, b)
+        else:
+            part = await conn.fetchrow(_TRADES, symbol, a, b)
+        if not columns[0]:
+            columns = [c or [] for c in part]  # array_agg over no rows is NULL
+        else:
+            for column, values in zip(columns, part, strict=True):
+                column += values or []
+    return columns
+
+
+async def _rows(
+    conn: asyncpg.Connection, archive: Archived, table: str, sql: str, symbol: str, lo: int, hi: int
+) -> list:
+    """`sql`'s rows for [lo, hi): the archived pieces from the archive, the rest from `sql`."""
+    out: list = []
+    for a, b, in_archive in archive.pieces(table, symbol, lo, hi):
+        if in_archive:
+            out += zip(*archive.read(table, symbol, _ARCHIVED[table], a, b), strict=True)
+        else:
+            out += await conn.fetch(sql, symbol, a, b)
+    return out
+
+
+async def _snapshots(
+    conn: asyncpg.Connection, archive: Archived, symbol: str, lo: int, hi: int
+) -> list:
+    """Snapshots are read by exchange time, archived by fetch time (`time`): the database's rows
+    whose `time` is archived are skipped, the archive's are picked by exchange time."""
+    table = "depth_snapshots"
+    rows = [r for r in await conn.fetch(_SNAPSHOTS, symbol, lo, hi)
+            if not archive.covers(table, symbol, r[1])]  # fmt: skip
+    for a, b, in_archive in archive.pieces(table, symbol, lo, hi + SNAPSHOT_SLACK_MS):
+        if in_archive:
+            for r in zip(*archive.read(table, symbol, _ARCHIVED[table], a, b), strict=True):
+                at = r[5] if r[5] is not None else r[4] if r[4] is not None else r[0]
+                if lo <= at < hi:
+                    rows.append((at, *r))
+    rows.sort(key=lambda r: (r[0], r[4]))  # at, last_update_id: the query's order
     return rows
 
 
@@ -181,12 +253,16 @@ async def data_bounds(
     lasts: list[int] = []
     for symbol in symbols:
         row = await conn.fetchrow(_BOUNDS, symbol)
-        firsts += [t for t in (row[0], row[1]) if t is not None]
-        lasts += [row[2]] if row[2] is not None else []
+        firsts += [t for t in (row[0], row[1], row[3]) if t is not None]
+        lasts += [t for t in (row[2], row[4]) if t is not None]
     return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
 
 
 _BOUNDS = """
 SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm'),
        (SELECT min(time) FROM depth_updates WHERE symbol = $1 AND market = 'usdm'),
-       (SELECT max(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm')"""
+       (SELECT max(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm'),
+       (SELECT min(min_time) FROM archive_files WHERE symbol = $1 AND market = 'usdm'
+           AND table_name IN ('agg_trades', 'depth_updates')),
+       (SELECT max(max_time) FROM archive_files WHERE symbol = $1 AND market = 'usdm'
+           AND table_name = 'agg_trades')"""

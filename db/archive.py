@@ -1,0 +1,359 @@
+"""``archive run``: whole chunks older than a cut move to Parquet, verified before they are dropped.
+
+Per chunk, oldest first:
+
+1. rows of files already catalogued for the chunk's range go back into the chunk first (after an
+   ``archive restore``, or a row written late), so a file is always rewritten whole;
+2. the chunk is streamed (a server-side cursor, in batches; never held whole) in the order
+   market, symbol, time, key into one file per market, symbol and UTC day, each written under a
+   temporary name, fsynced, renamed, its directory fsynced;
+3. each file is read back: its row count, time range and key checksum must equal the chunk's;
+4. in one transaction the chunk is locked against writes, its row count checked again, the files
+   catalogued in ``archive_files`` and the chunk dropped.
+
+A kill at any point leaves the chunk (steps 1-3, or step 4 rolled back) or verified, catalogued
+files (step 4 committed), never neither; the next run deletes what an interrupted run left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from db.archive_format import (
+    ARROW_TYPES,
+    DAY_US,
+    DEFAULT_MARKET,
+    PG_EPOCH_US,
+    TIMESTAMP,
+    ArchiveError,
+    Layout,
+    add_checksums,
+    datetime_to_us,
+    file_path,
+    key_checksum,
+    set_codecs,
+    signed,
+    table_layout,
+    us_to_datetime,
+)
+from db.archive_read import catalogued, restore_files
+
+log = logging.getLogger(__name__)
+
+# One archiver at a time (the recorder's schedule and a manual run): any constant works.
+_LOCK_KEY = 0x466C6F7741726368
+# Rows per fetch: bounded memory whatever the chunk's size (a depth row holds ~100 floats).
+BATCH_ROWS = 50_000
+BATCH_ROWS_WITH_ARRAYS = 5_000
+ZSTD_LEVEL = 3  # 6 and 9 saved 1-7 % more and wrote 2-3x slower
+# Test hook: FLOWLINE_ARCHIVE_PAUSE_AT=<step> stops the run there (tests kill -9 it at each step).
+PAUSE_ENV = "FLOWLINE_ARCHIVE_PAUSE_AT"
+STEPS = ("written", "renamed", "verified", "catalogued", "dropped")
+
+_CHUNKS = """
+SELECT chunk_schema, chunk_name, range_start, range_end FROM timescaledb_information.chunks
+WHERE hypertable_schema = 'public' AND hypertable_name = $1 AND range_end <= $2
+ORDER BY range_start"""
+_CATALOGUE = """
+INSERT INTO archive_files (path, table_name, market, symbol, day, range_start, range_end, rows,
+                           bytes, min_time, max_time, checksum)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (path) DO UPDATE SET rows = EXCLUDED.rows, bytes = EXCLUDED.bytes,
+    min_time = EXCLUDED.min_time, max_time = EXCLUDED.max_time, checksum = EXCLUDED.checksum,
+    range_start = EXCLUDED.range_start, range_end = EXCLUDED.range_end, created = now()"""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    schema: str
+    name: str
+    start: int  # µs since 2000, inclusive
+    end: int  # exclusive
+
+    @property
+    def qualified(self) -> str:
+        return f'"{self.schema}"."{self.name}"'
+
+
+@dataclass
+class Part:
+    """One file: the chunk's rows of one market, symbol and day."""
+
+    market: str
+    symbol: str
+    day: dt.date
+    rows: int  # counted by the database
+    min_time: int
+    max_time: int
+    start: int  # the range it stands for: the chunk's, clipped to the day
+    end: int
+    path: Path
+    written: int = 0
+    checksum: int = 0
+    bytes: int = 0
+    writer: pq.ParquetWriter | None = field(default=None, repr=False)
+
+    @property
+    def tmp(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.tmp")
+
+
+@dataclass
+class ArchiveReport:
+    chunks: int = 0
+    rows: int = 0
+    bytes: int = 0
+    files: int = 0
+    seconds: float = 0.0
+    by_table: dict[str, tuple[int, int]] = field(default_factory=dict)  # rows, bytes
+
+
+def pause_at(step: str) -> None:
+    if os.environ.get(PAUSE_ENV) == step:
+        print(f"archive: paused at {step}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
+async def archive_run(
+    conn: asyncpg.Connection, root: Path, cut: dt.datetime, tables: list[str]
+) -> ArchiveReport:
+    """Archive every chunk of `tables` whose range ends at or before `cut`."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
+        raise ArchiveError("another archive run is in progress")
+    try:
+        await set_codecs(conn)
+        await clean_leftovers(conn, root)
+        report = ArchiveReport()
+        began = time.perf_counter()
+        for table in tables:
+            layout = await table_layout(conn, table)
+            for r in await conn.fetch(_CHUNKS, table, datetime_to_us(cut)):
+                rows, size, files = await archive_chunk(conn, layout, Chunk(*r), root)
+                report.chunks += 1
+                report.rows += rows
+                report.bytes += size
+                report.files += files
+                old = report.by_table.get(table, (0, 0))
+                report.by_table[table] = (old[0] + rows, old[1] + size)
+        report.seconds = time.perf_counter() - began
+        return report
+    finally:
+        await conn.reset_type_codec("timestamptz", schema="pg_catalog")  # the caller's again
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
+async def clean_leftovers(conn: asyncpg.Connection, root: Path) -> None:
+    """Temporary files, and files never catalogued (their chunk is still there), of a run that
+    was interrupted. Runs under the archive lock, so no other run is writing."""
+    _remove_unknown(root, {r[0] for r in await conn.fetch("SELECT path FROM archive_files")})
+
+
+def _remove_unknown(root: Path, known: set[str]) -> None:
+    for path in root.glob("table=*/**/*"):
+        if path.is_file() and (path.name.endswith(".tmp") or str(path) not in known):
+            log.info("archive: removing %s, left by an interrupted run", path)
+            path.unlink()
+
+
+async def archive_chunk(
+    conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: Path
+) -> tuple[int, int, int]:
+    """Steps 1-4 for one chunk; returns (rows, bytes, files)."""
+    old = await catalogued(conn, layout.table, chunk.start, chunk.end)
+    if old:
+        await restore_files(conn, layout, old, chunk.start, chunk.end)
+    parts = await _export(conn, layout, chunk, root)
+    pause_at("written")
+    for part in parts:
+        _rename(part)
+    pause_at("renamed")
+    for part in parts:
+        _verify(part, layout)
+    pause_at("verified")
+    await _catalogue_and_drop(conn, layout, chunk, parts)
+    pause_at("dropped")
+    rows, size = sum(p.rows for p in parts), sum(p.bytes for p in parts)
+    log.info("archive: %s %s -> %d files, %d rows, %d bytes", layout.table, chunk.name,
+             len(parts), rows, size)  # fmt: skip
+    return rows, size, len(parts)
+
+
+async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: Path) -> list[Part]:
+    market = '"market"' if layout.has_market else f"'{DEFAULT_MARKET}'"
+    groups = f"""
+        SELECT {market}, symbol, (time AT TIME ZONE 'UTC')::date, count(*), min(time), max(time)
+        FROM {chunk.qualified} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
+    columns = ", ".join(f'"{c}"' for c in layout.file_columns)
+    query = f"SELECT {columns} FROM {chunk.qualified} ORDER BY {layout.order_by}"
+    arrays = any(ARROW_TYPES[t] == pa.list_(pa.float64()) for t in layout.types.values())
+    batch = BATCH_ROWS_WITH_ARRAYS if arrays else BATCH_ROWS
+    # One snapshot for the counts and the rows: the cursor returns exactly the counted rows.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute("SET LOCAL work_mem = '64MB'")  # the sort spills to disk past this
+        parts = [_part(root, layout, chunk, *g) for g in await conn.fetch(groups)]
+        into = _Files(layout, parts)
+        cursor = await conn.cursor(query)
+        try:
+            records = await cursor.fetch(batch)
+            while records:
+                # The server reads the next batch while a thread encodes this one.
+                upcoming = asyncio.ensure_future(cursor.fetch(batch))
+                try:
+                    await asyncio.to_thread(into.add, records)
+                finally:
+                    records = await upcoming
+            _finish(into.part)
+        except BaseException:
+            for p in parts:
+                if p.writer is not None:
+                    p.writer.close()
+                p.tmp.unlink(missing_ok=True)
+            raise
+    return parts
+
+
+class _Files:
+    """Cuts the ordered stream into the parts' files by their counted rows."""
+
+    def __init__(self, layout: Layout, parts: list[Part]) -> None:
+        self.layout = layout
+        self.todo = iter(parts)
+        self.part: Part | None = None
+        self.left = 0
+
+    def add(self, records: list[asyncpg.Record]) -> None:
+        table, offset = _to_arrow(self.layout, records), 0
+        while offset < len(table):
+            if self.left == 0:
+                _finish(self.part)
+                self.part = next(self.todo)
+                self.left = self.part.rows
+            take = min(self.left, len(table) - offset)
+            _write(self.part, self.layout, table.slice(offset, take))
+            offset += take
+            self.left -= take
+
+
+def _part(root: Path, layout: Layout, chunk: Chunk, market: str, symbol: str, day: dt.date,
+          rows: int, lo: int, hi: int) -> Part:  # fmt: skip
+    day_start = datetime_to_us(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+    start, end = max(chunk.start, day_start), min(chunk.end, day_start + DAY_US)
+    path = file_path(root, layout.table, market, symbol, us_to_datetime(start))
+    return Part(market, symbol, day, rows, lo, hi, start, end, path)
+
+
+def _to_arrow(layout: Layout, records: list[asyncpg.Record]) -> pa.Table:
+    arrays = []
+    for name, values in zip(layout.file_columns, zip(*records, strict=True), strict=True):
+        kind = ARROW_TYPES[layout.types[name]]
+        if kind == TIMESTAMP:  # µs since 2000 (the connection's codec) -> since 1970
+            arrays.append(pc.add(pa.array(values, pa.int64()), PG_EPOCH_US).cast(TIMESTAMP))
+        else:
+            arrays.append(pa.array(values, kind))
+    return pa.Table.from_arrays(arrays, schema=layout.schema)
+
+
+def _write(part: Part, layout: Layout, rows: pa.Table) -> None:
+    if part.writer is None:
+        part.path.parent.mkdir(parents=True, exist_ok=True)
+        part.writer = pq.ParquetWriter(part.tmp, layout.schema, **_encoding(layout))
+    part.writer.write_table(rows, row_group_size=BATCH_ROWS)
+    part.written += len(rows)
+    part.checksum = add_checksums(part.checksum, key_checksum([rows[k] for k in layout.key]))
+
+
+def _encoding(layout: Layout) -> dict:
+    """zstd, and per table what measured smallest (bench/storage.py): trades-like tables store
+    times and ids as deltas (consecutive ids cost ~0 bits) and the rest by dictionary (prices on
+    a tick, sizes on a lot step); depth-like tables (arrays) by dictionary throughout, where
+    deltas of random update-id steps came out 15 % larger."""
+    delta = []
+    if not any(t.endswith("[]") for t in layout.types.values()):
+        delta = [c for c in layout.file_columns
+                 if layout.types[c] in ("bigint", "timestamp with time zone")]  # fmt: skip
+    return {
+        "compression": "zstd",
+        "compression_level": ZSTD_LEVEL,
+        # (a list of names would miss the arrays' inner columns, "bid_prices.list.element")
+        "use_dictionary": [c for c in layout.file_columns if c not in delta] if delta else True,
+        "column_encoding": dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
+    }
+
+
+def _finish(part: Part | None) -> None:
+    if part is None or part.writer is None:
+        return
+    part.writer.close()
+    part.writer = None
+    with open(part.tmp, "rb") as f:
+        os.fsync(f.fileno())
+    if part.written != part.rows:
+        raise ArchiveError(f"{part.path}: streamed {part.written} rows, counted {part.rows}")
+
+
+def _rename(part: Part) -> None:
+    os.replace(part.tmp, part.path)
+    _fsync_dir(part.path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _verify(part: Part, layout: Layout) -> None:
+    """Read the file back from disk: rows, time range and key checksum equal the chunk's."""
+    f = pq.ParquetFile(part.path)
+    checksum, lo, hi = 0, None, None
+    for batch in f.iter_batches(columns=list(layout.key), batch_size=BATCH_ROWS):
+        checksum = add_checksums(checksum, key_checksum([batch[k] for k in layout.key]))
+        times = pc.min_max(batch["time"].cast(pa.int64()))
+        lo = times["min"].as_py() if lo is None else min(lo, times["min"].as_py())
+        hi = times["max"].as_py() if hi is None else max(hi, times["max"].as_py())
+    got = (f.metadata.num_rows, lo, hi, checksum)
+    want = (part.rows, part.min_time + PG_EPOCH_US, part.max_time + PG_EPOCH_US, part.checksum)
+    if got != want:
+        part.path.unlink()
+        raise ArchiveError(f"{part.path} does not read back as written: {got} != {want}")
+    part.bytes = part.path.stat().st_size
+
+
+async def _catalogue_and_drop(
+    conn: asyncpg.Connection, layout: Layout, chunk: Chunk, parts: list[Part]
+) -> None:
+    async with conn.transaction():
+        # SHARE blocks the recorder's inserts into this chunk until the drop commits: a row
+        # written after the export would otherwise be dropped unarchived.
+        await conn.execute(f"LOCK TABLE {chunk.qualified} IN SHARE MODE")
+        rows = await conn.fetchval(f"SELECT count(*) FROM {chunk.qualified}")
+        if rows != sum(p.rows for p in parts):
+            raise ArchiveError(f"{chunk.name} changed while it was archived; the next run retries")
+        for p in parts:
+            await conn.execute(_CATALOGUE, str(p.path), layout.table, p.market, p.symbol, p.day,
+                               p.start, p.end, p.rows, p.bytes, p.min_time, p.max_time,
+                               signed(p.checksum))  # fmt: skip
+        pause_at("catalogued")
+        dropped = await conn.fetch(
+            "SELECT drop_chunks($1::regclass, older_than => $2::timestamptz,"
+            " newer_than => $3::timestamptz)",
+            layout.table,
+            chunk.end,
+            chunk.start,
+        )
+        if [r[0] for r in dropped] != [chunk.qualified.replace('"', "")]:
+            raise ArchiveError(f"dropping {chunk.name} dropped {[r[0] for r in dropped]}")
