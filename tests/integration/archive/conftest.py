@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import asyncpg
 import pytest
 
@@ -10,12 +12,19 @@ from tests.integration.strategy.conftest import STRATEGY_TABLES
 
 
 @pytest.fixture
-async def archive_db(database_url: str) -> str:
-    """The session database with every recorded, strategy and archive-catalog table emptied."""
+async def archive_db(database_url: str) -> AsyncIterator[str]:
+    """The session database with every recorded, strategy and archive-catalog table emptied,
+    and the catalog emptied again afterwards: later tests of the session must not read files
+    this test archived."""
+    tables = ", ".join((*HYPERTABLES, *STRATEGY_TABLES, "archive_files"))
     conn = await asyncpg.connect(database_url)
     try:
-        tables = ", ".join((*HYPERTABLES, *STRATEGY_TABLES, "archive_files"))
         await conn.execute(f"TRUNCATE {tables}")
     finally:
         await conn.close()
-    return database_url
+    yield database_url
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("TRUNCATE archive_files")
+    finally:
+        await conn.close()
