@@ -23,6 +23,7 @@ import asyncpg
 
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
 from db.archive_read import Archived, archived
+from db.instruments import lot_step
 from strategy.filters import step_of_quantities
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01, PostgreSQL's timestamp origin
@@ -221,7 +222,11 @@ async def infer_tick_size(conn: asyncpg.Connection, symbol: str) -> float | None
 
 
 async def infer_lot_step(conn: asyncpg.Connection, symbol: str) -> float | None:
-    """The lot step of the symbol: the common step of its latest recorded trade quantities."""
+    """The lot step of the symbol: the exchange's, as the recorder stored it from exchangeInfo;
+    for a recording without it, the common step of its latest recorded trade quantities (a
+    multiple of the true step, which depends on how much of the recording there is)."""
+    if (step := await lot_step(conn, symbol)) is not None:
+        return step
     qtys = await conn.fetchval(
         "SELECT array_agg(qty) FROM (SELECT qty FROM agg_trades WHERE symbol = $1 "
         "AND market = 'usdm' ORDER BY time DESC LIMIT 2000) AS latest",

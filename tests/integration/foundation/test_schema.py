@@ -189,3 +189,20 @@ def test_db_init_cli_is_idempotent_and_bad_url_is_one_clear_line(database_url):
     assert bad.stderr.startswith("error: cannot connect to DATABASE_URL")
     status = _cli("db", "status", env_extra={"DATABASE_URL": database_url})
     assert status.returncode == 0 and "agg_trades" in status.stdout and "signals" in status.stdout
+
+
+async def test_every_table_view_and_column_is_described(db):
+    """`\\d+` in psql explains every table, view and column (COMMENT ON, sql/017 and after)."""
+    missing = await db.fetch(
+        """
+        SELECT c.relname, a.attname
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+        LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE c.relkind IN ('r', 'v', 'm', 'p')
+          AND (obj_description(c.oid, 'pg_class') IS NULL
+               OR col_description(c.oid, a.attnum) IS NULL)
+        ORDER BY 1, 2
+        """
+    )
+    assert [f"{r['relname']}.{r['attname']}" for r in missing] == []

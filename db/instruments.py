@@ -1,0 +1,50 @@
+"""The `symbols` table: the exchange's description of each instrument (tick, lot step, status),
+written by the recorder from exchangeInfo and read by the strategy for sizing and rounding."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import asyncpg
+
+
+class InstrumentRow(NamedTuple):
+    market: str
+    symbol: str
+    status: str
+    base_asset: str | None
+    quote_asset: str | None
+    contract_type: str | None
+    tick_size: float
+    step_size: float
+    min_qty: float | None
+    min_notional: float | None
+
+
+_UPSERT = """
+INSERT INTO symbols (market, symbol, status, base_asset, quote_asset, contract_type, tick_size,
+                     step_size, min_qty, min_notional, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (market, symbol) DO UPDATE SET
+    status = EXCLUDED.status, base_asset = EXCLUDED.base_asset,
+    quote_asset = EXCLUDED.quote_asset, contract_type = EXCLUDED.contract_type,
+    tick_size = EXCLUDED.tick_size, step_size = EXCLUDED.step_size, min_qty = EXCLUDED.min_qty,
+    min_notional = EXCLUDED.min_notional, updated_at = EXCLUDED.updated_at
+"""
+
+
+async def store_instruments(
+    pool: asyncpg.Pool, rows: Sequence[InstrumentRow], now: dt.datetime
+) -> None:
+    """Insert or refresh the rows, in one transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.executemany(_UPSERT, [(*row, now) for row in rows])
+
+
+async def lot_step(conn: asyncpg.Connection, symbol: str, market: str = "usdm") -> float | None:
+    """The exchange's lot step of the symbol; None when no recorder has described it."""
+    return await conn.fetchval(
+        "SELECT step_size FROM symbols WHERE market = $1 AND symbol = $2", market, symbol
+    )
