@@ -8,6 +8,7 @@ book invalid until a new snapshot bridges it. Plain dicts price -> qty; never a 
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 from dataclasses import dataclass
 from enum import Enum
@@ -80,6 +81,7 @@ class BookSync:
         self.state = State.WAITING
         self.buffer: list[DepthUpdateRow] = []
         self.prev_u: int | None = None  # u of the previous diff seen on the stream
+        self.prev_time: dt.datetime | None = None  # its event time E
         self._bridge_needed = False
 
     @property
@@ -94,7 +96,7 @@ class BookSync:
         if self.prev_u is not None and not self._chains(self.prev_u, row):
             brk = Break(self.prev_u, row)
             self._invalidate()
-        self.prev_u = row.final_update_id
+        self.prev_u, self.prev_time = row.final_update_id, row.time
         if self.state is State.WAITING:
             self.buffer.append(row)
             if len(self.buffer) > MAX_BUFFERED:
@@ -124,7 +126,7 @@ class BookSync:
         """Forget everything (a new connection: the next diff starts a new chain)."""
         self._invalidate()
         self.buffer.clear()
-        self.prev_u = None
+        self.prev_u = self.prev_time = None
 
     def _apply(self, row: DepthUpdateRow) -> bool:
         last = self.book.last_update_id

@@ -235,14 +235,27 @@ async def _record(
     s, symbols = recorder.settings, recorder.symbols
     resume = await resume_state(s.database_url, symbols)
     # only futures holds the watermark: the strategy worker it paces reads futures rows only
-    parts = market_parts(s, rest, symbols, resume, put, events, clock, watermark=recorder.watermark)
+    trades_committed = recorder.writers["agg_trades"].committed
+    parts = market_parts(
+        s,
+        rest,
+        symbols,
+        resume,
+        put,
+        events,
+        clock,
+        watermark=recorder.watermark,
+        trades_committed=trades_committed,
+    )
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
     recorder.dropped_trades.backfillers["usdm"] = backfiller
     subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
-        await SpotSide.start(s, spot_rest, symbols, put, events, clock) if spot_rest else None
+        await SpotSide.start(s, spot_rest, symbols, put, events, clock, trades_committed)
+        if spot_rest
+        else None
     )
     runner, recorder.metrics_port = await health.start(
         health.build_app(recorder.health), s.metrics_host, s.metrics_port

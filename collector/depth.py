@@ -35,7 +35,7 @@ class DepthKeeper:
         top_interval: float = 1.0,
         snapshot_interval: float = 3600.0,
         snapshot_limit: int = 1000,
-        last_update_ids: dict[str, int] | None = None,
+        last_update_ids: dict[str, tuple[int, dt.datetime]] | None = None,
     ) -> None:
         self.rest = rest
         self.put = put
@@ -47,10 +47,10 @@ class DepthKeeper:
         self.snapshot_interval = snapshot_interval
         self.snapshot_limit = snapshot_limit
         self.books = {s: BookSync(s, market) for s in symbols}
-        for symbol, u in (last_update_ids or {}).items():
+        for symbol, (u, time) in (last_update_ids or {}).items():
             # the last diff stored by an earlier run: the first one received now must chain to
             # it, or the diffs missed while the recorder was down are recorded as a gap
-            self.books[symbol].prev_u = u
+            self.books[symbol].prev_u, self.books[symbol].prev_time = u, time
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._pending: set[str] = set()
         self._open_gap: dict[str, uuid.UUID] = {}  # symbol -> ref of the gap awaiting a snapshot

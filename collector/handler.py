@@ -18,11 +18,14 @@ from collector import metrics, parse
 from collector.book import BookSync, Break
 from collector.events import EventLog
 from collector.rows import AggTradeRow, DepthUpdateRow, ForceOrderRow, MarkPriceRow
-from collector.sequence import Seen, TradeSequence
+from collector.sequence import Seen, TradeSequence, plausible
 
 log = logging.getLogger(__name__)
 
 SAMPLE_BYTES = 300
+# Depth update ids move much faster than trade ids (every book change counts).
+DEPTH_IDS_PER_SECOND = 10_000_000
+DEPTH_ID_SLACK = 1_000_000_000
 
 
 class BadInput:
@@ -75,6 +78,7 @@ class FrameHandler:
         self.bad = BadInput(events)
         self.last_seen: dict[str, float] = {}  # "aggTrade:BTCUSDT" (spot: "spot:aggTrade:...")
         self._last_mark: dict[str, dt.datetime] = {}
+        self._suspects: dict[str, AggTradeRow] = {}  # symbol -> the trade held as a suspect
         self._parsers: dict[str, Callable[[dict, dt.datetime], tuple]] = {
             "aggTrade": lambda d, t: parse.agg_trade(d, t, market),
             "depthUpdate": lambda d, t: parse.depth_update(d, t, market),
@@ -124,7 +128,7 @@ class FrameHandler:
             return  # COIN-M symbols on the merged all-market streams
         try:
             row = parser(d, received_at)
-        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
             self.bad.report(f"bad_{kind}", d, exc)
             return
         self._counters[kind].inc()
@@ -144,20 +148,65 @@ class FrameHandler:
         seq = self.trades.get(row.symbol)
         if seq is None:
             seq = self.trades[row.symbol] = TradeSequence()
-        seen, hole = seq.observe(row.agg_trade_id)
+        last_id = seq.last_id
+        seen, hole = seq.observe(row.agg_trade_id, row.time)
         if seen is Seen.DUPLICATE:
             return
+        if seen is Seen.SUSPECT:  # held until the next id says poison or new era
+            held = self._suspects.pop(row.symbol, None)
+            if held is not None:
+                self._implausible("aggTrade", held, last_id)
+            self._suspects[row.symbol] = row
+            return
+        held = self._suspects.pop(row.symbol, None)
+        if seen is Seen.ERA:
+            assert held is not None
+            self._new_era("agg_trades", row.symbol, last_id, held.agg_trade_id)
+            self.put(held)
+        elif held is not None:  # the sequence went on without it: a poison frame
+            self._implausible("aggTrade", held, last_id)
         self.put(row)
         if hole is not None:
             metrics.GAPS.labels(self.prefix + "agg_trades").inc()
             self.on_trade_hole(row.symbol, hole[0], hole[1])
 
+    def _implausible(self, kind: str, row: tuple, last_id: int | None) -> None:
+        self.bad.report(f"bad_{kind}", row._asdict(), ValueError(f"id implausible after {last_id}"))
+
+    def _new_era(self, stream: str, symbol: str, last_id: int | None, first_id: int) -> None:
+        """The exchange's ids started again (or jumped beyond reach): recording goes on."""
+        metrics.SEQUENCE_ERAS.labels(self.prefix + stream).inc()
+        log.warning(
+            "%s%s: %s ids jump from %s to %d: a new sequence starts there",
+            self.prefix, symbol, stream, last_id, first_id,
+        )  # fmt: skip
+        self.events.record(
+            "sequence_era",
+            {"previous_id": last_id, "first_id": first_id},
+            symbol=symbol,
+            market=self.market,
+            stream=stream,
+            first_id=first_id,
+        )
+
     def _depth(self, row: DepthUpdateRow) -> None:
         sync = self.books.get(row.symbol)
         if sync is None:
             return
-        if sync.prev_u is not None and row.final_update_id <= sync.prev_u:
-            return  # the same diff from an overlapping connection
+        prev_u, prev_time = sync.prev_u, sync.prev_time
+        if prev_u is not None and row.final_update_id <= prev_u:
+            if prev_time is None or row.time <= prev_time:
+                return  # the same diff from an overlapping connection
+            self._new_era("depth_updates", row.symbol, prev_u, row.final_update_id)
+            sync.reset()  # an older id with a newer time: the ids started again
+        elif prev_u is not None and prev_time is not None:
+            since = row.time - prev_time
+            ahead = row.final_update_id - prev_u
+            if not plausible(ahead, since, DEPTH_IDS_PER_SECOND, DEPTH_ID_SLACK):
+                # dropped, not chained: if it stood for a real diff, the next one breaks
+                # the chain and the hole is declared and resynced like any other
+                self._implausible("depthUpdate", row, prev_u)
+                return
         self.put(row)
         brk = sync.on_diff(row)
         if brk is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from collector import streams
 from collector.events import EventLog
@@ -77,6 +77,7 @@ class SpotSide:
         put: Callable[[tuple], None],
         events: EventLog,
         clock: Callable[[], dt.datetime],
+        trades_committed: Callable[[float], Awaitable[None]] | None = None,
     ) -> SpotSide:
         listed = await spot_listed(rest)
         symbols = [s for s in futures_symbols if s in listed]
@@ -94,6 +95,7 @@ class SpotSide:
             clock,
             market="spot",
             snapshot_limit=SPOT_SNAPSHOT_LIMIT,
+            trades_committed=trades_committed,
         )
         return cls(settings, rest, listed, symbols, parts)
 

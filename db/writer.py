@@ -170,6 +170,7 @@ class TableWriter:
         self.hold_when_full = hold_when_full
         self.watermark = watermark
         self.committed_through = 0.0  # time.time(): rows put before it are committed
+        self._advanced = asyncio.Event()
         if watermark is not None:
             watermark.writers.append(self)
         self.stats = WriterStats()
@@ -195,6 +196,16 @@ class TableWriter:
     @property
     def queued(self) -> int:
         return len(self._batch)
+
+    async def committed(self, since: float) -> None:
+        """Wait until every row put before ``since`` (time.time()) is committed."""
+        while self.committed_through < since:
+            await self._advanced.wait()
+
+    def _committed_through(self, through: float) -> None:
+        self.committed_through = through
+        advanced, self._advanced = self._advanced, asyncio.Event()
+        advanced.set()  # wakes every waiter of ``committed``
 
     def put(self, row: tuple) -> None:
         """Queue one row; never waits. Past ``queue_max_rows`` (the database is slow or hanging)
@@ -244,7 +255,7 @@ class TableWriter:
         cut = time.time()
         if not self._batch:
             if spool_empty:  # nothing held: committed through now
-                self.committed_through = cut
+                self._committed_through(cut)
             return
         batch, self._batch = self._batch, []
         await self._write_or_spool(batch, spool_empty, cut)
@@ -281,7 +292,7 @@ class TableWriter:
                     NOTIFY_CHANNEL, self.table,
                     COMMITTED_CHANNEL, self.watermark.payload(self, through),
                 )  # fmt: skip
-        self.committed_through = through
+        self._committed_through(through)
         inserted = int(status.rsplit(" ", 1)[-1])
         elapsed = time.perf_counter() - started
         s = self.stats

@@ -78,6 +78,7 @@ class Faults:
         self.malformed = 0  # frames left to corrupt
         self.malformed_stream: str | None = None
         self.extra_fields: dict[str, Any] = {}
+        self.poisoned: dict[str, list[dict[str, Any]]] = {}  # stream -> overrides, next first
         self.depth_skips: dict[str, int] = {}  # symbol → depth events to drop per speed
         self.rest_faults: deque[RestFault] = deque()
         self.rest_delay = 0.0
@@ -134,6 +135,23 @@ class Faults:
         if isinstance(payload, list):
             return [{**item, **self.extra_fields} for item in payload]
         return {**payload, **self.extra_fields}
+
+    def poison_frames(self, stream: str, *overrides: dict[str, Any]) -> None:
+        """Overwrite fields of the next payloads of ``stream``, one override per payload (a
+        "NaN" price, a time in year 33658, an id of 10**15): valid JSON a client must refuse.
+        The payload replaced is lost to the stream; the ground truth keeps the real one."""
+        self.poisoned.setdefault(stream, []).extend(dict(o) for o in overrides)
+
+    def take_poison(self, name: str, payload: dict[str, Any] | list[Any]) -> Any:
+        queue = self.poisoned.get(name)
+        if not queue:
+            return payload
+        fields = queue.pop(0)
+        if not queue:
+            del self.poisoned[name]
+        if isinstance(payload, list):  # an all-market array: its first element
+            return [{**payload[0], **fields}, *payload[1:]] if payload else payload
+        return {**payload, **fields}
 
     def shorten_connection_age(self, seconds: float | None) -> None:
         """Cut every connection (existing ones too) ``seconds`` after it opened; None restores."""
@@ -220,6 +238,7 @@ class Faults:
         self.malformed = 0
         self.malformed_stream = None
         self.extra_fields = {}
+        self.poisoned.clear()
         self.depth_skips.clear()
         self.rest_faults.clear()
         self.rest_delay = 0.0
@@ -236,6 +255,7 @@ class Faults:
             "silenced": sorted(self.silenced),
             "malformed": self.malformed,
             "extra_fields": self.extra_fields,
+            "poisoned": {k: len(v) for k, v in self.poisoned.items()},
             "depth_skips": self.depth_skips,
             "rest_faults": [vars(f) for f in self.rest_faults],
             "rest_delay": self.rest_delay,
