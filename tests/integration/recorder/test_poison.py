@@ -14,7 +14,7 @@ from tests.integration.recorder.invariants import (
     settle,
     start_market,
 )
-from tests.sim_fixtures import make_simulator
+from tests.sim_fixtures import SIM_EPOCH_MS, make_simulator
 
 SYMBOL = "BTCUSDT"
 TRADES = "btcusdt@aggTrade"
@@ -82,3 +82,31 @@ async def test_poison_frames_are_refused_counted_and_repaired(db, start_recorder
         assert top["bid_prices"] == [float(p) for p, _ in truth["bids"][:20]]
         assert top["ask_qtys"] == [float(q) for _, q in truth["asks"][:20]]
     assert await db.fetchval("SELECT count(*) FROM recorder_events WHERE kind = 'malformed'") >= 1
+
+
+async def test_ids_that_start_again_begin_a_new_era_and_recording_goes_on(db, start_recorder):
+    """Case 9: a second simulator session on the same database (``make demo`` twice) sends ids
+    the first one already used, at later times: every trade of both sessions is stored."""
+    sessions = []
+    for n in range(2):
+        sim = make_simulator(
+            symbols=[SYMBOL], seed=41, rate=300, start_ms=SIM_EPOCH_MS + n * 600_000
+        )
+        async with sim, start_recorder(sim) as running:
+            await start_market(sim, running)
+            await asyncio.sleep(2.0)
+            await settle(sim, running, db)
+        sessions.append(sim)
+    for n, sim in enumerate(sessions):
+        produced = {t["a"] for t in sim.truth.agg_trades[SYMBOL]}
+        start = SIM_EPOCH_MS + n * 600_000
+        stored = await db.fetch(
+            "SELECT agg_trade_id FROM agg_trades WHERE symbol = $1 AND time >= to_timestamp($2)"
+            " AND time < to_timestamp($2) + interval '10 minutes'",
+            SYMBOL,
+            start / 1000,
+        )
+        ids = [r["agg_trade_id"] for r in stored]
+        assert len(produced) > 50 and sorted(ids) == sorted(produced), n
+    eras = await db.fetch("SELECT stream FROM recorder_events WHERE kind = 'sequence_era'")
+    assert {e["stream"] for e in eras} == {"agg_trades", "depth_updates"}
