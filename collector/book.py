@@ -82,14 +82,18 @@ class BookSync:
         self.buffer: list[DepthUpdateRow] = []
         self.prev_u: int | None = None  # u of the previous diff seen on the stream
         self.prev_time: dt.datetime | None = None  # its event time E
+        # the connection carrying the diffs is down: the book may already be stale, so it is
+        # not valid until the next diff shows (by chaining, or by breaking) where it stands
+        self.stream_down = False
         self._bridge_needed = False
 
     @property
     def valid(self) -> bool:
-        return self.state is State.SYNCED
+        return self.state is State.SYNCED and not self.stream_down
 
     def on_diff(self, row: DepthUpdateRow) -> Break | None:
         """Returns a ``Break`` when this diff does not chain to the previous one."""
+        self.stream_down = False
         if self.prev_u is not None and row.final_update_id <= self.prev_u:
             return None  # overlap after a reconnect: already seen
         brk = None

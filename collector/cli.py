@@ -332,6 +332,7 @@ def _subscriptions(
         max_age=s.connection_max_age,
         silent_after=s.silent_after,
         watermark=watermark,
+        on_down=handler.streams_down,
     )
     return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
 

@@ -26,6 +26,9 @@ SAMPLE_BYTES = 300
 # Depth update ids move much faster than trade ids (every book change counts).
 DEPTH_IDS_PER_SECOND = 10_000_000
 DEPTH_ID_SLACK = 1_000_000_000
+# Mark prices come every second per symbol: a longer silence between two is a hole (missed
+# while a connection was down). Binance cannot replay them, so it is declared, not repaired.
+MARK_HOLE_AFTER = dt.timedelta(seconds=3)
 
 
 class BadInput:
@@ -214,12 +217,33 @@ class FrameHandler:
         if not sync.valid:
             self.on_depth_gap(row.symbol, brk)  # records the gap, asks for a snapshot
 
+    def streams_down(self, names: list[str]) -> None:
+        """A connection carrying ``names`` is down: its books give no ``book_top`` row until
+        their next diff arrives."""
+        for name in names:
+            symbol, _, topic = name.partition("@")
+            sync = self.books.get(symbol.upper()) if topic.startswith("depth") else None
+            if sync is not None:
+                sync.stream_down = True
+
     def _mark(self, row: MarkPriceRow) -> None:
         last = self._last_mark.get(row.symbol)
         if last is not None and row.time <= last:
             return
         self._last_mark[row.symbol] = row.time
         self.put(row)
+        if last is not None and row.time - last > MARK_HOLE_AFTER:
+            metrics.GAPS.labels(self.prefix + "mark_prices").inc()
+            self.events.record(
+                "gap",
+                {"silent_seconds": (row.time - last).total_seconds()},
+                symbol=row.symbol,
+                market=self.market,
+                stream="mark_prices",
+                start_time=last,
+                end_time=row.time,
+                status="unrecoverable",
+            )
 
     def _force(self, row: ForceOrderRow) -> None:
         self.put(row)

@@ -65,6 +65,7 @@ class SpotSide:
             max_age=settings.connection_max_age,
             silent_after=settings.silent_after,
             control_interval=SPOT_CONTROL_INTERVAL,
+            on_down=parts.handler.streams_down,
         )
         self.subscriptions = Subscriptions(self._streams(symbols), make)
 
