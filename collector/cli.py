@@ -129,12 +129,14 @@ class Recorder:
                 "rows_dropped": s.rows_dropped,
                 "failing_for": round(failing, 3),
             }
+        writers_down = sorted(n for n, w in self.writers.items() if w.down_since is not None)
         books = {s: b.valid for s, b in self.keeper.books.items()} if self.keeper else {}
         if self.spot is not None:
             books |= {f"spot:{s}": b.valid for s, b in self.spot.keeper.books.items()}
         db_ok = db_failing_for < health.DB_FAILING_THRESHOLD
         body = {
-            "status": "ok" if db_ok and not stale else "degraded",
+            "status": "ok" if db_ok and not stale and not writers_down else "degraded",
+            "writers_down": writers_down,
             "streams": ages,
             "stale": stale,
             "tables": tables,
@@ -142,7 +144,7 @@ class Recorder:
             "spool_bytes": self.spool.bytes_used,
             "books_valid": books,
         }
-        return db_ok and not stale, body
+        return db_ok and not stale and not writers_down, body
 
 
 async def run_recorder(
@@ -187,7 +189,9 @@ async def run_recorder(
         )
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
-    writer_tasks = [asyncio.create_task(w.run(), name=f"writer:{t}") for t, w in writers.items()]
+    writer_tasks = [
+        asyncio.create_task(_supervised(w), name=f"writer:{t}") for t, w in writers.items()
+    ]
     try:
         async with aiohttp.ClientSession() as http:
             budget = WeightBudget()
@@ -219,6 +223,37 @@ async def run_recorder(
             for table in group:
                 await writers[table].close()
             await asyncio.gather(*(by_table[t] for t in group), return_exceptions=True)
+        _report_shutdown(writers, spool)
+
+
+async def _supervised(writer: TableWriter) -> None:
+    """Run a table's writer; if its task ever ends with an error, say so loudly and restart."""
+    while True:
+        try:
+            await writer.run()
+            return
+        except Exception:
+            metrics.WRITER_ERRORS.labels(writer.table).inc()
+            writer.down_since = writer.down_since or time.time()
+            log.exception("%s: writer task died; restarting it", writer.table)
+            if writer.closing:
+                return
+            await asyncio.sleep(1.0)
+
+
+def _report_shutdown(writers: dict[str, TableWriter], spool: Spool) -> None:
+    """Exactly what could not be flushed; those rows were declared as gaps as they were dropped."""
+    lost = {t: w.stats.rows_dropped for t, w in writers.items() if w.stats.rows_dropped}
+    left = {t: w.queued for t, w in writers.items() if w.queued}
+    if lost or left:
+        log.error(
+            "recorder stopped; rows lost (declared in data_gaps): %s; rows left in memory: %s",
+            lost or "none",
+            left or "none",
+        )
+    elif spool.bytes_used:
+        log.warning("recorder stopped; %d spooled bytes wait for the next start", spool.bytes_used)
+    else:
         log.info("all batches flushed; recorder stopped")
 
 
@@ -376,6 +411,12 @@ def _writer(
         )
 
     def on_event(name: str, kind: str, details: dict) -> None:
+        if kind in ("writer_error", "spool_corrupt"):
+            metrics.WRITER_ERRORS.labels(name).inc()
+        if kind == "spool_corrupt":  # its rows are lost: a gap, with no span known
+            kind, details = "gap", {**details, "reason": "spool file corrupt"}
+            events.record(kind, details, stream=name, status="unrecoverable")
+            return
         events.record(kind, details, stream=name)
 
     return TableWriter(

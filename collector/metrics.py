@@ -45,6 +45,11 @@ MALFORMED = Counter(
 LAST_MESSAGE_AGE = Gauge(
     "flowline_stream_last_message_age_seconds", "Seconds since the last message", ["stream"]
 )
+WRITER_ERRORS = Counter(
+    "flowline_writer_errors_total",
+    "Unexpected writer errors (logged with a traceback; the writer retries)",
+    ["table"],
+)
 DB_UP = Gauge("flowline_db_up", "1 when the last database write succeeded")
 SPOOL_BYTES = Gauge("flowline_spool_bytes", "Bytes waiting in the disk spool")
 BOOK_VALID = Gauge(
