@@ -56,19 +56,26 @@ def main(argv: list[str]) -> int:
     return run_with_settings(_run_until_signal)
 
 
+class StartupError(Exception):
+    """The recorder cannot start as configured; the message names the setting (exit 2)."""
+
+
 def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
     """Settings and logging from the environment, then ``job`` on uvloop; one-line errors."""
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     setup_logging(settings.log_level, settings.log_format)
     try:
         uvloop.run(job(settings))
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -165,7 +172,15 @@ async def run_recorder(
     finally:
         await conn.close()
 
-    spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+    try:
+        spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+        probe = settings.spool_dir / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(
+            f"SPOOL_DIR {settings.spool_dir} is not a writable directory ({exc.strerror or exc})"
+        ) from None
     writers: dict[str, TableWriter] = {}
     route: dict[type, TableWriter] = {}
 
@@ -207,6 +222,8 @@ async def run_recorder(
                     on_limit=rest_limit_reporter("spot:"),
                 )
             symbols = list(settings.symbols)
+            if not settings.top_n:
+                await _check_symbols(rest, symbols)
             if settings.top_n:
                 symbols = await top_symbols(rest, settings.top_n)
                 log.info(
@@ -292,9 +309,15 @@ async def _record(
         if spot_rest
         else None
     )
-    runner, recorder.metrics_port = await health.start(
-        health.build_app(recorder.health), s.metrics_host, s.metrics_port
-    )
+    try:
+        runner, recorder.metrics_port = await health.start(
+            health.build_app(recorder.health), s.metrics_host, s.metrics_port
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"METRICS_HOST:METRICS_PORT {s.metrics_host}:{s.metrics_port}: cannot listen there"
+            f" ({exc.strerror or exc}); choose a free port or a local address"
+        ) from None
     started = {"symbols": symbols, "connections": len(recorder.connections)}
     if spot is not None:
         recorder.dropped_trades.backfillers["spot"] = spot.backfiller
@@ -342,6 +365,22 @@ async def _record(
         events.record("stop", {"reason": "signal"})
     finally:
         await runner.cleanup()
+
+
+async def _check_symbols(rest: BinanceRest, symbols: list[str]) -> None:
+    """An explicit symbol the exchange does not trade stops the start with one line (it would
+    otherwise be subscribed and silent forever). Unreachable REST is not a reason to stop."""
+    try:
+        info = await rest.exchange_info()
+        trading = {i["symbol"] for i in info["symbols"] if i.get("status") == "TRADING"}
+    except (RestError, KeyError, TypeError) as exc:
+        log.warning("exchangeInfo unavailable (%s): SYMBOLS not checked", exc)
+        return
+    unknown = [s for s in symbols if s not in trading]
+    if unknown:
+        raise StartupError(
+            f"SYMBOLS: {','.join(unknown)} not trading on {rest.base_url} (exchangeInfo)"
+        )
 
 
 class _Stopped(Exception):
