@@ -34,6 +34,8 @@ PAGE = 1000
 RETRY_MAX = 30.0  # seconds between attempts at a page Binance failed to serve
 # How long Binance serves a hole's ids by fromId: futures 48 h, spot without limit.
 REACH_HOURS = {"usdm": 48.0, "spot": float("inf")}
+# A reconnected symbol with no trade this long after the connection is back is asked over REST.
+QUIET_CHECK_AFTER = 2.0
 
 
 class Backfiller:
@@ -61,6 +63,9 @@ class Backfiller:
         self.committed = committed  # waits until agg_trades rows put before a time.time() are
         self.reach = REACH_HOURS[market] * 3600
         self._queue: asyncio.Queue[tuple[float, str, int, int, uuid.UUID]] = asyncio.Queue()
+        self._checks: asyncio.Queue[tuple[float, list[str], Callable[[str], bool]]] = (
+            asyncio.Queue()
+        )
 
     def on_hole(self, symbol: str, first: int, last: int, reason: str | None = None) -> None:
         ref = uuid.uuid4()
@@ -99,11 +104,50 @@ class Backfiller:
         )
         self._queue.put_nowait((time.monotonic(), symbol, first, last, ref))
 
+    def check_quiet(self, symbols: list[str], quiet: Callable[[str], bool]) -> None:
+        """After a reconnect: a symbol that has not traded since may have traded while the
+        connection was down, and its next live trade (which would show the hole) may be minutes
+        away. Its newest id is asked over REST (weight 20 each, inside the shared budget)."""
+        self._checks.put_nowait((time.monotonic() + QUIET_CHECK_AFTER, symbols, quiet))
+
     async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._repairs())
+            tg.create_task(self._quiet_checks())
+
+    async def _repairs(self) -> None:
         while True:
             due, symbol, first, last, ref = await self._queue.get()
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             await self._repair(symbol, first, last, ref)
+
+    async def _quiet_checks(self) -> None:
+        while True:
+            due, symbols, quiet = await self._checks.get()
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            for symbol in symbols:
+                seq = self.sequences.get(symbol)
+                if seq is not None and seq.last_id is not None and quiet(symbol):
+                    await self._check_newest(symbol, seq)
+
+    async def _check_newest(self, symbol: str, seq: TradeSequence) -> None:
+        try:
+            page = await self.rest.newest_agg_trades(symbol, 1)
+        except RestError as exc:
+            log.warning("%s: newest aggTrade id not available: %s", symbol, exc)
+            return
+        rows = self._rows(page, symbol, self.clock())
+        last = seq.last_id
+        if not rows or last is None or rows[-1].agg_trade_id <= last:
+            return  # nothing traded meanwhile (or the live stream has caught up)
+        newest = rows[-1]
+        seq.holes.append([last + 1, newest.agg_trade_id])  # the newest itself comes by backfill
+        seq.span = (seq.last_time, newest.time)
+        seq.last_id, seq.last_time = newest.agg_trade_id, newest.time
+        metrics.GAPS.labels(
+            ("" if self.market == "usdm" else f"{self.market}:") + "agg_trades"
+        ).inc()
+        self.on_hole(symbol, last + 1, newest.agg_trade_id)
 
     async def _repair(self, symbol: str, first: int, last: int, ref: uuid.UUID) -> None:
         seq = self.sequences[symbol]

@@ -23,6 +23,7 @@ import asyncpg
 import uvloop
 
 from collector import health, metrics, streams
+from collector.backfill import Backfiller
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.events import EventLog, utc_now
@@ -302,7 +303,7 @@ async def _record(
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
     recorder.dropped_trades.backfillers["usdm"] = backfiller
-    subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark)
+    subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark, backfiller)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
         await SpotSide.start(s, spot_rest, symbols, put, events, clock, trades_committed)
@@ -398,7 +399,15 @@ def _subscriptions(
     handler: FrameHandler,
     events: EventLog,
     watermark: CommitWatermark,
+    backfiller: Backfiller,
 ) -> Subscriptions:
+    def on_back(names: list[str]) -> None:
+        """Symbols of the reconnected connection still quiet a moment later are checked."""
+        since = time.monotonic()
+        traded = [n.split("@")[0].upper() for n in names if n.endswith("@aggTrade")]
+        seen = handler.last_seen
+        backfiller.check_quiet(traded, lambda sym: seen.get(f"aggTrade:{sym}", 0.0) < since)
+
     make = connection_factory(
         s.binance_ws_url,
         handler,
@@ -407,6 +416,7 @@ def _subscriptions(
         silent_after=s.silent_after,
         watermark=watermark,
         on_down=handler.streams_down,
+        on_back=on_back,
     )
     return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
 

@@ -34,10 +34,11 @@ def connection_factory(
     control_interval: float = CONTROL_INTERVAL,
     watermark: CommitWatermark | None = None,
     on_down: Callable[[list[str]], None] | None = None,
+    on_back: Callable[[list[str]], None] | None = None,
 ) -> ConnectionFactory:
     """Connections to ``ws_base`` whose frames go to ``on_frame`` and whose life is recorded;
     while one is down, ``watermark`` is held (what it misses is backfilled once it is back) and
-    ``on_down`` is told which streams it carried."""
+    ``on_down`` is told which streams it carried; ``on_back`` when it is connected again."""
 
     def make(name: str, route: str, names: list[str]) -> StreamConnection:
         def url_for(names: list[str]) -> str:
@@ -54,7 +55,8 @@ def connection_factory(
             control_interval=control_interval,
         )
         down = None if on_down is None else (lambda: on_down(conn.streams))
-        conn.on_event = connection_events(name, events, watermark, down)
+        back = None if on_back is None else (lambda: on_back(conn.streams))
+        conn.on_event = connection_events(name, events, watermark, down, back)
         return conn
 
     return make
@@ -65,6 +67,7 @@ def connection_events(
     events: EventLog,
     watermark: CommitWatermark | None = None,
     on_down: Callable[[], None] | None = None,
+    on_back: Callable[[], None] | None = None,
 ) -> Callable[[str, dict], None]:
     downs = 0  # the hold while down is (name, downs): a release never ends a later one
 
@@ -79,6 +82,8 @@ def connection_events(
             if watermark is not None:  # by then its first trades have shown any missed ids
                 loop = asyncio.get_running_loop()
                 loop.call_later(RESUME_SETTLE, watermark.release, (name, downs))
+            if details.get("connects", 1) > 1 and on_back is not None:
+                on_back()
         if kind in ("disconnect", "stale") and on_down is not None:
             on_down()
         if kind == "stale":

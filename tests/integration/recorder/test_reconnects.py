@@ -9,9 +9,12 @@ from tests.integration.recorder.conftest import wait_until
 from tests.integration.recorder.invariants import (
     assert_agg_trades_exact,
     assert_depth_explained,
+    eventually,
+    no_open_gaps,
     settle,
     start_market,
 )
+from tests.integration.recorder.tcp_proxy import TcpProxy
 from tests.sim_fixtures import make_simulator
 
 SYMBOL = "BTCUSDT"
@@ -65,3 +68,39 @@ async def test_mark_prices_missed_while_silent_are_declared(db, start_recorder):
         )
     ]
     assert len(missed) >= 3 and explained == missed
+
+
+async def test_trades_missed_by_a_symbol_that_stays_quiet_after_a_reconnect_are_fetched(
+    db, start_recorder
+):
+    """Case 11: the link is down while the market trades, then the market goes quiet: no next
+    trade will show the hole, so the recorder asks REST for the newest id once it is back."""
+    sim = make_simulator(symbols=[SYMBOL], seed=65, rate=300)
+    async with sim:
+        link = TcpProxy.for_url(sim.ws_url)
+        await link.start()
+        try:
+            async with start_recorder(sim, BINANCE_WS_URL=link.url(sim.ws_url)) as running:
+                await start_market(sim, running)
+                await asyncio.sleep(1.0)
+                await link.cut()
+                await asyncio.sleep(2.0)  # trades happen, none is delivered
+                sim.pause()  # and then none at all: an illiquid symbol
+                back = [c.connects for c in running.recorder.connections]
+                await link.restore()
+                conns = running.recorder.connections
+                await wait_until(
+                    lambda: all(c.connects > n for c, n in zip(conns, back, strict=True)),
+                    20,
+                    "reconnected",
+                )
+
+                async def fetched() -> bool:
+                    n = await db.fetchval("SELECT count(*) FROM agg_trades")
+                    return n == len(sim.truth.agg_trades[SYMBOL]) and await no_open_gaps(db)
+
+                await eventually(fetched, 20, "the missed trades fetched")
+                await running.finish()
+        finally:
+            await link.close()
+    await assert_agg_trades_exact(db, sim.truth, [SYMBOL])
