@@ -10,6 +10,9 @@ the old one keeps delivering for ``HANDOFF_DRAIN`` s, then the old one closes an
 delivers what it held, so frames reach the handler in order across the handoff; the handler
 drops the duplicates.
 
+A ``serverShutdown`` event (spot, before maintenance; ``on_frame`` returns True for it) starts
+the same overlapping replacement at once.
+
 Streams can be changed live (``change``): SUBSCRIBE/UNSUBSCRIBE go to every open session, paced
 under Binance's 10 incoming messages/s per connection, and later sessions connect with the new set.
 """
@@ -54,7 +57,7 @@ class StreamConnection:
         self,
         name: str,
         url: str,
-        on_frame: Callable[[str | bytes], None],
+        on_frame: Callable[[str | bytes], bool | None],
         *,
         on_event: Callable[[str, dict], None] | None = None,
         max_age: float = 23 * 3600,
@@ -211,15 +214,21 @@ class StreamConnection:
                     raise ConnectionResetError(f"{msg.type.name} (code {ws.close_code})")
                 frame = msg.data
                 self.last_frame = now = time.monotonic()
+                closing_soon = False  # the server announced it will close this connection
                 if handoff is not None:
                     if handoff.hold(frame, now):
                         continue
                     for held in handoff.release():  # the old connection closes now
-                        self.on_frame(held)
+                        closing_soon = bool(self.on_frame(held)) or closing_soon
                     handoff = None
                 else:
-                    self.on_frame(frame)
-                if not wants_successor.is_set() and now - started >= self.max_age:
+                    closing_soon = bool(self.on_frame(frame))
+                if wants_successor.is_set():
+                    continue
+                if closing_soon:  # replaced with an overlap now, as before the 24 h cut
+                    self.on_event("server_shutdown", {"age_seconds": round(now - started, 3)})
+                    wants_successor.set()
+                elif now - started >= self.max_age:
                     self.on_event("rollover", {"age_seconds": round(now - started, 3)})
                     wants_successor.set()
         finally:

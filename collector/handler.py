@@ -91,31 +91,36 @@ class FrameHandler:
         # labels() per message costs a lock and a dict lookup (~5 % of per-frame CPU)
         self._counters = {k: metrics.MESSAGES.labels(self.prefix + k) for k in self._parsers}
 
-    def __call__(self, frame: str | bytes) -> None:
+    def __call__(self, frame: str | bytes) -> bool:
+        """Handle one frame; True if it announces that the server will close the connection."""
         received_at = self.clock()
         try:
             msg = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
             self.bad.report("invalid_json", frame[:SAMPLE_BYTES], exc)
-            return
+            return False
         if type(msg) is not dict:
             if type(msg) is list:  # raw /ws form of an all-market array stream
                 for item in msg:
                     self._payload(item, received_at)
-                return
+                return False
             self.bad.report("not_an_object", frame[:SAMPLE_BYTES])
-            return
+            return False
         data = msg.get("data", msg)
         if data is msg and "e" not in msg:
             if "result" in msg or "error" in msg or "code" in msg:
-                return  # reply to a SUBSCRIBE / LIST_SUBSCRIPTIONS
+                return False  # reply to a SUBSCRIBE / LIST_SUBSCRIPTIONS
             self.bad.report("unknown_frame", frame[:SAMPLE_BYTES])
-            return
+            return False
         if type(data) is list:
             for item in data:
                 self._payload(item, received_at)
-        else:
-            self._payload(data, received_at)
+            return False
+        if type(data) is dict and data.get("e") == "serverShutdown":
+            log.warning("%sserver announced it will close a connection: replacing it", self.prefix)
+            return True
+        self._payload(data, received_at)
+        return False
 
     def _payload(self, d: Any, received_at: dt.datetime) -> None:
         try:

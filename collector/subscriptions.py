@@ -26,7 +26,7 @@ ConnectionFactory = Callable[[str, str, list[str]], StreamConnection]  # (name, 
 
 def connection_factory(
     ws_base: str,
-    on_frame: Callable[[str | bytes], None],
+    on_frame: Callable[[str | bytes], bool | None],
     events: EventLog,
     *,
     max_age: float,

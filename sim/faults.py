@@ -50,6 +50,8 @@ class Droppable(Protocol):
 
     def drop(self, abrupt: bool) -> None: ...
 
+    def announce_shutdown(self) -> None: ...
+
 
 @dataclass
 class AfterAccept:
@@ -99,6 +101,16 @@ class Faults:
         for connection in victims:
             connection.drop(abrupt)
         log.info("fault: dropped %d connection(s) route=%s abrupt=%s", len(victims), route, abrupt)
+        return len(victims)
+
+    def server_shutdown(self, route: str | None = None, close_after: float = 1.0) -> int:
+        """Announce ``serverShutdown`` (spot, before maintenance) on connections (all, or those
+        on ``route``), then close them cleanly ``close_after`` s later."""
+        victims = [c for c in self.connections if route is None or c.route == route]
+        loop = asyncio.get_running_loop()
+        for connection in victims:
+            connection.announce_shutdown()
+            self._timers.append(loop.call_later(close_after, connection.drop, False))
         return len(victims)
 
     def skip_depth_ids(self, symbol: str, count: int = 1) -> None:

@@ -324,3 +324,49 @@ async def test_spot_follows_the_top_n_universe_for_symbols_listed_on_spot(db, st
     assert not await db.fetchval(
         "SELECT count(*) FROM agg_trades WHERE market = 'spot' AND symbol = 'ETHUSDT'"
     )
+
+
+async def test_spot_server_shutdown_is_met_with_an_overlapping_replacement(
+    db, start_recorder, spot_sim
+):
+    """Case 11: spot announces ``serverShutdown`` before it closes a connection; the recorder
+    replaces it at once with an overlap, as before the 24 h cut, so nothing is missed."""
+    sim = spot_sim
+    async with start_recorder(sim, **spot_env(sim)) as running:
+        await start_market(sim, running)
+        await _books_valid(running)
+        await asyncio.sleep(1.0)
+        assert sim.faults.server_shutdown(route="spot", close_after=2.0) == 1
+        await asyncio.sleep(3.0)
+        await _books_valid(running)
+        bad = dict(running.recorder.spot.handler.bad.counts)
+        await _finish(sim, running, db)
+    assert not bad, bad
+    await _assert_trades_exact(db, sim.spot_truth, "BTCUSDT", "spot")
+    assert not await _gaps(db, "depth_updates", "spot") and not await _gaps(
+        db, "agg_trades", "spot"
+    )
+    sent = [d["u"] for d in sim.spot_truth.depth_events["BTCUSDT", 100]]
+    assert sorted(await _stored_diffs(db, "BTCUSDT", "spot")) == sent
+    kinds = [r["kind"] for r in await db.fetch("SELECT kind FROM recorder_events")]
+    assert "server_shutdown" in kinds
+
+
+async def test_spot_exchange_info_is_read_again_and_followed(db, start_recorder, spot_sim):
+    """Case 11: a spot symbol that stops trading leaves the spot recording and comes back."""
+    sim = spot_sim
+    env = spot_env(sim) | {"UNIVERSE_REFRESH": "1"}
+    async with start_recorder(sim, **env) as running:
+        spot = running.recorder.spot
+        await start_market(sim, running)
+        await _books_valid(running)
+        sim.set_spot_status("BTCUSDT", "BREAK")
+        await wait_until(lambda: spot.symbols == [], 10, "BTCUSDT to leave spot")
+        assert not [n for c in spot.subscriptions.connections for n in c.streams]
+        sim.set_spot_status("BTCUSDT")
+        await wait_until(lambda: spot.symbols == ["BTCUSDT"], 10, "BTCUSDT back on spot")
+        await wait_until(lambda: spot.keeper.books["BTCUSDT"].valid, 15, "its book in sync")
+        since = time.monotonic()
+        seen = spot.handler.last_seen
+        await wait_until(lambda: seen.get("spot:aggTrade:BTCUSDT", 0) > since, 15, "trades")
+        await _finish(sim, running, db)
