@@ -28,7 +28,7 @@ async def _trade_gaps(db: asyncpg.Connection) -> list[asyncpg.Record]:
 async def _drop_and_wait_for_a_hole(sim: Simulator, running, db: asyncpg.Connection) -> None:
     conns = running.recorder.connections
     await wait_until(lambda: all(c.last_frame for c in conns), 15, "frames")
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(1.5)  # enough trades before and after the hole to prove something
     assert sim.faults.drop_connections(route="market") >= 1
 
     async def a_gap() -> bool:
