@@ -93,15 +93,15 @@ async def test_a_restart_re_verifies_repaired_gaps_against_the_stored_ids(db, st
 
 
 async def test_many_429s_in_a_row_only_delay_the_backfill(db, start_recorder):
-    """Case 6: ten 429s (more than one request's eight attempts) and the hole is still repaired:
+    """Case 6: nine 429s (more than one request's eight attempts) and the hole is still repaired:
     the ids are within Binance's 48 h window, so nothing is given up."""
     sim = make_simulator(symbols=[SYMBOL], seed=35, rate=400)
     async with sim, start_recorder(sim) as running:
         await start_market(sim, running)
         await asyncio.sleep(1.0)
-        sim.faults.rest_error(429, 10, "/fapi/v1/aggTrades", retry_after=1)
+        sim.faults.rest_error(429, 9, "/fapi/v1/aggTrades", retry_after=1)
         sim.faults.silence(f"{SYMBOL.lower()}@aggTrade", 1.0)  # a hole of about 1 s of trades
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(1.2)
         await settle(sim, running, db)
     gaps = await _trade_gaps(db)
     assert gaps and all(g["status"] == "repaired" for g in gaps), [dict(g) for g in gaps]

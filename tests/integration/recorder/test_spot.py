@@ -335,9 +335,9 @@ async def test_spot_server_shutdown_is_met_with_an_overlapping_replacement(
     async with start_recorder(sim, **spot_env(sim)) as running:
         await start_market(sim, running)
         await _books_valid(running)
-        await asyncio.sleep(1.0)
-        assert sim.faults.server_shutdown(route="spot", close_after=2.0) == 1
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(0.5)
+        assert sim.faults.server_shutdown(route="spot", close_after=1.5) == 1
+        await asyncio.sleep(2.0)
         await _books_valid(running)
         bad = dict(running.recorder.spot.handler.bad.counts)
         await _finish(sim, running, db)

@@ -26,7 +26,7 @@ async def test_a_corrupt_spool_file_does_not_stop_the_table_writer(db, start_rec
         await asyncio.sleep(0.5)  # the writer meets it at its next flush
         written = writer.stats.rows_written
         await wait_until(
-            lambda: writer.stats.rows_written > written + 300, 20, "rows written again"
+            lambda: writer.stats.rows_written > written + 100, 20, "rows written again"
         )
         async with aiohttp.ClientSession() as http:
             url = f"http://127.0.0.1:{running.recorder.metrics_port}/metrics"
