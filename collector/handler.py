@@ -166,11 +166,13 @@ class FrameHandler:
                 self._implausible("aggTrade", held, last_id)
             self._suspects[row.symbol] = row
             return
-        held = self._suspects.pop(row.symbol, None)
+        # a late id filling a hole decides nothing about a held suspect; a new one does
+        held = None if seen is Seen.FILLED else self._suspects.pop(row.symbol, None)
         if seen is Seen.ERA:
-            assert held is not None
-            self._new_era("agg_trades", row.symbol, last_id, held.agg_trade_id)
-            self.put(held)
+            first = held.agg_trade_id if held is not None else row.agg_trade_id
+            self._new_era("agg_trades", row.symbol, last_id, first)
+            if held is not None:
+                self.put(held)
         elif held is not None:  # the sequence went on without it: a poison frame
             self._implausible("aggTrade", held, last_id)
         self.put(row)

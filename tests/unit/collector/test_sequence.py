@@ -36,3 +36,11 @@ def test_an_overlapping_replay_is_a_duplicate_not_an_era():
     seq = TradeSequence(100, at(10))
     assert seq.observe(99, at(9)) == (Seen.DUPLICATE, None)
     assert seq.observe(100, at(10)) == (Seen.DUPLICATE, None)
+
+
+def test_a_late_fill_does_not_decide_a_held_suspect():
+    seq = TradeSequence(100, at(0))
+    assert seq.observe(105, at(1)) == (Seen.NEW, (101, 104))
+    assert seq.observe(1, at(2)) == (Seen.SUSPECT, None)
+    assert seq.observe(102, at(0.5)) == (Seen.FILLED, None)
+    assert seq.observe(2, at(2.1)) == (Seen.ERA, None)  # the suspect and this one agree
