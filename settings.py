@@ -6,6 +6,7 @@ message names the variable, so start-up fails with one clear line instead of a t
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -174,6 +175,8 @@ class _Reader:
             value = float(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+        if not math.isfinite(value):  # "inf" would switch a poller or the watchdog off
+            raise SettingsError(f"{name} must be a finite number of seconds, got {raw!r}")
         if not value >= lo:
             raise SettingsError(f"{name} must be >= {lo}, got {raw!r}")
         return value
@@ -206,6 +209,9 @@ class _Reader:
         return value
 
     def symbols(self, name: str, default: str) -> tuple[tuple[str, ...], int | None]:
+        given = self.env.get(name)
+        if given is not None and not given.strip():  # set but empty: not the defaults, silently
+            raise SettingsError(f"{name} is empty: list symbols like BTCUSDT,ETHUSDT, or top:N")
         raw = self.text(name, default)
         if raw.lower().startswith("top:"):
             n = raw[4:]

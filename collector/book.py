@@ -8,6 +8,7 @@ book invalid until a new snapshot bridges it. Plain dicts price -> qty; never a 
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 from dataclasses import dataclass
 from enum import Enum
@@ -80,21 +81,26 @@ class BookSync:
         self.state = State.WAITING
         self.buffer: list[DepthUpdateRow] = []
         self.prev_u: int | None = None  # u of the previous diff seen on the stream
+        self.prev_time: dt.datetime | None = None  # its event time E
+        # the connection carrying the diffs is down: the book may already be stale, so it is
+        # not valid until the next diff shows (by chaining, or by breaking) where it stands
+        self.stream_down = False
         self._bridge_needed = False
 
     @property
     def valid(self) -> bool:
-        return self.state is State.SYNCED
+        return self.state is State.SYNCED and not self.stream_down
 
     def on_diff(self, row: DepthUpdateRow) -> Break | None:
         """Returns a ``Break`` when this diff does not chain to the previous one."""
+        self.stream_down = False
         if self.prev_u is not None and row.final_update_id <= self.prev_u:
             return None  # overlap after a reconnect: already seen
         brk = None
         if self.prev_u is not None and not self._chains(self.prev_u, row):
             brk = Break(self.prev_u, row)
             self._invalidate()
-        self.prev_u = row.final_update_id
+        self.prev_u, self.prev_time = row.final_update_id, row.time
         if self.state is State.WAITING:
             self.buffer.append(row)
             if len(self.buffer) > MAX_BUFFERED:
@@ -124,7 +130,7 @@ class BookSync:
         """Forget everything (a new connection: the next diff starts a new chain)."""
         self._invalidate()
         self.buffer.clear()
-        self.prev_u = None
+        self.prev_u = self.prev_time = None
 
     def _apply(self, row: DepthUpdateRow) -> bool:
         last = self.book.last_update_id

@@ -23,6 +23,7 @@ import asyncpg
 import uvloop
 
 from collector import health, metrics, streams
+from collector.backfill import Backfiller
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.events import EventLog, utc_now
@@ -57,19 +58,26 @@ def main(argv: list[str]) -> int:
     return run_with_settings(_run_until_signal)
 
 
+class StartupError(Exception):
+    """The recorder cannot start as configured; the message names the setting (exit 2)."""
+
+
 def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
     """Settings and logging from the environment, then ``job`` on uvloop; one-line errors."""
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     setup_logging(settings.log_level, settings.log_format)
     try:
         uvloop.run(job(settings))
     except (DatabaseUnavailable, SettingsError) as exc:  # SettingsError: e.g. an unsafe SPOOL_DIR
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -130,12 +138,14 @@ class Recorder:
                 "rows_dropped": s.rows_dropped,
                 "failing_for": round(failing, 3),
             }
+        writers_down = sorted(n for n, w in self.writers.items() if w.down_since is not None)
         books = {s: b.valid for s, b in self.keeper.books.items()} if self.keeper else {}
         if self.spot is not None:
             books |= {f"spot:{s}": b.valid for s, b in self.spot.keeper.books.items()}
         db_ok = db_failing_for < health.DB_FAILING_THRESHOLD
         body = {
-            "status": "ok" if db_ok and not stale else "degraded",
+            "status": "ok" if db_ok and not stale and not writers_down else "degraded",
+            "writers_down": writers_down,
             "streams": ages,
             "stale": stale,
             "tables": tables,
@@ -143,7 +153,7 @@ class Recorder:
             "spool_bytes": self.spool.bytes_used,
             "books_valid": books,
         }
-        return db_ok and not stale, body
+        return db_ok and not stale and not writers_down, body
 
 
 async def run_recorder(
@@ -164,7 +174,15 @@ async def run_recorder(
     finally:
         await conn.close()
 
-    spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+    try:
+        spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+        probe = settings.spool_dir / ".writable"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise StartupError(
+            f"SPOOL_DIR {settings.spool_dir} is not a writable directory ({exc.strerror or exc})"
+        ) from None
     writers: dict[str, TableWriter] = {}
     route: dict[type, TableWriter] = {}
 
@@ -188,7 +206,9 @@ async def run_recorder(
         )
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
-    writer_tasks = [asyncio.create_task(w.run(), name=f"writer:{t}") for t, w in writers.items()]
+    writer_tasks = [
+        asyncio.create_task(_supervised(w), name=f"writer:{t}") for t, w in writers.items()
+    ]
     try:
         async with aiohttp.ClientSession() as http:
             budget = WeightBudget()
@@ -204,6 +224,8 @@ async def run_recorder(
                     on_limit=rest_limit_reporter("spot:"),
                 )
             symbols = list(settings.symbols)
+            if not settings.top_n:
+                await _check_symbols(rest, symbols)
             if settings.top_n:
                 symbols = await top_symbols(rest, settings.top_n)
                 log.info(
@@ -220,6 +242,37 @@ async def run_recorder(
             for table in group:
                 await writers[table].close()
             await asyncio.gather(*(by_table[t] for t in group), return_exceptions=True)
+        _report_shutdown(writers, spool)
+
+
+async def _supervised(writer: TableWriter) -> None:
+    """Run a table's writer; if its task ever ends with an error, say so loudly and restart."""
+    while True:
+        try:
+            await writer.run()
+            return
+        except Exception:
+            metrics.WRITER_ERRORS.labels(writer.table).inc()
+            writer.down_since = writer.down_since or time.time()
+            log.exception("%s: writer task died; restarting it", writer.table)
+            if writer.closing:
+                return
+            await asyncio.sleep(1.0)
+
+
+def _report_shutdown(writers: dict[str, TableWriter], spool: Spool) -> None:
+    """Exactly what could not be flushed; those rows were declared as gaps as they were dropped."""
+    lost = {t: w.stats.rows_dropped for t, w in writers.items() if w.stats.rows_dropped}
+    left = {t: w.queued for t, w in writers.items() if w.queued}
+    if lost or left:
+        log.error(
+            "recorder stopped; rows lost (declared in data_gaps): %s; rows left in memory: %s",
+            lost or "none",
+            left or "none",
+        )
+    elif spool.bytes_used:
+        log.warning("recorder stopped; %d spooled bytes wait for the next start", spool.bytes_used)
+    else:
         log.info("all batches flushed; recorder stopped")
 
 
@@ -236,18 +289,37 @@ async def _record(
     s, symbols = recorder.settings, recorder.symbols
     resume = await resume_state(s.database_url, symbols)
     # only futures holds the watermark: the strategy worker it paces reads futures rows only
-    parts = market_parts(s, rest, symbols, resume, put, events, clock, watermark=recorder.watermark)
+    trades_committed = recorder.writers["agg_trades"].committed
+    parts = market_parts(
+        s,
+        rest,
+        symbols,
+        resume,
+        put,
+        events,
+        clock,
+        watermark=recorder.watermark,
+        trades_committed=trades_committed,
+    )
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
     recorder.dropped_trades.backfillers["usdm"] = backfiller
-    subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark)
+    subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark, backfiller)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
-        await SpotSide.start(s, spot_rest, symbols, put, events, clock) if spot_rest else None
+        await SpotSide.start(s, spot_rest, symbols, put, events, clock, trades_committed)
+        if spot_rest
+        else None
     )
-    runner, recorder.metrics_port = await health.start(
-        health.build_app(recorder.health), s.metrics_host, s.metrics_port
-    )
+    try:
+        runner, recorder.metrics_port = await health.start(
+            health.build_app(recorder.health), s.metrics_host, s.metrics_port
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"METRICS_HOST:METRICS_PORT {s.metrics_host}:{s.metrics_port}: cannot listen there"
+            f" ({exc.strerror or exc}); choose a free port or a local address"
+        ) from None
     started = {"symbols": symbols, "connections": len(recorder.connections)}
     if spot is not None:
         recorder.dropped_trades.backfillers["spot"] = spot.backfiller
@@ -300,6 +372,22 @@ async def _record(
         await runner.cleanup()
 
 
+async def _check_symbols(rest: BinanceRest, symbols: list[str]) -> None:
+    """An explicit symbol the exchange does not trade stops the start with one line (it would
+    otherwise be subscribed and silent forever). Unreachable REST is not a reason to stop."""
+    try:
+        info = await rest.exchange_info()
+        trading = {i["symbol"] for i in info["symbols"] if i.get("status") == "TRADING"}
+    except (RestError, KeyError, TypeError) as exc:
+        log.warning("exchangeInfo unavailable (%s): SYMBOLS not checked", exc)
+        return
+    unknown = [s for s in symbols if s not in trading]
+    if unknown:
+        raise StartupError(
+            f"SYMBOLS: {','.join(unknown)} not trading on {rest.base_url} (exchangeInfo)"
+        )
+
+
 class _Stopped(Exception):
     pass
 
@@ -315,7 +403,15 @@ def _subscriptions(
     handler: FrameHandler,
     events: EventLog,
     watermark: CommitWatermark,
+    backfiller: Backfiller,
 ) -> Subscriptions:
+    def on_back(names: list[str]) -> None:
+        """Symbols of the reconnected connection still quiet a moment later are checked."""
+        since = time.monotonic()
+        traded = [n.split("@")[0].upper() for n in names if n.endswith("@aggTrade")]
+        seen = handler.last_seen
+        backfiller.check_quiet(traded, lambda sym: seen.get(f"aggTrade:{sym}", 0.0) < since)
+
     make = connection_factory(
         s.binance_ws_url,
         handler,
@@ -323,6 +419,8 @@ def _subscriptions(
         max_age=s.connection_max_age,
         silent_after=s.silent_after,
         watermark=watermark,
+        on_down=handler.streams_down,
+        on_back=on_back,
     )
     return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
 
@@ -366,6 +464,12 @@ def _writer(
         )
 
     def on_event(name: str, kind: str, details: dict) -> None:
+        if kind in ("writer_error", "spool_corrupt"):
+            metrics.WRITER_ERRORS.labels(name).inc()
+        if kind == "spool_corrupt":  # its rows are lost: a gap, with no span known
+            kind, details = "gap", {**details, "reason": "spool file corrupt"}
+            events.record(kind, details, stream=name, status="unrecoverable")
+            return
         events.record(kind, details, stream=name)
 
     return TableWriter(

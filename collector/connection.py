@@ -1,12 +1,17 @@
 """One combined-stream WebSocket connection, kept alive forever.
 
 Connect, read, hand every frame to ``on_frame`` (which never waits on the database), reconnect
-with capped jittered backoff (reset after a healthy session). A watchdog rebuilds a connection
-that receives nothing for ``silent_after`` seconds (how the 2026 route split broke recorders:
-subscriptions acknowledged, then silence). Before Binance's 24 h cut the connection is replaced
-with an overlap: the successor holds back its frames while the old one keeps delivering for
-``HANDOFF_DRAIN`` s, then the old one closes and the successor delivers what it held, so frames
-reach the handler in order across the handoff; the handler drops the duplicates.
+with capped jittered backoff (reset as soon as a session delivers its first frame, so a link that
+drops every few seconds reconnects at once each time instead of waiting out a growing backoff).
+A watchdog rebuilds a connection that receives nothing for ``silent_after`` seconds (how the
+2026 route split broke recorders: subscriptions acknowledged, then silence). Before Binance's
+24 h cut the connection is replaced with an overlap: the successor holds back its frames while
+the old one keeps delivering for ``HANDOFF_DRAIN`` s, then the old one closes and the successor
+delivers what it held, so frames reach the handler in order across the handoff; the handler
+drops the duplicates.
+
+A ``serverShutdown`` event (spot, before maintenance; ``on_frame`` returns True for it) starts
+the same overlapping replacement at once.
 
 Streams can be changed live (``change``): SUBSCRIBE/UNSUBSCRIBE go to every open session, paced
 under Binance's 10 incoming messages/s per connection, and later sessions connect with the new set.
@@ -17,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Callable
 
@@ -27,7 +33,9 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 
 log = logging.getLogger(__name__)
 
-HEALTHY_AFTER = 30.0  # a session that lasted this long resets the backoff
+# A session that delivered a frame ended "healthy": the next one starts after at most this
+# (jittered, so many connections cut together do not reconnect in lockstep).
+RECONNECT_JITTER = 0.25
 # How long the old connection keeps delivering after its successor receives. Closing the old one
 # at the successor's first frame would lose what the old one had received but not yet read
 # (newer than what it delivered, older than the successor's first frame) whenever it lags.
@@ -37,7 +45,7 @@ CONTROL_INTERVAL = 0.2
 
 
 class SessionEnded(Exception):
-    """The connection dropped or went silent; ``healthy`` if it had run long enough."""
+    """The connection dropped or went silent; ``healthy`` if it had delivered a frame."""
 
     def __init__(self, reason: str, healthy: bool) -> None:
         super().__init__(reason)
@@ -49,7 +57,7 @@ class StreamConnection:
         self,
         name: str,
         url: str,
-        on_frame: Callable[[str | bytes], None],
+        on_frame: Callable[[str | bytes], bool | None],
         *,
         on_event: Callable[[str, dict], None] | None = None,
         max_age: float = 23 * 3600,
@@ -136,8 +144,9 @@ class StreamConnection:
                 async for attempt in retrying:
                     with attempt:
                         await self._session(wants_successor, close_me, predecessor)
-            except SessionEnded:
-                pass  # healthy session ended, or handed off: reconnect at once / stop
+            except SessionEnded:  # a session that delivered frames ended: the backoff resets
+                if not close_me.is_set():
+                    await asyncio.sleep(random.uniform(0, RECONNECT_JITTER))
 
     async def _session(
         self,
@@ -178,7 +187,7 @@ class StreamConnection:
             reason = f"{type(exc).__name__}: {exc}"
             self.on_event("disconnect", {"reason": reason, "url": self.url})
             log.warning("%s: connection lost (%s)", self.name, reason)
-            raise SessionEnded(reason, time.monotonic() - started > HEALTHY_AFTER) from exc
+            raise SessionEnded(reason, self.last_frame >= started) from exc
 
     async def _read(
         self,
@@ -205,15 +214,21 @@ class StreamConnection:
                     raise ConnectionResetError(f"{msg.type.name} (code {ws.close_code})")
                 frame = msg.data
                 self.last_frame = now = time.monotonic()
+                closing_soon = False  # the server announced it will close this connection
                 if handoff is not None:
                     if handoff.hold(frame, now):
                         continue
                     for held in handoff.release():  # the old connection closes now
-                        self.on_frame(held)
+                        closing_soon = bool(self.on_frame(held)) or closing_soon
                     handoff = None
                 else:
-                    self.on_frame(frame)
-                if not wants_successor.is_set() and now - started >= self.max_age:
+                    closing_soon = bool(self.on_frame(frame))
+                if wants_successor.is_set():
+                    continue
+                if closing_soon:  # replaced with an overlap now, as before the 24 h cut
+                    self.on_event("server_shutdown", {"age_seconds": round(now - started, 3)})
+                    wants_successor.set()
+                elif now - started >= self.max_age:
                     self.on_event("rollover", {"age_seconds": round(now - started, 3)})
                     wants_successor.set()
         finally:
@@ -222,7 +237,7 @@ class StreamConnection:
             return
         self.on_event("stale", {"silent_for": self.silent_after, "url": self.url})
         log.error("%s: nothing for %.0fs, rebuilding the connection", self.name, self.silent_after)
-        raise SessionEnded("silent", time.monotonic() - started > HEALTHY_AFTER)
+        raise SessionEnded("silent", self.last_frame >= started)
 
     async def _watchdog(
         self,

@@ -35,7 +35,7 @@ class DepthKeeper:
         top_interval: float = 1.0,
         snapshot_interval: float = 3600.0,
         snapshot_limit: int = 1000,
-        last_update_ids: dict[str, int] | None = None,
+        last_update_ids: dict[str, tuple[int, dt.datetime]] | None = None,
     ) -> None:
         self.rest = rest
         self.put = put
@@ -47,13 +47,15 @@ class DepthKeeper:
         self.snapshot_interval = snapshot_interval
         self.snapshot_limit = snapshot_limit
         self.books = {s: BookSync(s, market) for s in symbols}
-        for symbol, u in (last_update_ids or {}).items():
+        for symbol, (u, time) in (last_update_ids or {}).items():
             # the last diff stored by an earlier run: the first one received now must chain to
             # it, or the diffs missed while the recorder was down are recorded as a gap
-            self.books[symbol].prev_u = u
+            self.books[symbol].prev_u, self.books[symbol].prev_time = u, time
         self._queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         self._pending: set[str] = set()
-        self._open_gap: dict[str, uuid.UUID] = {}  # symbol -> ref of the gap awaiting a snapshot
+        # symbol -> refs of the gaps awaiting a snapshot: every break is declared on its own, even
+        # while a resync is pending, and the snapshot that brings the book back closes them all
+        self._open_gaps: dict[str, list[uuid.UUID]] = {}
 
     def label(self, symbol: str) -> str:
         """The metrics label of a symbol's book: spot's are "spot:BTCUSDT"."""
@@ -68,15 +70,16 @@ class DepthKeeper:
     def remove(self, symbol: str) -> None:
         """A symbol left the universe: its book, pending snapshot and open gap are dropped."""
         self.books.pop(symbol, None)
-        self._open_gap.pop(symbol, None)
+        self._open_gaps.pop(symbol, None)
         self._pending.discard(symbol)
 
     def on_invalid(self, symbol: str, brk: Break | None) -> None:
-        """Called for every diff while a book is not valid; records a break once, asks once."""
-        if brk is not None and symbol not in self._open_gap:
+        """Called for every diff while a book is not valid; records every break, asks once."""
+        if brk is not None:
             pu = brk.row.prev_final_update_id
             last = pu if pu is not None else brk.row.first_update_id - 1
-            ref = self._open_gap[symbol] = uuid.uuid4()
+            ref = uuid.uuid4()
+            self._open_gaps.setdefault(symbol, []).append(ref)
             self.events.record(
                 "gap",
                 {"prev_u": brk.prev_u, "U": brk.row.first_update_id, "pu": pu},
@@ -92,7 +95,7 @@ class DepthKeeper:
             log.warning(
                 "%s: depth chain broken after u=%d (pu=%s); resyncing", symbol, brk.prev_u, pu
             )
-        self.request(symbol, "resync" if symbol in self._open_gap else "start")
+        self.request(symbol, "resync" if self._open_gaps.get(symbol) else "start")
 
     def request(self, symbol: str, reason: str) -> None:
         if symbol not in self._pending:
@@ -136,9 +139,10 @@ class DepthKeeper:
             return  # removed (or removed and re-added) while the snapshot was on its way
         if sync.on_snapshot(row):
             metrics.BOOK_VALID.labels(self.label(symbol)).set(1)
-            ref = self._open_gap.pop(symbol, None)
-            if ref is not None:
+            refs = self._open_gaps.pop(symbol, [])
+            if refs:
                 metrics.RESYNCS.labels(self.label(symbol)).inc()
+            for ref in refs:
                 self.events.record(
                     "resync",
                     {"last_update_id": row.last_update_id},

@@ -18,11 +18,17 @@ from collector import metrics, parse
 from collector.book import BookSync, Break
 from collector.events import EventLog
 from collector.rows import AggTradeRow, DepthUpdateRow, ForceOrderRow, MarkPriceRow
-from collector.sequence import Seen, TradeSequence
+from collector.sequence import Seen, TradeSequence, plausible
 
 log = logging.getLogger(__name__)
 
 SAMPLE_BYTES = 300
+# Depth update ids move much faster than trade ids (every book change counts).
+DEPTH_IDS_PER_SECOND = 10_000_000
+DEPTH_ID_SLACK = 1_000_000_000
+# Mark prices come every second per symbol: a longer silence between two is a hole (missed
+# while a connection was down). Binance cannot replay them, so it is declared, not repaired.
+MARK_HOLE_AFTER = dt.timedelta(seconds=3)
 
 
 class BadInput:
@@ -75,6 +81,7 @@ class FrameHandler:
         self.bad = BadInput(events)
         self.last_seen: dict[str, float] = {}  # "aggTrade:BTCUSDT" (spot: "spot:aggTrade:...")
         self._last_mark: dict[str, dt.datetime] = {}
+        self._suspects: dict[str, AggTradeRow] = {}  # symbol -> the trade held as a suspect
         self._parsers: dict[str, Callable[[dict, dt.datetime], tuple]] = {
             "aggTrade": lambda d, t: parse.agg_trade(d, t, market),
             "depthUpdate": lambda d, t: parse.depth_update(d, t, market),
@@ -84,31 +91,36 @@ class FrameHandler:
         # labels() per message costs a lock and a dict lookup (~5 % of per-frame CPU)
         self._counters = {k: metrics.MESSAGES.labels(self.prefix + k) for k in self._parsers}
 
-    def __call__(self, frame: str | bytes) -> None:
+    def __call__(self, frame: str | bytes) -> bool:
+        """Handle one frame; True if it announces that the server will close the connection."""
         received_at = self.clock()
         try:
             msg = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
             self.bad.report("invalid_json", frame[:SAMPLE_BYTES], exc)
-            return
+            return False
         if type(msg) is not dict:
             if type(msg) is list:  # raw /ws form of an all-market array stream
                 for item in msg:
                     self._payload(item, received_at)
-                return
+                return False
             self.bad.report("not_an_object", frame[:SAMPLE_BYTES])
-            return
+            return False
         data = msg.get("data", msg)
         if data is msg and "e" not in msg:
             if "result" in msg or "error" in msg or "code" in msg:
-                return  # reply to a SUBSCRIBE / LIST_SUBSCRIPTIONS
+                return False  # reply to a SUBSCRIBE / LIST_SUBSCRIPTIONS
             self.bad.report("unknown_frame", frame[:SAMPLE_BYTES])
-            return
+            return False
         if type(data) is list:
             for item in data:
                 self._payload(item, received_at)
-        else:
-            self._payload(data, received_at)
+            return False
+        if type(data) is dict and data.get("e") == "serverShutdown":
+            log.warning("%sserver announced it will close a connection: replacing it", self.prefix)
+            return True
+        self._payload(data, received_at)
+        return False
 
     def _payload(self, d: Any, received_at: dt.datetime) -> None:
         try:
@@ -124,7 +136,7 @@ class FrameHandler:
             return  # COIN-M symbols on the merged all-market streams
         try:
             row = parser(d, received_at)
-        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
             self.bad.report(f"bad_{kind}", d, exc)
             return
         self._counters[kind].inc()
@@ -144,20 +156,67 @@ class FrameHandler:
         seq = self.trades.get(row.symbol)
         if seq is None:
             seq = self.trades[row.symbol] = TradeSequence()
-        seen, hole = seq.observe(row.agg_trade_id)
+        last_id = seq.last_id
+        seen, hole = seq.observe(row.agg_trade_id, row.time)
         if seen is Seen.DUPLICATE:
             return
+        if seen is Seen.SUSPECT:  # held until the next id says poison or new era
+            held = self._suspects.pop(row.symbol, None)
+            if held is not None:
+                self._implausible("aggTrade", held, last_id)
+            self._suspects[row.symbol] = row
+            return
+        # a late id filling a hole decides nothing about a held suspect; a new one does
+        held = None if seen is Seen.FILLED else self._suspects.pop(row.symbol, None)
+        if seen is Seen.ERA:
+            first = held.agg_trade_id if held is not None else row.agg_trade_id
+            self._new_era("agg_trades", row.symbol, last_id, first)
+            if held is not None:
+                self.put(held)
+        elif held is not None:  # the sequence went on without it: a poison frame
+            self._implausible("aggTrade", held, last_id)
         self.put(row)
         if hole is not None:
             metrics.GAPS.labels(self.prefix + "agg_trades").inc()
             self.on_trade_hole(row.symbol, hole[0], hole[1])
 
+    def _implausible(self, kind: str, row: tuple, last_id: int | None) -> None:
+        self.bad.report(f"bad_{kind}", row._asdict(), ValueError(f"id implausible after {last_id}"))
+
+    def _new_era(self, stream: str, symbol: str, last_id: int | None, first_id: int) -> None:
+        """The exchange's ids started again (or jumped beyond reach): recording goes on."""
+        metrics.SEQUENCE_ERAS.labels(self.prefix + stream).inc()
+        log.warning(
+            "%s%s: %s ids jump from %s to %d: a new sequence starts there",
+            self.prefix, symbol, stream, last_id, first_id,
+        )  # fmt: skip
+        self.events.record(
+            "sequence_era",
+            {"previous_id": last_id, "first_id": first_id},
+            symbol=symbol,
+            market=self.market,
+            stream=stream,
+            first_id=first_id,
+        )
+
     def _depth(self, row: DepthUpdateRow) -> None:
         sync = self.books.get(row.symbol)
         if sync is None:
             return
-        if sync.prev_u is not None and row.final_update_id <= sync.prev_u:
-            return  # the same diff from an overlapping connection
+        prev_u, prev_time = sync.prev_u, sync.prev_time
+        if prev_u is not None and row.final_update_id <= prev_u:
+            if prev_time is None or row.time <= prev_time:
+                return  # the same diff from an overlapping connection
+            self._new_era("depth_updates", row.symbol, prev_u, row.final_update_id)
+            sync.reset()  # an older id with a newer time: the ids started again
+        elif prev_u is not None and prev_time is not None:
+            since = row.time - prev_time
+            ahead = row.final_update_id - prev_u
+            if not plausible(ahead, since, DEPTH_IDS_PER_SECOND, DEPTH_ID_SLACK):
+                # dropped, not chained: if it stood for a real diff, the next one breaks
+                # the chain and the hole is declared and resynced like any other
+                self._implausible("depthUpdate", row, prev_u)
+                return
         self.put(row)
         brk = sync.on_diff(row)
         if brk is not None:
@@ -165,12 +224,33 @@ class FrameHandler:
         if not sync.valid:
             self.on_depth_gap(row.symbol, brk)  # records the gap, asks for a snapshot
 
+    def streams_down(self, names: list[str]) -> None:
+        """A connection carrying ``names`` is down: its books give no ``book_top`` row until
+        their next diff arrives."""
+        for name in names:
+            symbol, _, topic = name.partition("@")
+            sync = self.books.get(symbol.upper()) if topic.startswith("depth") else None
+            if sync is not None:
+                sync.stream_down = True
+
     def _mark(self, row: MarkPriceRow) -> None:
         last = self._last_mark.get(row.symbol)
         if last is not None and row.time <= last:
             return
         self._last_mark[row.symbol] = row.time
         self.put(row)
+        if last is not None and row.time - last > MARK_HOLE_AFTER:
+            metrics.GAPS.labels(self.prefix + "mark_prices").inc()
+            self.events.record(
+                "gap",
+                {"silent_seconds": (row.time - last).total_seconds()},
+                symbol=row.symbol,
+                market=self.market,
+                stream="mark_prices",
+                start_time=last,
+                end_time=row.time,
+                status="unrecoverable",
+            )
 
     def _force(self, row: ForceOrderRow) -> None:
         self.put(row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from collector.backfill import Backfiller
@@ -35,9 +35,11 @@ def market_parts(
     market: str = "usdm",
     snapshot_limit: int = 1000,
     watermark: CommitWatermark | None = None,
+    trades_committed: Callable[[float], Awaitable[None]] | None = None,
 ) -> MarketParts:
     """Books resume from the last stored diff, sequences from the last stored trade id, and
-    holes an earlier run left open are backfilled first."""
+    holes an earlier run left unfilled are backfilled first. ``trades_committed`` waits until
+    the agg_trades rows put before a time are committed (a repair is recorded only then)."""
     keeper = DepthKeeper(
         symbols,
         rest,
@@ -52,7 +54,14 @@ def market_parts(
         last_update_ids=resume.last_update_ids,
     )
     backfiller = Backfiller(
-        rest, put, events, resume.sequences, clock, market=market, watermark=watermark
+        rest,
+        put,
+        events,
+        resume.sequences,
+        clock,
+        market=market,
+        watermark=watermark,
+        committed=trades_committed,
     )
     for gap in resume.open_gaps:
         backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])

@@ -28,6 +28,11 @@ STALE = Counter(
 )
 RESYNCS = Counter("flowline_book_resyncs_total", "Order book resyncs", ["symbol"])
 GAPS = Counter("flowline_gaps_total", "Holes detected in a sequence", ["stream"])
+SEQUENCE_ERAS = Counter(
+    "flowline_sequence_eras_total",
+    "Ids that went backwards or jumped beyond reach: a new sequence started",
+    ["stream"],
+)
 BACKFILLED = Counter("flowline_backfilled_rows_total", "aggTrades recovered from REST")
 REST_WEIGHT = Gauge("flowline_rest_weight_used", "Last X-MBX-USED-WEIGHT-1M")
 SPOT_REST_WEIGHT = Gauge(
@@ -39,6 +44,11 @@ MALFORMED = Counter(
 )
 LAST_MESSAGE_AGE = Gauge(
     "flowline_stream_last_message_age_seconds", "Seconds since the last message", ["stream"]
+)
+WRITER_ERRORS = Counter(
+    "flowline_writer_errors_total",
+    "Unexpected writer errors (logged with a traceback; the writer retries)",
+    ["table"],
 )
 DB_UP = Gauge("flowline_db_up", "1 when the last database write succeeded")
 SPOOL_BYTES = Gauge("flowline_spool_bytes", "Bytes waiting in the disk spool")

@@ -4,11 +4,18 @@ Every parser takes the decoded payload (the ``data`` of a combined-stream frame)
 receive time, and raises ``ValueError``/``KeyError``/``TypeError`` on a malformed payload; the
 caller counts and logs those, it never crashes on them. Keys we do not know are kept, as JSON
 text, in the row's ``extra`` (Binance adds fields over time: ``nq``, ``st``, ``ps`` in 2026).
+
+Validation happens here, at the edge, so nothing downstream meets a poisoned value: times lie
+between Binance's launch and a day past the local clock, prices are finite and positive,
+quantities finite and not negative (``float`` alone accepts "NaN", "inf" and "1e999"), ids are
+integers in bigint range. Whether an id is plausible for its symbol's sequence is decided by the
+caller, which knows the sequence (``collector.sequence``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import orjson
@@ -27,12 +34,54 @@ _MS = dt.timedelta(milliseconds=1)
 
 Payload = dict[str, Any]
 
+EARLIEST_MS = 1_483_228_800_000  # 2017-01-01: nothing Binance sends is older
+MAX_AHEAD = dt.timedelta(days=1)  # how far past the local clock an exchange time may lie
+MAX_ID = 2**63 - 1  # ids are stored as bigint
 
-def ms_time(ms: int) -> dt.datetime:
-    """Binance millisecond epoch -> aware UTC datetime, exactly (no float rounding)."""
+
+def ms_time(ms: int, now: dt.datetime | None = None) -> dt.datetime:
+    """Binance millisecond epoch -> aware UTC datetime, exactly (no float rounding); refused
+    before 2017 or (given the receive time ``now``) more than ``MAX_AHEAD`` past it."""
     if type(ms) is not int:
         raise TypeError(f"expected integer milliseconds, got {ms!r}")
-    return EPOCH + ms * _MS
+    if ms < EARLIEST_MS or ms > 253_402_300_799_000:  # datetime ends at 9999-12-31
+        raise ValueError(f"time {ms} ms is out of range")
+    t = EPOCH + ms * _MS
+    if now is not None and t > now + MAX_AHEAD:
+        raise ValueError(f"time {ms} ms is more than {MAX_AHEAD} ahead of the local clock")
+    return t
+
+
+def _id(value: Any, name: str) -> int:
+    if type(value) is not int or not 0 <= value <= MAX_ID:
+        raise ValueError(f"{name} must be an integer id, got {value!r}")
+    return value
+
+
+_INF = math.inf
+
+
+def _number(value: Any, name: str) -> float:
+    if type(value) is bool:
+        raise TypeError(f"{name} must be a decimal, got {value!r}")
+    number = float(value)
+    if not -_INF < number < _INF:  # False for NaN too
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _price(value: Any, name: str) -> float:
+    number = float(value) if type(value) is not bool else -1.0
+    if not 0.0 < number < _INF:  # False for NaN too
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return number
+
+
+def _size(value: Any, name: str) -> float:
+    number = float(value) if type(value) is not bool else -1.0
+    if not 0.0 <= number < _INF:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
 
 
 def _extra(payload: Payload, known: frozenset[str]) -> str | None:
@@ -48,13 +97,19 @@ def _bool(value: Any, name: str) -> bool:
     return value
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None or value == "" else float(value)
+def _opt(value: Any, name: str, check: Any = _number) -> float | None:
+    return None if value is None or value == "" else check(value, name)
 
 
 def _levels(levels: list[list[str]]) -> tuple[list[float], list[float]]:
     prices = [float(p) for p, _ in levels]
     qtys = [float(q) for _, q in levels]
+    # checked in bulk, in C (per-level checks doubled the cost of a depth frame): a NaN or an
+    # infinity makes the sum non-finite; then the smallest price and quantity decide the sign
+    if prices and not (
+        math.isfinite(sum(prices) + sum(qtys)) and min(prices) > 0.0 and min(qtys) >= 0.0
+    ):
+        raise ValueError(f"level prices must be positive and quantities >= 0, finite: {levels!r}")
     return prices, qtys
 
 
@@ -71,17 +126,17 @@ def agg_trade(d: Payload, received_at: dt.datetime, market: str = "usdm") -> Agg
     if d["e"] != "aggTrade":
         raise ValueError(f"not an aggTrade: {d['e']!r}")
     return AggTradeRow(
-        ms_time(d["T"]),
-        d["s"],
+        ms_time(d["T"], received_at),
+        _symbol(d["s"]),
         market,
-        int(d["a"]),
-        float(d["p"]),
-        float(d["q"]),
-        _opt_float(d.get("nq")),
-        int(d["f"]),
-        int(d["l"]),
+        _id(d["a"], "a"),
+        _price(d["p"], "p"),
+        _size(d["q"], "q"),
+        _opt(d.get("nq"), "nq", _size),
+        _id(d["f"], "f"),
+        _id(d["l"], "l"),
         _bool(d["m"], "m"),
-        ms_time(d["E"]),
+        ms_time(d["E"], received_at),
         received_at,
         _extra(d, _AGG_TRADE_KEYS),
     )
@@ -99,15 +154,15 @@ def rest_agg_trade(
      "T":1498793709153,"m":true}
     """
     return AggTradeRow(
-        ms_time(d["T"]),
+        ms_time(d["T"], received_at),
         symbol,
         market,
-        int(d["a"]),
-        float(d["p"]),
-        float(d["q"]),
-        _opt_float(d.get("nq")),
-        int(d["f"]),
-        int(d["l"]),
+        _id(d["a"], "a"),
+        _price(d["p"], "p"),
+        _size(d["q"], "q"),
+        _opt(d.get("nq"), "nq", _size),
+        _id(d["f"], "f"),
+        _id(d["l"], "l"),
         _bool(d["m"], "m"),
         None,
         received_at,
@@ -130,13 +185,13 @@ def depth_update(d: Payload, received_at: dt.datetime, market: str = "usdm") -> 
     ask_prices, ask_qtys = _levels(d["a"])
     pu = d.get("pu")
     return DepthUpdateRow(
-        ms_time(d["E"]),
-        d["s"],
+        ms_time(d["E"], received_at),
+        _symbol(d["s"]),
         market,
-        ms_time(d["T"]) if "T" in d else None,
-        int(d["U"]),
-        int(d["u"]),
-        None if pu is None else int(pu),
+        ms_time(d["T"], received_at) if "T" in d else None,
+        _id(d["U"], "U"),
+        _id(d["u"], "u"),
+        None if pu is None else _pu(pu),
         bid_prices,
         bid_qtys,
         ask_prices,
@@ -163,9 +218,9 @@ def depth_snapshot(
         received_at,
         symbol,
         market,
-        int(d["lastUpdateId"]),
-        ms_time(d["E"]) if "E" in d else None,
-        ms_time(d["T"]) if "T" in d else None,
+        _id(d["lastUpdateId"], "lastUpdateId"),
+        ms_time(d["E"], received_at) if "E" in d else None,
+        ms_time(d["T"], received_at) if "T" in d else None,
         reason,
         bid_prices,
         bid_qtys,
@@ -189,14 +244,14 @@ def mark_price(d: Payload, received_at: dt.datetime) -> MarkPriceRow:
         raise ValueError(f"not a markPriceUpdate: {d['e']!r}")
     next_funding = d.get("T")
     return MarkPriceRow(
-        ms_time(d["E"]),
-        d["s"],
-        float(d["p"]),
-        _opt_float(d.get("i")),
-        _opt_float(d.get("P")),
-        _opt_float(d.get("r")),
-        ms_time(next_funding) if next_funding else None,
-        _opt_float(d.get("ap")),
+        ms_time(d["E"], received_at),
+        _symbol(d["s"]),
+        _price(d["p"], "p"),
+        _opt(d.get("i"), "i", _price),
+        _opt(d.get("P"), "P", _price),
+        _opt(d.get("r"), "r"),
+        ms_time(next_funding, received_at + MAX_AHEAD) if next_funding else None,
+        _opt(d.get("ap"), "ap", _price),
         received_at,
         _extra(d, _MARK_KEYS),
     )
@@ -222,18 +277,18 @@ def force_order(d: Payload, received_at: dt.datetime) -> ForceOrderRow:
         merged["o"] = orjson.loads(inner)
         extra = orjson.dumps(merged).decode()
     return ForceOrderRow(
-        ms_time(d["E"]),
-        o["s"],
+        ms_time(d["E"], received_at),
+        _symbol(o["s"]),
         str(o["S"]),
         str(o["o"]),
         str(o["f"]),
-        float(o["q"]),
-        float(o["p"]),
-        float(o["ap"]),
+        _size(o["q"], "q"),
+        _price(o["p"], "p"),
+        _size(o["ap"], "ap"),
         str(o["X"]),
-        float(o["l"]),
-        float(o["z"]),
-        ms_time(o["T"]),
+        _size(o["l"], "l"),
+        _size(o["z"], "z"),
+        ms_time(o["T"], received_at),
         received_at,
         extra,
     )
@@ -248,12 +303,25 @@ def open_interest(d: Payload, received_at: dt.datetime) -> OpenInterestRow:
     {"openInterest":"10659.509","symbol":"BTCUSDT","time":1589437530011}
     """
     return OpenInterestRow(
-        ms_time(d["time"]),
-        d["symbol"],
-        float(d["openInterest"]),
+        ms_time(d["time"], received_at),
+        _symbol(d["symbol"]),
+        _size(d["openInterest"], "openInterest"),
         received_at,
         _extra(d, _OI_KEYS),
     )
+
+
+def _symbol(value: Any) -> str:
+    if type(value) is not str or not value:
+        raise TypeError(f"symbol must be a string, got {value!r}")
+    return value
+
+
+def _pu(value: Any) -> int:
+    """``pu`` is -1 on the first diff after a futures stream restarts."""
+    if value == -1:
+        return -1
+    return _id(value, "pu")
 
 
 def is_usdm(d: Payload) -> bool:

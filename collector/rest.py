@@ -128,6 +128,10 @@ class BinanceRest:
             "/fapi/v1/aggTrades", {"symbol": symbol, "fromId": from_id, "limit": limit}, 20
         )
 
+    async def newest_agg_trades(self, symbol: str, limit: int = 1) -> Any:
+        """The most recent aggTrades (no fromId)."""
+        return await self.get("/fapi/v1/aggTrades", {"symbol": symbol, "limit": limit}, 20)
+
     async def exchange_info(self) -> Any:
         return await self.get("/fapi/v1/exchangeInfo", {}, 1)
 
@@ -151,6 +155,9 @@ class SpotRest(BinanceRest):
         return await self.get(
             "/api/v3/aggTrades", {"symbol": symbol, "fromId": from_id, "limit": limit}, 4
         )
+
+    async def newest_agg_trades(self, symbol: str, limit: int = 1) -> Any:
+        return await self.get("/api/v3/aggTrades", {"symbol": symbol, "limit": limit}, 4)
 
     async def exchange_info(self) -> Any:
         return await self.get("/api/v3/exchangeInfo", {}, 20)

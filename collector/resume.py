@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -9,30 +10,39 @@ import asyncpg
 
 from collector.sequence import TradeSequence
 from db.connect import connect
-from db.readers import last_agg_trade_ids, last_depth_update_ids, open_trade_gaps
+from db.readers import last_agg_trades, last_depth_updates, unfilled_trade_gaps
 
 log = logging.getLogger(__name__)
 
 # Futures serves /fapi/v1/aggTrades for the past 48 h only; spot serves old ids too.
 BACKFILL_WINDOW_HOURS = {"usdm": 48.0, "spot": 24.0 * 365 * 100}
+# Every gap this recent is checked against the stored ids, whatever the ledger says of it.
+VERIFY_HOURS = 48.0
 
 
 @dataclass
 class Resume:
     sequences: dict[str, TradeSequence]
-    last_update_ids: dict[str, int]
-    open_gaps: list[asyncpg.Record]
+    last_update_ids: dict[str, tuple[int, dt.datetime]]  # symbol -> (u, E) of the newest diff
+    open_gaps: list[asyncpg.Record]  # holes whose ids are not all stored
 
 
 async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Resume:
     conn = await connect(url)
     try:
-        last = await last_agg_trade_ids(conn, symbols, market)
-        last_u = await last_depth_update_ids(conn, symbols, market)
+        last = await last_agg_trades(conn, symbols, market)
+        last_u = await last_depth_updates(conn, symbols, market)
         window = BACKFILL_WINDOW_HOURS[market]
-        gaps = await open_trade_gaps(conn, symbols, market, within_hours=window)
+        gaps = await unfilled_trade_gaps(conn, symbols, market, window, VERIFY_HOURS)
     finally:
         await conn.close()
     if last:
         log.info("resuming %s aggTrade ids from the database: %s", market, last)
-    return Resume({s: TradeSequence(last.get(s)) for s in symbols}, last_u, list(gaps))
+    for gap in gaps:
+        if gap["status"] != "open":
+            log.warning(
+                "%s: aggTrade ids %d..%d are recorded as %s but not all stored: fetching again",
+                gap["symbol"], gap["first_id"], gap["last_id"], gap["status"],
+            )  # fmt: skip
+    sequences = {s: TradeSequence(*last.get(s, (None, None))) for s in symbols}
+    return Resume(sequences, last_u, list(gaps))

@@ -13,12 +13,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from collector import streams
 from collector.events import EventLog
 from collector.market import MarketParts, market_parts
-from collector.rest import SpotRest
+from collector.rest import RestError, SpotRest
 from collector.resume import resume_state
 from collector.subscriptions import Subscriptions, connection_factory
 from collector.universe import follow
@@ -50,10 +50,13 @@ class SpotSide:
         listed: set[str],
         symbols: list[str],
         parts: MarketParts,
+        futures_symbols: list[str] | None = None,
     ) -> None:
         self.settings = settings
         self.rest = rest
         self.listed = listed
+        # the recorder's futures symbols (the same list a top:N universe changes in place)
+        self.futures_symbols = futures_symbols if futures_symbols is not None else list(symbols)
         self.symbols = symbols  # the futures symbols that trade on spot
         self.keeper = parts.keeper
         self.backfiller = parts.backfiller
@@ -65,6 +68,7 @@ class SpotSide:
             max_age=settings.connection_max_age,
             silent_after=settings.silent_after,
             control_interval=SPOT_CONTROL_INTERVAL,
+            on_down=parts.handler.streams_down,
         )
         self.subscriptions = Subscriptions(self._streams(symbols), make)
 
@@ -77,6 +81,7 @@ class SpotSide:
         put: Callable[[tuple], None],
         events: EventLog,
         clock: Callable[[], dt.datetime],
+        trades_committed: Callable[[float], Awaitable[None]] | None = None,
     ) -> SpotSide:
         listed = await spot_listed(rest)
         symbols = [s for s in futures_symbols if s in listed]
@@ -94,14 +99,32 @@ class SpotSide:
             clock,
             market="spot",
             snapshot_limit=SPOT_SNAPSHOT_LIMIT,
+            trades_committed=trades_committed,
         )
-        return cls(settings, rest, listed, symbols, parts)
+        return cls(settings, rest, listed, symbols, parts, futures_symbols)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.subscriptions.run(), name="spot-ws")
             tg.create_task(self.keeper.run(), name="spot-depth")
             tg.create_task(self.backfiller.run(), name="spot-backfill")
+            tg.create_task(self._refresh_listed(), name="spot-listed")
+
+    async def _refresh_listed(self) -> None:
+        """Spot's exchangeInfo is read again every UNIVERSE_REFRESH: a symbol that stops trading
+        on spot leaves the spot recording, one that starts again (or is listed) joins it."""
+        while True:
+            await asyncio.sleep(self.settings.universe_refresh)
+            try:
+                listed = await spot_listed(self.rest)
+            except (RestError, KeyError, TypeError) as exc:
+                log.warning("spot exchangeInfo refresh failed: %s", exc)
+                continue
+            if listed == self.listed:
+                continue
+            self.listed = listed
+            added = [s for s in self.futures_symbols if s in listed and s not in self.symbols]
+            self.follow(added, [s for s in self.symbols if s not in listed])
 
     def follow(self, added: list[str], removed: list[str]) -> None:
         """The futures top:N universe changed: spot follows for the symbols listed on spot."""

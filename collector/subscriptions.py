@@ -26,38 +26,48 @@ ConnectionFactory = Callable[[str, str, list[str]], StreamConnection]  # (name, 
 
 def connection_factory(
     ws_base: str,
-    on_frame: Callable[[str | bytes], None],
+    on_frame: Callable[[str | bytes], bool | None],
     events: EventLog,
     *,
     max_age: float,
     silent_after: float,
     control_interval: float = CONTROL_INTERVAL,
     watermark: CommitWatermark | None = None,
+    on_down: Callable[[list[str]], None] | None = None,
+    on_back: Callable[[list[str]], None] | None = None,
 ) -> ConnectionFactory:
     """Connections to ``ws_base`` whose frames go to ``on_frame`` and whose life is recorded;
-    while one is down, ``watermark`` is held (what it misses is backfilled once it is back)."""
+    while one is down, ``watermark`` is held (what it misses is backfilled once it is back) and
+    ``on_down`` is told which streams it carried; ``on_back`` when it is connected again."""
 
     def make(name: str, route: str, names: list[str]) -> StreamConnection:
         def url_for(names: list[str]) -> str:
             return streams.combined_url(ws_base, route, names)
 
-        return StreamConnection(
+        conn = StreamConnection(
             name,
             url_for(names),
             on_frame,
-            on_event=connection_events(name, events, watermark),
             max_age=max_age,
             silent_after=silent_after,
             streams=names,
             url_for=url_for,
             control_interval=control_interval,
         )
+        down = None if on_down is None else (lambda: on_down(conn.streams))
+        back = None if on_back is None else (lambda: on_back(conn.streams))
+        conn.on_event = connection_events(name, events, watermark, down, back)
+        return conn
 
     return make
 
 
 def connection_events(
-    name: str, events: EventLog, watermark: CommitWatermark | None = None
+    name: str,
+    events: EventLog,
+    watermark: CommitWatermark | None = None,
+    on_down: Callable[[], None] | None = None,
+    on_back: Callable[[], None] | None = None,
 ) -> Callable[[str, dict], None]:
     downs = 0  # the hold while down is (name, downs): a release never ends a later one
 
@@ -72,7 +82,11 @@ def connection_events(
             if watermark is not None:  # by then its first trades have shown any missed ids
                 loop = asyncio.get_running_loop()
                 loop.call_later(RESUME_SETTLE, watermark.release, (name, downs))
-        elif kind == "stale":
+            if details.get("connects", 1) > 1 and on_back is not None:
+                on_back()
+        if kind in ("disconnect", "stale") and on_down is not None:
+            on_down()
+        if kind == "stale":
             metrics.STALE.labels(name).inc()
         elif kind == "disconnect" and watermark is not None:
             downs += 1

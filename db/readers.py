@@ -2,52 +2,88 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import asyncpg
 
-# (table, id column) -> the newest id per symbol; walks the (symbol, time DESC) unique index.
+# (table, id column) -> the newest id per symbol and its time; walks the (symbol, time DESC)
+# unique index.
 _NEWEST_ID = """
-SELECT s.symbol,
-       (SELECT t.{column} FROM {table} t
-        WHERE t.symbol = s.symbol AND t.market = $2
-        ORDER BY t.time DESC, t.{column} DESC LIMIT 1) AS last_id
+SELECT s.symbol, n.last_id, n.time
 FROM unnest($1::text[]) AS s(symbol)
+CROSS JOIN LATERAL (
+    SELECT t.{column} AS last_id, t.time FROM {table} t
+    WHERE t.symbol = s.symbol AND t.market = $2
+    ORDER BY t.time DESC, t.{column} DESC LIMIT 1
+) n
 """
 
+Newest = dict[str, tuple[int, dt.datetime]]
 
-async def _newest_ids(
+
+async def _newest(
     conn: asyncpg.Connection, table: str, column: str, symbols: list[str], market: str
-) -> dict[str, int]:
+) -> Newest:
     rows = await conn.fetch(_NEWEST_ID.format(table=table, column=column), symbols, market)
-    return {r["symbol"]: r["last_id"] for r in rows if r["last_id"] is not None}
+    return {r["symbol"]: (r["last_id"], r["time"]) for r in rows if r["last_id"] is not None}
+
+
+async def last_agg_trades(
+    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
+) -> Newest:
+    """The newest stored aggTrade id per symbol, with its trade time."""
+    return await _newest(conn, "agg_trades", "agg_trade_id", symbols, market)
+
+
+async def last_depth_updates(
+    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
+) -> Newest:
+    """The ``u`` of the newest stored diff per symbol and its event time, so a restart can
+    record the gap since (and tell a replayed diff from ids that started again)."""
+    return await _newest(conn, "depth_updates", "final_update_id", symbols, market)
 
 
 async def last_agg_trade_ids(
     conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
 ) -> dict[str, int]:
     """The newest stored aggTrade id per symbol."""
-    return await _newest_ids(conn, "agg_trades", "agg_trade_id", symbols, market)
+    return {s: i for s, (i, _) in (await last_agg_trades(conn, symbols, market)).items()}
 
 
 async def last_depth_update_ids(
     conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
 ) -> dict[str, int]:
-    """The ``u`` of the newest stored diff per symbol, so a restart can record the gap since."""
-    return await _newest_ids(conn, "depth_updates", "final_update_id", symbols, market)
+    """The ``u`` of the newest stored diff per symbol."""
+    return {s: i for s, (i, _) in (await last_depth_updates(conn, symbols, market)).items()}
 
 
-async def open_trade_gaps(
-    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm", within_hours: float = 48
+# A gap's ids lie between its start_time and end_time when the recorder knew them; older rows
+# (and holes of ids dropped with a full spool) are looked for from a window before detection.
+_UNFILLED = """
+SELECT g.symbol, g.first_id, g.last_id, g.ref, g.status
+FROM data_gaps g
+WHERE g.stream = 'agg_trades' AND g.market = $2 AND g.symbol = ANY($1::text[])
+  AND g.first_id IS NOT NULL AND g.last_id >= g.first_id
+  AND (g.detected_at > now() - $4::float8 * interval '1 hour'
+       OR (g.status = 'open' AND g.detected_at > now() - $3::float8 * interval '1 hour'))
+  AND (SELECT count(*) FROM agg_trades t
+       WHERE t.symbol = g.symbol AND t.market = g.market
+         AND t.agg_trade_id BETWEEN g.first_id AND g.last_id
+         AND t.time >= coalesce(g.start_time, g.detected_at - interval '48 hours')
+         AND t.time <= coalesce(g.end_time, g.detected_at) + interval '1 hour'
+      ) < g.last_id - g.first_id + 1
+ORDER BY g.detected_at
+"""
+
+
+async def unfilled_trade_gaps(
+    conn: asyncpg.Connection,
+    symbols: list[str],
+    market: str = "usdm",
+    within_hours: float = 48,
+    verify_hours: float = 48,
 ) -> list[asyncpg.Record]:
-    """aggTrade holes recorded but never resolved (the recorder died before backfilling them),
-    within the window Binance still serves: (symbol, first_id, last_id, ref)."""
-    return await conn.fetch(
-        """
-        SELECT symbol, first_id, last_id, ref FROM data_gaps
-        WHERE stream = 'agg_trades' AND status = 'open' AND market = $2
-          AND symbol = ANY($1::text[]) AND detected_at > now() - $3::float8 * interval '1 hour'
-        ORDER BY detected_at
-        """,
-        symbols,
-        market,
-        within_hours,
-    )
+    """aggTrade holes whose ids are not all stored: every gap of the past ``verify_hours``
+    whatever its status (a crash may have lost a repair the ledger already recorded), and
+    gaps still open within ``within_hours``: (symbol, first_id, last_id, ref, status)."""
+    return await conn.fetch(_UNFILLED, symbols, market, within_hours, verify_hours)

@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -63,6 +64,7 @@ class WriterStats:
     rows_dropped: int = 0
     flushes: int = 0
     failures: int = 0
+    errors: int = 0  # unexpected errors (bugs, corrupt spool files), each logged with a traceback
     last_flush: float | None = None  # time.time() of the last successful flush
     failing_since: float | None = None
 
@@ -170,9 +172,11 @@ class TableWriter:
         self.hold_when_full = hold_when_full
         self.watermark = watermark
         self.committed_through = 0.0  # time.time(): rows put before it are committed
+        self._advanced = asyncio.Event()
         if watermark is not None:
             watermark.writers.append(self)
         self.stats = WriterStats()
+        self.down_since: float | None = None  # time.time() of an unexpected error not yet past
         self._dropped: Dropped | None = None
         self._spooling = False  # rows of this table went to the spool since it was last empty
         self._batch: list[tuple] = []
@@ -193,8 +197,22 @@ class TableWriter:
         )
 
     @property
+    def closing(self) -> bool:
+        return self._closing
+
+    @property
     def queued(self) -> int:
         return len(self._batch)
+
+    async def committed(self, since: float) -> None:
+        """Wait until every row put before ``since`` (time.time()) is committed."""
+        while self.committed_through < since:
+            await self._advanced.wait()
+
+    def _committed_through(self, through: float) -> None:
+        self.committed_through = through
+        advanced, self._advanced = self._advanced, asyncio.Event()
+        advanced.set()  # wakes every waiter of ``committed``
 
     def put(self, row: tuple) -> None:
         """Queue one row; never waits. Past ``queue_max_rows`` (the database is slow or hanging)
@@ -212,13 +230,31 @@ class TableWriter:
             self._full.set()
 
     async def run(self) -> None:
-        """Flush forever; cancel (or ``close()``) to stop. Flushes what is left on the way out."""
+        """Flush forever; cancel (or ``close()``) to stop. Flushes what is left on the way out.
+
+        An unexpected error (a bug, a corrupt spool file) does not end the writer silently: it is
+        logged with its traceback, counted, reported through ``on_event`` ("writer_error"), the
+        writer counts as down (``down_since``) and tries again a second later with its rows."""
         try:
             while not self._closing:
                 await self._wait_due()
-                await self._flush_due()
+                try:
+                    await self._flush_due()
+                except Exception as exc:  # anything but a write error is a bug
+                    self._crashed(exc)
+                    await asyncio.sleep(1.0)
+                else:
+                    self.down_since = None
         finally:
             await self._final_flush()
+
+    def _crashed(self, exc: Exception) -> None:
+        self.stats.errors += 1
+        if self.down_since is None:
+            self.down_since = time.time()
+        log.exception("%s: writer failed unexpectedly; retrying in 1 s", self.table)
+        if self.on_event is not None:
+            self.on_event(self.table, "writer_error", {"error": f"{type(exc).__name__}: {exc}"})
 
     async def replay_spool(self) -> bool:
         """Write what an earlier run left in the spool; True if nothing of this table is left."""
@@ -244,10 +280,14 @@ class TableWriter:
         cut = time.time()
         if not self._batch:
             if spool_empty:  # nothing held: committed through now
-                self.committed_through = cut
+                self._committed_through(cut)
             return
         batch, self._batch = self._batch, []
-        await self._write_or_spool(batch, spool_empty, cut)
+        try:
+            await self._write_or_spool(batch, spool_empty, cut)
+        except Exception:
+            self._batch[:0] = batch  # kept for the next attempt (a replay never duplicates)
+            raise
 
     async def _replay_if_due(self) -> bool:
         """Replay the spool when writes work (or a retry is due); True if it is now empty."""
@@ -281,7 +321,7 @@ class TableWriter:
                     NOTIFY_CHANNEL, self.table,
                     COMMITTED_CHANNEL, self.watermark.payload(self, through),
                 )  # fmt: skip
-        self.committed_through = through
+        self._committed_through(through)
         inserted = int(status.rsplit(" ", 1)[-1])
         elapsed = time.perf_counter() - started
         s = self.stats
@@ -349,7 +389,11 @@ class TableWriter:
         files = rows_total = 0
         while paths := self.spool.pending(self.table):  # batches spooled meanwhile come too
             for path in paths:
-                rows = self.spool.read(path)
+                try:
+                    rows = self.spool.read(path)
+                except Exception as exc:  # a damaged file must not stop the table
+                    self._quarantine(path, exc)
+                    continue
                 try:
                     await self._write(rows)
                 except WRITE_ERRORS as exc:
@@ -363,6 +407,22 @@ class TableWriter:
                 self.on_event(self.table, "replay", {"files": files, "rows": rows_total})
         self._spooling = False
         return True
+
+    def _quarantine(self, path: Path, exc: Exception) -> None:
+        """A spool file that cannot be read is moved aside (``.corrupt``) and reported: its rows
+        are lost to this recorder, and the gap they leave is declared."""
+        assert self.spool is not None
+        data = path.read_bytes()
+        self.spool.remove(path)
+        path.with_suffix(".corrupt").write_bytes(data)
+        log.error("%s: spool file %s cannot be read (%s); moved aside", self.table, path, exc)
+        self.stats.errors += 1
+        if self.on_event is not None:
+            self.on_event(
+                self.table,
+                "spool_corrupt",
+                {"file": str(path.with_suffix(".corrupt")), "error": f"{type(exc).__name__}"},
+            )
 
     def _drop(self, rows: Sequence[tuple], reason: str) -> None:
         self.stats.rows_dropped += len(rows)
@@ -384,7 +444,15 @@ class TableWriter:
 
     async def _final_flush(self) -> None:
         self._next_retry = 0.0  # one last attempt, whatever the backoff says
-        await self._flush_due()
+        try:
+            await self._flush_due()
+        except Exception as exc:  # the rows left are reported below
+            self._crashed(exc)
+        if self._batch and self._closing:  # neither written nor spooled: lost, and said so
+            self._drop(self._batch, "not flushed at shutdown")
+            self._batch = []
+        self._report_drops()  # the database may be down: the gap row is what tells the tale
         if self._conn is not None:
-            await self._conn.close()
+            with contextlib.suppress(*WRITE_ERRORS):
+                await self._conn.close()
             self._conn = None

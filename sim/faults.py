@@ -50,6 +50,8 @@ class Droppable(Protocol):
 
     def drop(self, abrupt: bool) -> None: ...
 
+    def announce_shutdown(self) -> None: ...
+
 
 @dataclass
 class AfterAccept:
@@ -78,6 +80,7 @@ class Faults:
         self.malformed = 0  # frames left to corrupt
         self.malformed_stream: str | None = None
         self.extra_fields: dict[str, Any] = {}
+        self.poisoned: dict[str, list[dict[str, Any]]] = {}  # stream -> overrides, next first
         self.depth_skips: dict[str, int] = {}  # symbol → depth events to drop per speed
         self.rest_faults: deque[RestFault] = deque()
         self.rest_delay = 0.0
@@ -98,6 +101,16 @@ class Faults:
         for connection in victims:
             connection.drop(abrupt)
         log.info("fault: dropped %d connection(s) route=%s abrupt=%s", len(victims), route, abrupt)
+        return len(victims)
+
+    def server_shutdown(self, route: str | None = None, close_after: float = 1.0) -> int:
+        """Announce ``serverShutdown`` (spot, before maintenance) on connections (all, or those
+        on ``route``), then close them cleanly ``close_after`` s later."""
+        victims = [c for c in self.connections if route is None or c.route == route]
+        loop = asyncio.get_running_loop()
+        for connection in victims:
+            connection.announce_shutdown()
+            self._timers.append(loop.call_later(close_after, connection.drop, False))
         return len(victims)
 
     def skip_depth_ids(self, symbol: str, count: int = 1) -> None:
@@ -134,6 +147,23 @@ class Faults:
         if isinstance(payload, list):
             return [{**item, **self.extra_fields} for item in payload]
         return {**payload, **self.extra_fields}
+
+    def poison_frames(self, stream: str, *overrides: dict[str, Any]) -> None:
+        """Overwrite fields of the next payloads of ``stream``, one override per payload (a
+        "NaN" price, a time in year 33658, an id of 10**15): valid JSON a client must refuse.
+        The payload replaced is lost to the stream; the ground truth keeps the real one."""
+        self.poisoned.setdefault(stream, []).extend(dict(o) for o in overrides)
+
+    def take_poison(self, name: str, payload: dict[str, Any] | list[Any]) -> Any:
+        queue = self.poisoned.get(name)
+        if not queue:
+            return payload
+        fields = queue.pop(0)
+        if not queue:
+            del self.poisoned[name]
+        if isinstance(payload, list):  # an all-market array: its first element
+            return [{**payload[0], **fields}, *payload[1:]] if payload else payload
+        return {**payload, **fields}
 
     def shorten_connection_age(self, seconds: float | None) -> None:
         """Cut every connection (existing ones too) ``seconds`` after it opened; None restores."""
@@ -220,6 +250,7 @@ class Faults:
         self.malformed = 0
         self.malformed_stream = None
         self.extra_fields = {}
+        self.poisoned.clear()
         self.depth_skips.clear()
         self.rest_faults.clear()
         self.rest_delay = 0.0
@@ -236,6 +267,7 @@ class Faults:
             "silenced": sorted(self.silenced),
             "malformed": self.malformed,
             "extra_fields": self.extra_fields,
+            "poisoned": {k: len(v) for k, v in self.poisoned.items()},
             "depth_skips": self.depth_skips,
             "rest_faults": [vars(f) for f in self.rest_faults],
             "rest_delay": self.rest_delay,

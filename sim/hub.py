@@ -69,6 +69,8 @@ class Hub:
         faults = self.faults
         if faults.extra_fields:
             payload = faults.with_extra_fields(payload)
+        if faults.poisoned and name in faults.poisoned:
+            payload = faults.take_poison(name, payload)
         self.publish_raw(name, orjson.dumps(payload))
 
     def publish_raw(self, name: str, raw: bytes) -> None:

@@ -303,6 +303,15 @@ class Simulator:
         else:
             self.rest.quote_volumes[symbol] = Decimal(quote_volume)
 
+    def set_spot_status(self, symbol: str, status: str = "TRADING") -> None:
+        """What spot's exchangeInfo says of ``symbol`` (``BREAK`` while it does not trade)."""
+        if self.spot is None or symbol not in self.spot.feeds:
+            raise ValueError(f"unknown spot symbol {symbol}")
+        if status == "TRADING":
+            self.spot.status.pop(symbol, None)
+        else:
+            self.spot.status[symbol] = status
+
     # ---- truth ---------------------------------------------------------------------------------
 
     def episodes(self) -> list[dict[str, Any]]:

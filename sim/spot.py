@@ -96,6 +96,7 @@ class SpotFeed:
         self.truth = truth
         self.now = feed.now
         self.feeds: dict[str, SpotSymbol] = {}
+        self.status: dict[str, str] = {}  # symbol -> exchangeInfo status other than TRADING
         for symbol in symbols:
             market = Market(instrument_for(symbol), seed, rate, spot=True)
             self.feeds[symbol] = SpotSymbol(market, history_limit)

@@ -152,15 +152,18 @@ class SpotRestApi(RestApi):
                 },
             ],
             "exchangeFilters": [],
-            "symbols": [_spot_symbol_info(sf) for sf in self.spot.feeds.values()],
+            "symbols": [
+                _spot_symbol_info(sf, self.spot.status.get(name, "TRADING"))
+                for name, sf in self.spot.feeds.items()
+            ],
         }
 
 
-def _spot_symbol_info(sf: SpotSymbol) -> dict[str, Any]:
+def _spot_symbol_info(sf: SpotSymbol, status: str) -> dict[str, Any]:
     inst = sf.instrument
     return {
         "symbol": inst.symbol,
-        "status": "TRADING",
+        "status": status,
         "baseAsset": inst.base_asset,
         "baseAssetPrecision": 8,
         "quoteAsset": inst.quote_asset,

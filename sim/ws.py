@@ -21,7 +21,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from sim.faults import Faults
-from sim.hub import Hub
+from sim.hub import Hub, text_frame
 from sim.streams import MARKET, PUBLIC, parse_stream
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,12 @@ class Connection:
         return (
             0 if transport is None or transport.is_closing() else transport.get_write_buffer_size()
         )
+
+    def announce_shutdown(self) -> None:
+        """Binance spot's notice before it closes a connection for maintenance."""
+        payload = orjson.dumps({"e": "serverShutdown", "E": int(time.time() * 1000)})
+        self.push(text_frame(payload))
+        self.hub.flush()
 
     def drop(self, abrupt: bool) -> None:
         if abrupt:

@@ -4,6 +4,8 @@ simulator's ground truth of both markets."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import time
 from collections.abc import AsyncIterator
 from decimal import Decimal
@@ -16,6 +18,7 @@ from sim.server import Simulator
 from sim.truth import Truth
 from tests.integration.recorder.conftest import wait_until
 from tests.integration.recorder.invariants import start_market
+from tests.integration.recorder.tcp_proxy import TcpProxy
 from tests.sim_fixtures import make_simulator
 
 FUTURES = ["BTCUSDT", "ETHUSDT"]
@@ -178,19 +181,51 @@ async def test_spot_is_recorded_beside_futures(db, start_recorder, spot_sim):
     )
 
 
+@contextlib.asynccontextmanager
+async def spot_link(sim: Simulator) -> AsyncIterator[tuple[TcpProxy, dict[str, str]]]:
+    """A cuttable link between the recorder and the simulator's spot WebSocket, and the env
+    that routes spot through it: a cut lasts as long as the test says, so something is missed."""
+    link = TcpProxy.for_url(sim.spot_ws_url)
+    await link.start()
+    try:
+        yield link, spot_env(sim) | {"BINANCE_SPOT_WS_URL": link.url(sim.spot_ws_url)}
+    finally:
+        await link.close()
+
+
+async def _cut_spot(link: TcpProxy, running, seconds: float) -> None:
+    """Cut the spot link for ``seconds`` and wait for spot diffs again."""
+    spot_seen = running.recorder.spot.handler.last_seen
+    await link.cut()
+    await asyncio.sleep(seconds)
+    await link.restore()
+    back = time.monotonic()
+    await wait_until(lambda: spot_seen["spot:depthUpdate:BTCUSDT"] > back, 30, "spot back")
+
+
+async def _assert_spot_depth_explained(db: asyncpg.Connection, sim: Simulator) -> list:
+    """Every spot diff is stored or inside a recorded (resynced) gap; none invented."""
+    depth_gaps = await _gaps(db, "depth_updates", "spot")
+    assert depth_gaps and all(g["status"] == "resynced" for g in depth_gaps), depth_gaps
+    sent = [d["u"] for d in sim.spot_truth.depth_events["BTCUSDT", 100]]
+    stored = await _stored_diffs(db, "BTCUSDT", "spot")
+    assert len(stored) == len(set(stored)) and set(stored) <= set(sent)
+    lost = [u for u in sent if u not in stored]
+    unexplained = [
+        u for u in lost if not any(g["first_id"] <= u <= g["last_id"] for g in depth_gaps)
+    ]
+    assert lost and not unexplained, (len(lost), unexplained[:10], depth_gaps)
+    return depth_gaps
+
+
 async def test_dropped_spot_connection_is_backfilled_and_resynced(db, start_recorder, spot_sim):
     sim = spot_sim
-    async with start_recorder(sim, **spot_env(sim)) as running:
+    async with spot_link(sim) as (link, env), start_recorder(sim, **env) as running:
         await start_market(sim, running)
         await _books_valid(running)
-        spot_seen = running.recorder.spot.handler.last_seen
         for _ in range(2):
-            await asyncio.sleep(1.5)
-            assert sim.faults.drop_connections(route="spot") == 1
-            dropped_at = time.monotonic()
-            await wait_until(
-                lambda t=dropped_at: spot_seen["spot:depthUpdate:BTCUSDT"] > t, 30, "spot back"
-            )
+            await asyncio.sleep(1.0)
+            await _cut_spot(link, running, 1.0)
         await _books_valid(running)
         await _finish(sim, running, db)
 
@@ -199,14 +234,7 @@ async def test_dropped_spot_connection_is_backfilled_and_resynced(db, start_reco
         await _assert_trades_exact(db, sim.truth, symbol, "usdm")
     trade_gaps = await _gaps(db, "agg_trades", "spot")
     assert trade_gaps and all(g["status"] == "repaired" for g in trade_gaps), trade_gaps
-    depth_gaps = await _gaps(db, "depth_updates", "spot")
-    assert depth_gaps and all(g["status"] == "resynced" for g in depth_gaps), depth_gaps
-    # every spot diff is stored or inside a recorded (resynced) gap; none invented
-    sent = [d["u"] for d in sim.spot_truth.depth_events["BTCUSDT", 100]]
-    stored = await _stored_diffs(db, "BTCUSDT", "spot")
-    assert len(stored) == len(set(stored)) and set(stored) <= set(sent)
-    lost = [u for u in sent if u not in stored]
-    assert lost and all(any(g["first_id"] <= u <= g["last_id"] for g in depth_gaps) for u in lost)
+    await _assert_spot_depth_explained(db, sim)
     resyncs = await db.fetchval(
         "SELECT count(*) FROM depth_snapshots WHERE market = 'spot' AND reason = 'resync'"
     )
@@ -215,6 +243,57 @@ async def test_dropped_spot_connection_is_backfilled_and_resynced(db, start_reco
     assert not await _gaps(db, "agg_trades", "usdm") and not await _gaps(
         db, "depth_updates", "usdm"
     )
+
+
+async def test_a_second_break_while_the_resync_is_pending_is_declared_too(
+    db, start_recorder, spot_sim
+):
+    """Case 5: every break gets its own declared range; one resync may close several."""
+    sim = spot_sim
+    async with spot_link(sim) as (link, env), start_recorder(sim, **env) as running:
+        await start_market(sim, running)
+        await _books_valid(running)
+        sim.faults.slow_rest(4.0)  # the resync snapshot is on its way for 4 s
+        await _cut_spot(link, running, 0.5)
+        assert not running.recorder.spot.keeper.books["BTCUSDT"].valid
+        await _cut_spot(link, running, 0.5)  # a second break inside the resync window
+        assert not running.recorder.spot.keeper.books["BTCUSDT"].valid
+        sim.faults.slow_rest(0)
+        await _books_valid(running)
+        await _finish(sim, running, db)
+    depth_gaps = await _assert_spot_depth_explained(db, sim)
+    assert len(depth_gaps) >= 2
+
+
+async def test_no_spot_book_top_row_while_its_connection_is_down(db, start_recorder, spot_sim):
+    """Case 12: a book whose stream is down is not in sync."""
+    sim = spot_sim
+    async with spot_link(sim) as (link, env), start_recorder(sim, **env) as running:
+        await start_market(sim, running)
+        await _books_valid(running)
+        await asyncio.sleep(1.5)
+        await link.cut()
+        cut_at = dt.datetime.now(dt.UTC)
+        await asyncio.sleep(3.0)
+        restored_at = dt.datetime.now(dt.UTC)
+        await link.restore()
+        await _books_valid(running)
+        await asyncio.sleep(1.0)
+        await _finish(sim, running, db)
+    while_down = await db.fetchval(
+        "SELECT count(*) FROM book_top WHERE market = 'spot' AND time > $1 AND time < $2",
+        cut_at + dt.timedelta(seconds=0.2),
+        restored_at,
+    )
+    assert while_down == 0
+    tops = await db.fetch(
+        "SELECT last_update_id, bid_prices FROM book_top WHERE market = 'spot' AND symbol = $1",
+        "BTCUSDT",
+    )
+    assert len(tops) >= 4
+    for top in tops:  # the rows written are the simulator's book at their update id
+        book = sim.spot_book("BTCUSDT", top["last_update_id"])
+        assert top["bid_prices"] == [float(p) for p, _ in book["bids"][:20]]
 
 
 async def test_spot_follows_the_top_n_universe_for_symbols_listed_on_spot(db, start_recorder):
@@ -245,3 +324,49 @@ async def test_spot_follows_the_top_n_universe_for_symbols_listed_on_spot(db, st
     assert not await db.fetchval(
         "SELECT count(*) FROM agg_trades WHERE market = 'spot' AND symbol = 'ETHUSDT'"
     )
+
+
+async def test_spot_server_shutdown_is_met_with_an_overlapping_replacement(
+    db, start_recorder, spot_sim
+):
+    """Case 11: spot announces ``serverShutdown`` before it closes a connection; the recorder
+    replaces it at once with an overlap, as before the 24 h cut, so nothing is missed."""
+    sim = spot_sim
+    async with start_recorder(sim, **spot_env(sim)) as running:
+        await start_market(sim, running)
+        await _books_valid(running)
+        await asyncio.sleep(0.5)
+        assert sim.faults.server_shutdown(route="spot", close_after=1.5) == 1
+        await asyncio.sleep(2.0)
+        await _books_valid(running)
+        bad = dict(running.recorder.spot.handler.bad.counts)
+        await _finish(sim, running, db)
+    assert not bad, bad
+    await _assert_trades_exact(db, sim.spot_truth, "BTCUSDT", "spot")
+    assert not await _gaps(db, "depth_updates", "spot") and not await _gaps(
+        db, "agg_trades", "spot"
+    )
+    sent = [d["u"] for d in sim.spot_truth.depth_events["BTCUSDT", 100]]
+    assert sorted(await _stored_diffs(db, "BTCUSDT", "spot")) == sent
+    kinds = [r["kind"] for r in await db.fetch("SELECT kind FROM recorder_events")]
+    assert "server_shutdown" in kinds
+
+
+async def test_spot_exchange_info_is_read_again_and_followed(db, start_recorder, spot_sim):
+    """Case 11: a spot symbol that stops trading leaves the spot recording and comes back."""
+    sim = spot_sim
+    env = spot_env(sim) | {"UNIVERSE_REFRESH": "1"}
+    async with start_recorder(sim, **env) as running:
+        spot = running.recorder.spot
+        await start_market(sim, running)
+        await _books_valid(running)
+        sim.set_spot_status("BTCUSDT", "BREAK")
+        await wait_until(lambda: spot.symbols == [], 10, "BTCUSDT to leave spot")
+        assert not [n for c in spot.subscriptions.connections for n in c.streams]
+        sim.set_spot_status("BTCUSDT")
+        await wait_until(lambda: spot.symbols == ["BTCUSDT"], 10, "BTCUSDT back on spot")
+        await wait_until(lambda: spot.keeper.books["BTCUSDT"].valid, 15, "its book in sync")
+        since = time.monotonic()
+        seen = spot.handler.last_seen
+        await wait_until(lambda: seen.get("spot:aggTrade:BTCUSDT", 0) > since, 15, "trades")
+        await _finish(sim, running, db)

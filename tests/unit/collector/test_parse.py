@@ -19,12 +19,12 @@ def ms(n: int) -> dt.datetime:
 
 def test_agg_trade_documented_example():
     d = orjson.loads(
-        b'{"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",'
-        b'"f":100,"l":105,"T":123456785,"m":true}'
+        b'{"e":"aggTrade","E":1700123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",'
+        b'"f":100,"l":105,"T":1700123456785,"m":true}'
     )
     row = parse.agg_trade(d, NOW)
     assert row == (
-        ms(123456785),
+        ms(1700123456785),
         "BTCUSDT",
         "usdm",
         5933014,
@@ -34,7 +34,7 @@ def test_agg_trade_documented_example():
         100,
         105,
         True,
-        ms(123456789),
+        ms(1700123456789),
         NOW,
         None,
     )
@@ -42,8 +42,8 @@ def test_agg_trade_documented_example():
 
 def test_agg_trade_new_fields_are_typed_or_kept_in_extra():
     d = orjson.loads(
-        b'{"e":"aggTrade","E":1,"s":"BTCUSDT","a":1,"p":"1","q":"2","nq":"1.5","f":1,"l":1,'
-        b'"T":1,"m":false,"st":1,"zz":"new"}'
+        b'{"e":"aggTrade","E":1700000000000,"s":"BTCUSDT","a":1,"p":"1","q":"2","nq":"1.5","f":1,"l":1,'
+        b'"T":1700000000000,"m":false,"st":1,"zz":"new"}'
     )
     row = parse.agg_trade(d, NOW)
     assert row.normal_qty == 1.5
@@ -52,7 +52,7 @@ def test_agg_trade_new_fields_are_typed_or_kept_in_extra():
 
 def test_depth_update_documented_example():
     d = orjson.loads(
-        b'{"e":"depthUpdate","E":123456789,"T":123456788,"s":"BTCUSDT","U":157,"u":160,"pu":149,'
+        b'{"e":"depthUpdate","E":1700123456789,"T":1700123456788,"s":"BTCUSDT","U":157,"u":160,"pu":149,'
         b'"b":[["0.0024","10"]],"a":[["0.0026","100"]]}'
     )
     row = parse.depth_update(d, NOW)
@@ -63,12 +63,14 @@ def test_depth_update_documented_example():
         [0.0026],
         [100.0],
     )
-    assert row.time == ms(123456789) and row.transaction_time == ms(123456788)
+    assert row.time == ms(1700123456789) and row.transaction_time == ms(1700123456788)
     assert row.extra is None
 
 
 def test_spot_depth_update_has_no_pu():
-    d = orjson.loads(b'{"e":"depthUpdate","E":1,"s":"BNBBTC","U":157,"u":160,"b":[],"a":[]}')
+    d = orjson.loads(
+        b'{"e":"depthUpdate","E":1700000000000,"s":"BNBBTC","U":157,"u":160,"b":[],"a":[]}'
+    )
     row = parse.depth_update(d, NOW, "spot")
     assert row.prev_final_update_id is None and row.transaction_time is None
 
@@ -146,19 +148,19 @@ def test_rest_payloads():
     [
         {
             "e": "aggTrade",
-            "E": 1,
+            "E": 1700000000000,
             "s": "X",
             "a": 1,
             "p": "abc",
             "q": "1",
             "f": 1,
             "l": 1,
-            "T": 1,
+            "T": 1700000000000,
             "m": True,
         },
         {
             "e": "aggTrade",
-            "E": 1,
+            "E": 1700000000000,
             "s": "X",
             "a": 1,
             "p": "1",
@@ -170,17 +172,17 @@ def test_rest_payloads():
         },
         {
             "e": "aggTrade",
-            "E": 1,
+            "E": 1700000000000,
             "s": "X",
             "a": 1,
             "p": "1",
             "q": "1",
             "f": 1,
             "l": 1,
-            "T": 1,
+            "T": 1700000000000,
             "m": "true",
         },
-        {"e": "aggTrade", "E": 1, "s": "X"},
+        {"e": "aggTrade", "E": 1700000000000, "s": "X"},
     ],
 )
 def test_wrong_types_raise_instead_of_storing_garbage(payload):
