@@ -28,6 +28,7 @@ from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
+from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
 from collector.logs import setup_logging
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
@@ -287,6 +288,9 @@ async def _record(
     on_ready: Callable[[Recorder], None] | None,
 ) -> None:
     s, symbols = recorder.settings, recorder.symbols
+    described = [("usdm", rest)] + ([("spot", spot_rest)] if spot_rest else [])
+    # before the streams: the strategy worker reads lot steps from it once a book is recorded
+    described_ok = await describe(described, s.database_url, clock())
     resume = await resume_state(s.database_url, symbols)
     # only futures holds the watermark: the strategy worker it paces reads futures rows only
     trades_committed = recorder.writers["agg_trades"].committed
@@ -360,6 +364,9 @@ async def _record(
                 name="open-interest",
             )
             tg.create_task(_stats_every_minute(recorder), name="stats")
+            first = s.universe_refresh if described_ok else RETRY_AFTER_FAILURE
+            refresh = keep_described(described, s.database_url, clock, s.universe_refresh, first)
+            tg.create_task(refresh, name="instruments")
             if s.retention:
                 tg.create_task(_retention(s), name="retention")
             if s.archive_after:

@@ -25,6 +25,7 @@ from collector.rows import (
     DepthSnapshotRow,
     DepthUpdateRow,
     ForceOrderRow,
+    InstrumentRow,
     MarkPriceRow,
     OpenInterestRow,
 )
@@ -308,6 +309,34 @@ def open_interest(d: Payload, received_at: dt.datetime) -> OpenInterestRow:
         _size(d["openInterest"], "openInterest"),
         received_at,
         _extra(d, _OI_KEYS),
+    )
+
+
+def instrument(d: Payload, market: str) -> InstrumentRow:
+    """One entry of ``symbols`` in REST ``GET /fapi/v1/exchangeInfo`` (or spot's
+    ``/api/v3/exchangeInfo``: no contractType, its minimum value in the NOTIONAL filter).
+
+    {"symbol":"BTCUSDT","status":"TRADING","contractType":"PERPETUAL","baseAsset":"BTC",
+     "quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.10",...},
+     {"filterType":"LOT_SIZE","stepSize":"0.001","minQty":"0.001",...},
+     {"filterType":"MIN_NOTIONAL","notional":"100"},...],...}
+    """
+    filters = {f["filterType"]: f for f in d["filters"]}
+    lot, notional = filters["LOT_SIZE"], filters.get("MIN_NOTIONAL") or filters.get("NOTIONAL")
+    minimum = None
+    if notional is not None:
+        minimum = _opt(notional.get("notional", notional.get("minNotional")), "notional", _size)
+    return InstrumentRow(
+        market,
+        _symbol(d["symbol"]),
+        str(d["status"]),
+        d.get("baseAsset"),
+        d.get("quoteAsset"),
+        d.get("contractType"),
+        _price(filters["PRICE_FILTER"]["tickSize"], "tickSize"),
+        _price(lot["stepSize"], "stepSize"),
+        _opt(lot.get("minQty"), "minQty", _size),
+        minimum,
     )
 
 

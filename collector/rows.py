@@ -113,6 +113,21 @@ class OpenInterestRow(NamedTuple):
     extra: str | None
 
 
+class InstrumentRow(NamedTuple):
+    """One instrument of exchangeInfo (the `symbols` table, db/instruments.py)."""
+
+    market: str
+    symbol: str
+    status: str
+    base_asset: str | None
+    quote_asset: str | None
+    contract_type: str | None
+    tick_size: float
+    step_size: float
+    min_qty: float | None
+    min_notional: float | None
+
+
 class RecorderEventRow(NamedTuple):
     time: dt.datetime
     event_id: uuid.UUID

@@ -5,23 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import asyncpg
-
-
-class InstrumentRow(NamedTuple):
-    market: str
-    symbol: str
-    status: str
-    base_asset: str | None
-    quote_asset: str | None
-    contract_type: str | None
-    tick_size: float
-    step_size: float
-    min_qty: float | None
-    min_notional: float | None
-
 
 _UPSERT = """
 INSERT INTO symbols (market, symbol, status, base_asset, quote_asset, contract_type, tick_size,
@@ -36,10 +21,10 @@ ON CONFLICT (market, symbol) DO UPDATE SET
 
 
 async def store_instruments(
-    pool: asyncpg.Pool, rows: Sequence[InstrumentRow], now: dt.datetime
+    conn: asyncpg.Connection, rows: Sequence[tuple], now: dt.datetime
 ) -> None:
-    """Insert or refresh the rows, in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
+    """Insert or refresh the rows (collector.rows.InstrumentRow), in one transaction."""
+    async with conn.transaction():
         await conn.executemany(_UPSERT, [(*row, now) for row in rows])
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import aiohttp
 
+from sim.instruments import instrument_for
 from sim.server import Simulator
 from tests.integration.recorder.conftest import wait_until
 
@@ -41,6 +42,17 @@ async def test_recorder_stores_every_message_of_a_scripted_session(db, start_rec
 
     assert health["db"] == "up" and not health["stale"]
     assert "flowline_rows_written_total" in metrics_text
+
+    # the instruments as the simulator's exchangeInfo describes them, for the strategy's sizing
+    for symbol in SYMBOLS:
+        row = await db.fetchrow(
+            "SELECT status, tick_size, step_size FROM symbols WHERE market='usdm' AND symbol=$1",
+            symbol,
+        )
+        spec = instrument_for(symbol)
+        assert row is not None and row["status"] == "TRADING", symbol
+        assert Decimal(repr(row["tick_size"])) == Decimal(spec.tick_size)
+        assert Decimal(repr(row["step_size"])) == Decimal(spec.step_size)
 
     for symbol in SYMBOLS:
         # aggTrades: exactly the simulator's, once each, decimal-equal

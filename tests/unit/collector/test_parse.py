@@ -209,3 +209,50 @@ def test_binance_decimals_round_trip_through_double_precision(value):
 
 def test_usdm_filter_for_merged_all_market_streams():
     assert parse.is_usdm({"st": 1}) and parse.is_usdm({}) and not parse.is_usdm({"st": 2})
+
+
+_FUTURES_INSTRUMENT = {  # an entry of GET /fapi/v1/exchangeInfo, as Binance documents it
+    "symbol": "BLZUSDT", "pair": "BLZUSDT", "contractType": "PERPETUAL",
+    "deliveryDate": 4133404800000, "onboardDate": 1598252400000, "status": "TRADING",
+    "baseAsset": "BLZ", "quoteAsset": "USDT", "marginAsset": "USDT",
+    "pricePrecision": 5, "quantityPrecision": 0,
+    "filters": [
+        {"filterType": "PRICE_FILTER", "maxPrice": "300", "minPrice": "0.0001",
+         "tickSize": "0.0001"},
+        {"filterType": "LOT_SIZE", "maxQty": "10000000", "minQty": "1", "stepSize": "1"},
+        {"filterType": "MARKET_LOT_SIZE", "maxQty": "590119", "minQty": "1", "stepSize": "1"},
+        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+        {"filterType": "MIN_NOTIONAL", "notional": "5.0"},
+    ],
+}  # fmt: skip
+_SPOT_INSTRUMENT = {  # an entry of GET /api/v3/exchangeInfo
+    "symbol": "ETHBTC", "status": "TRADING", "baseAsset": "ETH", "quoteAsset": "BTC",
+    "filters": [
+        {"filterType": "PRICE_FILTER", "minPrice": "0.00000100", "maxPrice": "922327.00000000",
+         "tickSize": "0.00000100"},
+        {"filterType": "LOT_SIZE", "minQty": "0.00010000", "maxQty": "100000.00000000",
+         "stepSize": "0.00010000"},
+        {"filterType": "NOTIONAL", "minNotional": "0.00010000", "applyMinToMarket": True,
+         "maxNotional": "9000000.00000000", "applyMaxToMarket": False, "avgPriceMins": 5},
+    ],
+}  # fmt: skip
+
+
+def test_instrument_from_futures_and_spot_exchange_info():
+    futures = parse.instrument(_FUTURES_INSTRUMENT, "usdm")
+    assert futures == (
+        "usdm", "BLZUSDT", "TRADING", "BLZ", "USDT", "PERPETUAL", 0.0001, 1.0, 1.0, 5.0
+    )  # fmt: skip
+    spot = parse.instrument(_SPOT_INSTRUMENT, "spot")
+    assert spot == ("spot", "ETHBTC", "TRADING", "ETH", "BTC", None, 1e-6, 1e-4, 1e-4, 1e-4)
+
+
+def test_instrument_without_a_usable_filter_is_refused():
+    no_lot = {**_FUTURES_INSTRUMENT, "filters": _FUTURES_INSTRUMENT["filters"][:1]}
+    with pytest.raises(KeyError):
+        parse.instrument(no_lot, "usdm")
+    nan_tick = {**_FUTURES_INSTRUMENT, "filters": [
+        {"filterType": "PRICE_FILTER", "tickSize": "NaN"}, *_FUTURES_INSTRUMENT["filters"][1:]
+    ]}  # fmt: skip
+    with pytest.raises(ValueError):
+        parse.instrument(nan_tick, "usdm")
