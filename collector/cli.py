@@ -73,10 +73,10 @@ def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> i
     setup_logging(settings.log_level, settings.log_format)
     try:
         uvloop.run(job(settings))
-    except (DatabaseUnavailable, SettingsError) as exc:  # SettingsError: e.g. an unsafe SPOOL_DIR
+    except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except StartupError as exc:
+    except (StartupError, SettingsError) as exc:  # SettingsError: e.g. an unsafe SPOOL_DIR
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

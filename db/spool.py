@@ -81,15 +81,9 @@ class Spool:
         return sorted((self.directory / table).glob(f"*{SUFFIX}"))
 
     def read(self, path: Path) -> list[tuple]:
-        """The batch's rows; a damaged file is moved aside (``*.corrupt``) and reads as empty."""
-        data = path.read_bytes()
-        try:
-            return decode(data)
-        except ValueError as exc:
-            path.rename(path.with_suffix(".corrupt"))
-            self._bytes = max(0, self._bytes - len(data))
-            log.error("spool: %s set aside as .corrupt, not replayed: %s", path, exc)
-            return []
+        """The batch's rows; ValueError for a damaged file (its writer sets it aside as
+        ``*.corrupt`` and declares the rows it held as a gap)."""
+        return decode(path.read_bytes())
 
     def remove(self, path: Path) -> None:
         try:

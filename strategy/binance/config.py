@@ -50,7 +50,7 @@ class BinanceConfig:
     # is still entered at start; an older one is recorded as missed
     entry_max_age: float = 10.0
     stale_flatten_after: float = (
-        30.0  # s without recorded trades before an open symbol is flattened
+        30.0  # s an open symbol's recorded streams (mark price, depth) may be silent
     )
     stale_check_interval: float = 2.0
     keepalive_interval: float = 40 * 60.0  # listen key keepalive (Binance: every 30–50 min)

@@ -52,8 +52,11 @@ class StaleWatchdog:
         self.db_down_since: float | None = None
         self.reconcile_owed = False  # the state could not be stored or reconciled: redo it
         self._judge_after = 0.0  # monotonic: no judgment before (grace after a database outage)
-        self._closing: dict[str, tuple[str, int, float]] = {}  # symbol -> (reason, tries, next)
-        self.flattened: list[str] = []  # symbols flattened for stale data, in order
+        # symbol -> (reason, failed tries, next try); a close the exchange accepted stays here
+        # (and in _accepted) until the user-data stream shows the symbol flat (tried again if not)
+        self._closing: dict[str, tuple[str, int, float]] = {}
+        self._accepted: set[str] = set()
+        self.flattened: list[str] = []  # symbols whose stale-data close was accepted, in order
 
     async def run(self) -> None:
         while True:
@@ -74,6 +77,7 @@ class StaleWatchdog:
         for symbol in list(self._closing):
             if symbol not in open_now:
                 del self._closing[symbol]  # flat (closed by us, its stop, or a person)
+                self._accepted.discard(symbol)
         for symbol in sorted(open_now - set(self._closing)):
             reason = await self._judge(symbol)
             if reason is None:
@@ -123,6 +127,11 @@ class StaleWatchdog:
             log.error("closing %s failed (attempt %d: %s); retrying in %.1fs",
                       symbol, tries + 1, exc, delay)  # fmt: skip
             return
-        if symbol not in self.open_symbols():
-            del self._closing[symbol]
+        if symbol not in self._accepted:  # the first close the exchange took in this episode
+            self._accepted.add(symbol)
             self.flattened.append(symbol)
+        if symbol in self.open_symbols():  # the stream has not shown it flat yet: look again
+            self._closing[symbol] = (reason, tries, time.monotonic() + self.retry_initial)
+        else:
+            del self._closing[symbol]
+            self._accepted.discard(symbol)

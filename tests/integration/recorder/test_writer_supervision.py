@@ -22,7 +22,7 @@ async def test_a_corrupt_spool_file_does_not_stop_the_table_writer(db, start_rec
         # a damaged batch file (a disk fault) shows up in the table's spool
         folder = tmp_path / "spool" / "agg_trades"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "00000000000000000001.batch").write_bytes(b"\x80\x05not a pickle")
+        (folder / "00000000000000000001.rows").write_bytes(b"FLSPOOL1 damaged on disk")
         await asyncio.sleep(0.5)  # the writer meets it at its next flush
         written = writer.stats.rows_written
         await wait_until(
@@ -34,7 +34,7 @@ async def test_a_corrupt_spool_file_does_not_stop_the_table_writer(db, start_rec
                 metrics_text = await resp.text()
         await settle(sim, running, db)
     assert (folder / "00000000000000000001.corrupt").exists()
-    assert not list(folder.glob("*.batch"))
+    assert not (folder / "00000000000000000001.rows").exists()
     await assert_agg_trades_exact(db, sim.truth, [SYMBOL])  # no trade lost to the fault
     gap = await db.fetchrow(
         "SELECT status, details FROM data_gaps WHERE stream = 'agg_trades'"
