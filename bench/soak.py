@@ -90,6 +90,9 @@ PYTHON = str(ROOT / ".venv" / "bin" / "python")
 if not Path(PYTHON).exists():
     PYTHON = sys.executable
 
+# Truncated frames go to each kind of stream about as often as it sends frames: 4 depth streams
+# at 10/s, aggTrades at a few per second per symbol, one mark-price array a second.
+TRUNCATED = {"depth": 60, "aggTrade": 37, "markPrice": 3}
 POISON = [  # valid JSON a recorder must refuse, one field at a time
     ("aggTrade", {"p": "NaN"}),
     ("aggTrade", {"q": "Infinity"}),
@@ -97,6 +100,7 @@ POISON = [  # valid JSON a recorder must refuse, one field at a time
     ("aggTrade", {"a": 10**15}),
     ("aggTrade", {"T": 10**15}),
     ("markPrice", {"p": "inf"}),
+    ("aggTrade", {"q": "-1e999"}),
     ("depth", {"u": 10**15 + 1}),
     ("depth", {"b": [["NaN", "1.0"]]}),
 ]
@@ -276,7 +280,7 @@ class Soak:
             n, owed = int(owed), owed - int(owed)
             if n == 0:
                 continue
-            kind = random.choice(("aggTrade", "depth", "markPrice"))  # of the same streams
+            kind = random.choices(*zip(*TRUNCATED.items(), strict=True))[0]
             self.sim.faults.malformed_frames(n - n // 2, _stream(kind, random.choice(CORE)))
             for _ in range(n // 2):
                 kind, fields = next(poison)
@@ -303,6 +307,7 @@ class Result:
     holes: dict[str, Any]
     rss_start_mb: float
     rss_end_mb: float
+    rss_peak_mb: float
     fd_start: int
     fd_end: int
     faults: dict[str, int]
@@ -485,7 +490,8 @@ async def _drive(soak: Soak, minutes: float) -> Result:
     )
     holes = await trade_holes(soak.db)
     return Result(
-        minutes, counts, holes, rss_start, rss_end, fd_start, fd_end, dict(soak.faults),
+        minutes, counts, holes, rss_start, rss_end, max(mb for _, mb in soak.rss), fd_start, fd_end,
+        dict(soak.faults),
         soak.recorder.crashes, soak.worker.crashes, recorder_exit, notes,
     )  # fmt: skip
 
@@ -528,7 +534,7 @@ def report(r: Result) -> str:
         f"faults: {r.faults}",
         f"recorder ended on its own: {r.recorder_crashes or 'never'};"
         f" worker: {r.worker_crashes or 'never'}; recorder's final exit code {r.recorder_exit}",
-        f"fd start/end {r.fd_start}/{r.fd_end}",
+        f"recorder RSS peak {r.rss_peak_mb:.0f} MB; fd start/end {r.fd_start}/{r.fd_end}",
         f"aggTrade holes {r.holes['holes']}, repaired {r.holes['repaired']},"
         f" not repaired: {r.holes['left'][:5]}",
     ]

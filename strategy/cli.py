@@ -27,7 +27,8 @@ from strategy.config import StrategyConfig, load_config
 from strategy.worker import Worker
 
 log = logging.getLogger("flowline.strategy")
-RESTARTABLE = (asyncpg.PostgresError, OSError, DatabaseUnavailable)
+# InterfaceError: a query on a connection the database side closed (a cut link, a restart)
+RESTARTABLE = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, DatabaseUnavailable)
 STALE_AFTER_S = 120.0  # /health says 503 when no step committed for this long while data flows
 
 
