@@ -13,11 +13,12 @@ them. Archiving is not run yet: it can join as one more child process beside the
 
 Faults, per 5-minute block (``BLOCK``): a WebSocket drop, a depth sequence gap, a ``kill -9``
 aimed at the moment a backfill commits (a dropped aggTrade link, then the kill as soon as a
-``backfill`` event is in the database), a drop storm (5 drops 3 s apart), a second depth gap, a
-plain ``kill -9``, slow REST; every other block a 429 storm and a 418 ban; every fourth block the
-database stopped for 60 s. All along, 1 % of the frames sent are malformed: truncated JSON, and
-payloads with NaN, infinities, 1e999, ids of 10**15, times in the year 33658. For 60 minutes that
-is 24 kills, 3 database stops, 12 storms, 6 bans and 6 429 storms.
+``backfill`` event is in the database), a drop storm (5 drops 3 s apart), slow REST, a second
+depth gap, a plain ``kill -9``; every even block a 429 storm and a 418 ban, every odd one slow
+REST twice more; every fourth block the database stopped for 60 s. All along, 1 % of the frames
+sent are malformed: truncated JSON, and payloads with NaN, infinities, 1e999, ids of 10**15,
+times in the year 33658. For 60 minutes that is 24 kills, 3 database stops, 12 storms, 6 bans
+and 6 429 storms.
 
 What is counted (``soak:`` line; per (market, symbol) only inside the windows the recorder was
 meant to record: from 5 s after the market starts for the fixed symbols, from 60 s after a
@@ -34,6 +35,8 @@ meant to record: from 5 s after the market starts for the fixed symbols, from 60
 - duplicated: rows beyond the first for one key (two samples at one time for open interest).
 - repaired_pct: aggTrade holes in ``data_gaps`` whose status is ``repaired`` and whose every id is
   stored, of all aggTrade holes.
+- the closing note (before the ``soak:`` line) lists, per stream, what was lost but declared
+  and why Binance gives no way to fetch it again (``UNRECOVERABLE``).
 - rss_start_mb: the recorder's RSS at the end of the first 5-minute block (the process then ~1
   minute old, since kills restart it); rss_end_mb: the last process's RSS just before the final
   stop (of a similar age); fd_end: its open file descriptors then.
@@ -241,6 +244,7 @@ class Soak:
             (60, self.kill_at_backfill),
             (90, self.storm_429 if i % 2 == 0 else self.slow_rest),
             (110, self.drop_storm),
+            (130, self.slow_rest),
             (150, self.db_stop if i % 4 == 0 else self.depth_gap),
             (225, self.kill),
             (250, self.ban_418 if i % 2 == 0 else self.slow_rest),
@@ -529,6 +533,27 @@ async def _sleep_until(at: float, soak: Soak) -> None:
         soak.sample_rss(time.monotonic())
 
 
+# Why a declared hole of each stream stays a hole: what Binance offers to fetch it again.
+UNRECOVERABLE = {
+    "agg_trades": "recoverable: /fapi/v1/aggTrades?fromId= serves the last 48 h (spot: all)",
+    "depth_updates": "no REST history of diffs: a fresh snapshot rebuilds the book, the diffs stay"
+    " missing",
+    "mark_prices": "no 1 s history: /fapi/v1/markPriceKlines has 1 m candles at best",
+    "force_orders": "no market-wide liquidation history over REST (only the stream)",
+    "open_interest": "/futures/data/openInterestHist has 5 m samples at best",
+}
+
+
+def closing_note(r: Result) -> list[str]:
+    """What was lost but declared, per stream, and why it cannot be fetched again."""
+    lines = []
+    for c in r.counts:
+        declared = c.lost - c.undeclared
+        if declared:
+            lines.append(f"lost but declared: {c.stream} {declared} ({UNRECOVERABLE[c.stream]})")
+    return lines
+
+
 def report(r: Result) -> str:
     lines = [
         f"faults: {r.faults}",
@@ -544,7 +569,7 @@ def report(r: Result) -> str:
             f" undeclared={c.undeclared} duplicated={c.duplicated}"
             f" lost_by={dict(c.lost_by_symbol)} undeclared_e.g.={c.undeclared_sample}"
         )
-    lines += r.notes
+    lines += closing_note(r) + r.notes
     lines.append(r.line())
     return "\n".join(lines)
 

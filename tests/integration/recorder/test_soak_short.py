@@ -18,6 +18,7 @@ from bench.soak import report, run_soak
 async def test_five_minute_soak_loses_nothing_undeclared(admin_database_url: str, tmp_path: Path):
     result = await run_soak(5, admin_database_url, tmp_path)
     text = report(result)
+    print(text)  # shown when the test fails
     for fault in ("kill", "kill_at_backfill", "db_stop_60s", "drop_storm", "depth_gap"):
         assert result.faults.get(fault, 0) >= 1, (fault, text)
     for fault in ("429_storm", "418_ban", "slow_rest", "malformed_frames", "universe_change"):
