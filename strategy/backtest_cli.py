@@ -13,6 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from db.coverage import range_warnings
 from settings import Settings, SettingsError
 from strategy.backtest import BacktestResult, run_backtest
 from strategy.cli import run_job
@@ -78,6 +79,11 @@ async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.N
     path = report(result, config, args.out)
     print(summary_line(result))
     print(f"report: {path}")
+    symbols = list(config.symbols)
+    for line in await range_warnings(
+        settings.database_url, symbols, result.start_ms, result.end_ms
+    ):
+        print(line, file=sys.stderr)
 
 
 def report(result: BacktestResult, config: StrategyConfig, out: Path) -> Path:
