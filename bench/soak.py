@@ -69,12 +69,12 @@ import asyncpg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.recorder import _admin_url  # noqa: E402
+from bench.recorder import bench_cluster  # noqa: E402
 from bench.soak_ledger import StreamCount, Windows, account, trade_holes  # noqa: E402
-from db.migrate import migrate  # noqa: E402
 from settings import HYPERTABLES  # noqa: E402
 from sim.server import Simulator  # noqa: E402
 from strategy.strategies import REGISTRY  # noqa: E402
+from tests.db_fixtures import Cluster, create_database, drop_database  # noqa: E402
 from tests.integration.recorder.tcp_proxy import TcpProxy  # noqa: E402
 
 log = logging.getLogger("soak")
@@ -369,18 +369,12 @@ def worker_config(path: Path) -> Path:
     return path
 
 
-async def create_database(admin: str) -> str:
-    name = f"flowline_soak_{secrets.token_hex(3)}"
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
+async def soak_database(cluster: Cluster, name: str) -> str:
+    """A migrated database of the soak's own, its hypertables in 2-minute chunks (they rotate)."""
+    url = await create_database(cluster, name)
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn)
-        for table in HYPERTABLES:  # chunks rotate within the run
+        for table in HYPERTABLES:
             await conn.execute(
                 "SELECT set_chunk_time_interval($1::regclass, INTERVAL '2 minutes')", table
             )
@@ -389,22 +383,15 @@ async def create_database(admin: str) -> str:
     return url
 
 
-async def drop_database(admin: str, url: str) -> None:
-    conn = await asyncpg.connect(admin)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def run_soak(minutes: float, admin_url: str, workdir: Path, keep: bool = False) -> Result:
-    url = await create_database(admin_url)
-    log.info("soak database %s, logs in %s", url.rsplit("/", 1)[1], workdir)
+async def run_soak(minutes: float, cluster: Cluster, workdir: Path, keep: bool = False) -> Result:
+    name = f"flowline_soak_{secrets.token_hex(3)}"
+    url = await soak_database(cluster, name)
+    log.info("soak database %s, logs in %s", name, workdir)
     try:
         return await _run(minutes, url, workdir)
     finally:
         if not keep:
-            await drop_database(admin_url, url)
+            await drop_database(cluster, name)
 
 
 async def _run(minutes: float, url: str, workdir: Path) -> Result:
@@ -585,7 +572,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("sim").setLevel(logging.WARNING)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(run_soak(args.minutes, _admin_url(), args.workdir, args.keep))
+    result = asyncio.run(run_soak(args.minutes, bench_cluster(), args.workdir, args.keep))
     print(report(result), flush=True)
 
 

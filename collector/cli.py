@@ -360,7 +360,16 @@ async def _record(
             tg.create_task(keeper.run(), name="depth")
             tg.create_task(backfiller.run(), name="backfill")
             tg.create_task(
-                poll_open_interest(symbols, rest, put, clock, s.oi_poll_interval, handler.bad),
+                poll_open_interest(
+                    symbols,
+                    rest,
+                    put,
+                    clock,
+                    s.oi_poll_interval,
+                    handler.bad,
+                    events,
+                    resume.last_open_interest,
+                ),
                 name="open-interest",
             )
             tg.create_task(_stats_every_minute(recorder), name="stats")

@@ -26,9 +26,10 @@ SAMPLE_BYTES = 300
 # Depth update ids move much faster than trade ids (every book change counts).
 DEPTH_IDS_PER_SECOND = 10_000_000
 DEPTH_ID_SLACK = 1_000_000_000
-# Mark prices come every second per symbol: a longer silence between two is a hole (missed
-# while a connection was down). Binance cannot replay them, so it is declared, not repaired.
-MARK_HOLE_AFTER = dt.timedelta(seconds=3)
+# Mark prices come every second per symbol (markPrice@1s): a silence of more than 1.5 s between
+# two means at least one was missed (a connection down, a malformed frame, a restart). Binance
+# cannot replay them, so the hole is declared, not repaired.
+MARK_HOLE_AFTER = dt.timedelta(seconds=1.5)
 
 
 class BadInput:
@@ -66,6 +67,7 @@ class FrameHandler:
         on_trade_hole: Callable[[str, int, int], None],
         clock: Callable[[], dt.datetime],
         market: str = "usdm",
+        last_marks: dict[str, dt.datetime] | None = None,
     ) -> None:
         self.symbols = symbols
         self.put = put
@@ -80,7 +82,8 @@ class FrameHandler:
         self.prefix = "" if market == "usdm" else f"{market}:"
         self.bad = BadInput(events)
         self.last_seen: dict[str, float] = {}  # "aggTrade:BTCUSDT" (spot: "spot:aggTrade:...")
-        self._last_mark: dict[str, dt.datetime] = {}
+        # the newest mark price stored by an earlier run: the silence since is declared too
+        self._last_mark: dict[str, dt.datetime] = dict(last_marks or {})
         self._suspects: dict[str, AggTradeRow] = {}  # symbol -> the trade held as a suspect
         self._parsers: dict[str, Callable[[dict, dt.datetime], tuple]] = {
             "aggTrade": lambda d, t: parse.agg_trade(d, t, market),

@@ -75,5 +75,6 @@ def market_parts(
         on_trade_hole=backfiller.on_hole,
         clock=clock,
         market=market,
+        last_marks=resume.last_marks,
     )
     return MarketParts(keeper, backfiller, handler)

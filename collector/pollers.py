@@ -7,7 +7,8 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from collector import parse
+from collector import metrics, parse
+from collector.events import EventLog
 from collector.handler import BadInput
 from collector.rest import BinanceRest, RestError
 
@@ -21,18 +22,55 @@ async def poll_open_interest(
     clock: Callable[[], dt.datetime],
     interval: float,
     bad: BadInput,
+    events: EventLog,
+    last: dict[str, dt.datetime] | None = None,
 ) -> None:
+    """``last``: the newest sample per symbol an earlier run stored. Samples that could not be
+    taken (a ban, 429s, errors, slow answers, the recorder down) leave a silence longer than two
+    intervals between two stored samples: it is declared as a hole, since Binance's history
+    (/futures/data/openInterestHist) has 5-minute samples at best."""
+    latest = dict(last or {})
+    hole_after = dt.timedelta(seconds=2 * interval)
+    failed: dict[str, int] = {}  # symbol -> polls that failed since its last sample
     while True:
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
+        for gone in set(latest) - set(round_):
+            del latest[gone]  # out of the universe: not recorded on purpose, not a hole
         step = interval / max(1, len(round_))  # spread the requests over the interval
         for symbol in round_:
             if symbol not in symbols:
                 continue
             try:
-                data = await rest.open_interest(symbol)
-                put(parse.open_interest(data, clock()))
+                row = parse.open_interest(await rest.open_interest(symbol), clock())
             except RestError as exc:
                 log.warning("%s: open interest poll failed: %s", symbol, exc)
-            except (KeyError, ValueError, TypeError) as exc:
+                failed[symbol] = failed.get(symbol, 0) + 1
+            except (KeyError, ValueError, TypeError, OverflowError) as exc:
                 bad.report("bad_openInterest", exc)
+                failed[symbol] = failed.get(symbol, 0) + 1
+            else:
+                put(row)
+                before = latest.get(symbol)
+                if before is None or row.time > before:
+                    latest[symbol] = row.time
+                if before is not None and row.time - before > hole_after:
+                    _declare(events, symbol, before, row.time, failed.get(symbol, 0))
+                failed.pop(symbol, None)
             await asyncio.sleep(step)
+
+
+def _declare(
+    events: EventLog, symbol: str, start: dt.datetime, end: dt.datetime, failed: int
+) -> None:
+    metrics.GAPS.labels("open_interest").inc()
+    log.warning("%s: no open interest sample between %s and %s", symbol, start, end)
+    events.record(
+        "gap",
+        {"silent_seconds": (end - start).total_seconds(), "failed_polls": failed},
+        symbol=symbol,
+        market="usdm",
+        stream="open_interest",
+        start_time=start,
+        end_time=end,
+        status="unrecoverable",
+    )

@@ -10,7 +10,7 @@ import asyncpg
 
 from collector.sequence import TradeSequence
 from db.connect import connect
-from db.readers import last_agg_trades, last_depth_updates, unfilled_trade_gaps
+from db.readers import last_agg_trades, last_depth_updates, newest_times, unfilled_trade_gaps
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ class Resume:
     sequences: dict[str, TradeSequence]
     last_update_ids: dict[str, tuple[int, dt.datetime]]  # symbol -> (u, E) of the newest diff
     open_gaps: list[asyncpg.Record]  # holes whose ids are not all stored
+    last_marks: dict[str, dt.datetime]  # symbol -> E of the newest stored mark price (futures)
+    last_open_interest: dict[str, dt.datetime]  # symbol -> time of the newest stored sample
 
 
 async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Resume:
@@ -34,6 +36,9 @@ async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Re
         last_u = await last_depth_updates(conn, symbols, market)
         window = BACKFILL_WINDOW_HOURS[market]
         gaps = await unfilled_trade_gaps(conn, symbols, market, window, VERIFY_HOURS)
+        futures = market == "usdm"  # mark prices and open interest: futures only
+        marks = await newest_times(conn, "mark_prices", symbols) if futures else {}
+        oi = await newest_times(conn, "open_interest", symbols) if futures else {}
     finally:
         await conn.close()
     if last:
@@ -45,4 +50,4 @@ async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Re
                 gap["symbol"], gap["first_id"], gap["last_id"], gap["status"],
             )  # fmt: skip
     sequences = {s: TradeSequence(*last.get(s, (None, None))) for s in symbols}
-    return Resume(sequences, last_u, list(gaps))
+    return Resume(sequences, last_u, list(gaps), marks, oi)

@@ -57,6 +57,21 @@ async def last_depth_update_ids(
     return {s: i for s, (i, _) in (await last_depth_updates(conn, symbols, market)).items()}
 
 
+_NEWEST_TIME = """
+SELECT s.symbol, (SELECT max(t.time) FROM {table} t WHERE t.symbol = s.symbol) AS t
+FROM unnest($1::text[]) AS s(symbol)
+"""
+
+
+async def newest_times(
+    conn: asyncpg.Connection, table: str, symbols: list[str]
+) -> dict[str, dt.datetime]:
+    """The time of the newest stored row per symbol of a futures-only table (mark_prices,
+    open_interest), so a restart declares what was missed while the recorder was down."""
+    rows = await conn.fetch(_NEWEST_TIME.format(table=table), symbols)
+    return {r["symbol"]: r["t"] for r in rows if r["t"] is not None}
+
+
 # A gap's ids lie between its start_time and end_time when the recorder knew them; older rows
 # (and holes of ids dropped with a full spool) are looked for from a window before detection.
 _UNFILLED = """
