@@ -32,12 +32,18 @@ async def poll_open_interest(
     latest = dict(last or {})
     hole_after = dt.timedelta(seconds=2 * interval)
     failed: dict[str, int] = {}  # symbol -> polls that failed since its last sample
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
     while True:
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
         for gone in set(latest) - set(round_):
             del latest[gone]  # out of the universe: not recorded on purpose, not a hole
         step = interval / max(1, len(round_))  # spread the requests over the interval
         for symbol in round_:
+            # paced by the clock, not by a sleep after each answer: slow answers do not
+            # stretch a round (and its samples' spacing) beyond the interval
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+            next_at = max(next_at, loop.time()) + step
             if symbol not in symbols:
                 continue
             try:
@@ -45,18 +51,18 @@ async def poll_open_interest(
             except RestError as exc:
                 log.warning("%s: open interest poll failed: %s", symbol, exc)
                 failed[symbol] = failed.get(symbol, 0) + 1
+                continue
             except (KeyError, ValueError, TypeError, OverflowError) as exc:
                 bad.report("bad_openInterest", exc)
                 failed[symbol] = failed.get(symbol, 0) + 1
-            else:
-                put(row)
-                before = latest.get(symbol)
-                if before is None or row.time > before:
-                    latest[symbol] = row.time
-                if before is not None and row.time - before > hole_after:
-                    _declare(events, symbol, before, row.time, failed.get(symbol, 0))
-                failed.pop(symbol, None)
-            await asyncio.sleep(step)
+                continue
+            put(row)
+            before = latest.get(symbol)
+            if before is None or row.time > before:
+                latest[symbol] = row.time
+            if before is not None and row.time - before > hole_after:
+                _declare(events, symbol, before, row.time, failed.get(symbol, 0))
+            failed.pop(symbol, None)
 
 
 def _declare(
