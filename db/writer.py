@@ -94,6 +94,7 @@ class CommitWatermark:
         self.instance = uuid.uuid4().hex[:12]
         self.writers: list[TableWriter] = []
         self.hold_max = hold_max
+        self.published = 0  # ms: the highest watermark NOTIFYed by a commit
         self._holds: dict[object, _Hold] = {}
 
     def hold(self, key: object) -> None:
@@ -114,6 +115,16 @@ class CommitWatermark:
         others = (w.through() for w in self.writers if w is not writer)
         committed = min([through, *others])
         return f"{int(min([committed, *self._held(committed)]) * 1000)} {self.instance}"
+
+    def newer(self, writer: TableWriter) -> str | None:
+        """After `writer` committed: the payload to send if the watermark is now past what was
+        NOTIFYed. A transaction's payload is computed before its commit, while the flush of
+        another table may be in flight; when both commit at once, neither carries the news."""
+        payload = self.payload(writer, writer.through())
+        return payload if int(payload.split()[0]) > self.published else None
+
+    def sent(self, payload: str) -> None:
+        self.published = max(self.published, int(payload.split()[0]))
 
     def _held(self, committed: float) -> list[float]:
         now = time.time()
@@ -321,6 +332,19 @@ class TableWriter:
             self._batch[:0] = batch  # kept for the next attempt (a replay never duplicates)
             raise
         self._idle = self.committed_through == cut and not self._batch  # all of it written
+        if self.committed_through == cut and self.watermark is not None:
+            await self._publish_newer(self.watermark)
+
+    async def _publish_newer(self, watermark: CommitWatermark) -> None:
+        payload = watermark.newer(self)
+        if payload is None or self._conn is None:
+            return
+        # A failure here loses nothing: the next write finds the connection broken and the
+        # watermark then follows with the next commit.
+        with contextlib.suppress(*WRITE_ERRORS):
+            async with asyncio.timeout(5):
+                await self._conn.execute("SELECT pg_notify($1, $2)", COMMITTED_CHANNEL, payload)
+            watermark.sent(payload)
 
     async def _replay_if_due(self) -> bool:
         """Replay the spool when writes work (or a retry is due); True if it is now empty."""
@@ -352,11 +376,13 @@ class TableWriter:
             if self.watermark is None:  # notifications are delivered only if this commits
                 inserted = await conn.fetchval(self._insert, NOTIFY_CHANNEL, self.table)
             else:
+                payload = self.watermark.payload(self, through)
                 inserted = await conn.fetchval(
                     self._insert_committed,
-                    NOTIFY_CHANNEL, self.table,
-                    COMMITTED_CHANNEL, self.watermark.payload(self, through),
+                    NOTIFY_CHANNEL, self.table, COMMITTED_CHANNEL, payload,
                 )  # fmt: skip
+        if self.watermark is not None:
+            self.watermark.sent(payload)
         self._committed_through(through)
         elapsed = time.perf_counter() - started
         s = self.stats
