@@ -71,7 +71,7 @@ START_MS = 1_789_999_200_000  # 2026-09-21 14:00 UTC: a fixed start, reproducibl
 STEP_MS = 100  # one depth diff per symbol per step (depth@100ms)
 SNAPSHOT_EVERY_MS = 1_800_000
 SNAPSHOT_LEVELS = 1000  # /fapi/v1/depth?limit=1000
-TARGET_TRADES_PER_S = 300_000
+TARGET_TRADES_PER_S = 500_000  # issue 18
 TARGET_P99_S = 0.300
 TARGET_FROM_COMPLETION_P99_S = 0.050  # issue 18: from the commit the worker reacts to
 
