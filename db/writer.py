@@ -332,7 +332,7 @@ class TableWriter:
             self._batch[:0] = batch  # kept for the next attempt (a replay never duplicates)
             raise
         self._idle = self.committed_through == cut and not self._batch  # all of it written
-        if self.committed_through == cut and self.watermark is not None:
+        if self._idle and self.watermark is not None:  # (with rows queued, the next commit will)
             await self._publish_newer(self.watermark)
 
     async def _publish_newer(self, watermark: CommitWatermark) -> None:
