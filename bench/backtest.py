@@ -71,8 +71,9 @@ START_MS = 1_789_999_200_000  # 2026-09-21 14:00 UTC: a fixed start, reproducibl
 STEP_MS = 100  # one depth diff per symbol per step (depth@100ms)
 SNAPSHOT_EVERY_MS = 1_800_000
 SNAPSHOT_LEVELS = 1000  # /fapi/v1/depth?limit=1000
-TARGET_TRADES_PER_S = 300_000
+TARGET_TRADES_PER_S = 500_000  # issue 18
 TARGET_P99_S = 0.300
+TARGET_FROM_COMPLETION_P99_S = 0.050  # issue 18: from the commit the worker reacts to
 
 
 # ---- a synthetic recorded session -------------------------------------------------------------
@@ -471,6 +472,10 @@ LIVE_INDICATORS = IndicatorParams(  # 1 s bars and short baselines, as the worke
 ROWS_CHANNEL = "flowline_rows"
 _NEWEST = """
 SELECT max(received_at) FROM {table} WHERE symbol = ANY($1) AND time >= $2 AND time < $3"""
+# The first row received past a bar's end: the bar is complete once such a row of each stream
+# is committed (the worker's horizon is the lesser of the two streams' newest times).
+_FIRST_PAST = """
+SELECT min(received_at) FROM {table} WHERE symbol = ANY($1) AND time >= $2 AND time < $3"""
 
 
 class CommitClock:
@@ -647,6 +652,21 @@ async def newest_rows(
     return out
 
 
+async def completion_commit(
+    conn: asyncpg.Connection, symbols: list[str], at: int, clock: CommitClock
+) -> float | None:
+    """When the recorder committed what completed the bars before `at` (ms): the later of the
+    two streams' commits of their first row past it (None: not seen)."""
+    commits = []
+    for table in ("agg_trades", "depth_updates"):
+        first = await conn.fetchval(_FIRST_PAST.format(table=table), symbols, at, at + 10_000)
+        commit = None if first is None else clock.commit_of(table, first / 1000)
+        if commit is None:
+            return None
+        commits.append(commit)
+    return max(commits)
+
+
 def latencies(
     done_s: float, newest: dict[str, int], clock: CommitClock
 ) -> tuple[float, float | None] | None:
@@ -664,6 +684,9 @@ def latencies(
 class LiveNumbers:
     steps: list[tuple[float, float | None]] = field(default_factory=list)
     signals: list[tuple[float, float | None]] = field(default_factory=list)
+    # s from the recorder's commit that completed the bar to the worker's commit
+    step_reactions: list[float] = field(default_factory=list)
+    signal_reactions: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
 
@@ -681,6 +704,9 @@ async def measure_live(dsn: str, steps: list[Step], clock: CommitClock, bar_ms: 
                                                                step.until_ms), clock)  # fmt: skip
             if found is not None:
                 numbers.steps.append(found)
+            done = await completion_commit(conn, symbols, step.until_ms, clock)
+            if done is not None:
+                numbers.step_reactions.append(step.commit_s - done)
         signals = await conn.fetch(
             "SELECT time, symbol, created_at FROM signals WHERE created_at > $1 ORDER BY time",
             int(steps[0].commit_s * 1000),
@@ -689,6 +715,9 @@ async def measure_live(dsn: str, steps: list[Step], clock: CommitClock, bar_ms: 
             newest = await newest_rows(conn, [symbol], at - bar_ms, at)
             if (found := latencies(created / 1000, newest, clock)) is not None:
                 numbers.signals.append(found)
+            done = await completion_commit(conn, [symbol], at, clock)
+            if done is not None:
+                numbers.signal_reactions.append(created / 1000 - done)
         for table in ("agg_trades", "depth_updates", "force_orders", "indicators", "signals"):
             numbers.counts[table] = await conn.fetchval(f"SELECT count(*) FROM {table}")
     finally:
@@ -744,6 +773,22 @@ def report_live(
     )
     print_latencies("step", numbers.steps)
     print_latencies("signal row", numbers.signals)
+    for what, found in (("step", numbers.step_reactions), ("signal", numbers.signal_reactions)):
+        if found:
+            p99 = quantile(found, 0.99)
+            verdict = "ok" if p99 <= TARGET_FROM_COMPLETION_P99_S else "MISSED"
+            print(
+                f"  {what}, recorder commit that completed its bar -> worker commit "
+                f"(n={len(found)}): {stats_ms(found)}  target p99 <= "
+                f"{TARGET_FROM_COMPLETION_P99_S * 1000:.0f} ms  {verdict}"
+            )
+    reactions = numbers.step_reactions
+    if reactions:
+        print(
+            f"signal_latency: p50_ms={quantile(reactions, 0.5) * 1000:.1f}"
+            f" p99_ms={quantile(reactions, 0.99) * 1000:.1f} n={len(reactions)}"
+            f" signals={len(numbers.signal_reactions)}"
+        )
 
 
 def print_latencies(what: str, found: list[tuple[float, float | None]]) -> None:

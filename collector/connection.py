@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 # A session that delivered a frame ended "healthy": the next one starts after at most this
 # (jittered, so many connections cut together do not reconnect in lockstep).
 RECONNECT_JITTER = 0.25
+# A burst already read is handed over in slices at least this often (s): receive() does not
+# return to the event loop while frames are buffered, and the writers can COPY the first rows
+# of a burst while the rest is parsed.
+YIELD_EVERY = 0.002
 # How long the old connection keeps delivering after its successor receives. Closing the old one
 # at the successor's first frame would lose what the old one had received but not yet read
 # (newer than what it delivered, older than the successor's first frame) whenever it lags.
@@ -205,8 +209,12 @@ class StreamConnection:
         # the per-frame CPU. It closes the connection, which ends the receive() below.
         closing = asyncio.Event()  # set by the watchdog before it closes ``ws``
         watchdog = asyncio.create_task(self._watchdog(ws, close_me, started, closing))
+        yielded = time.monotonic()
         try:
             while not close_me.is_set():
+                if self.last_frame - yielded > YIELD_EVERY:
+                    await asyncio.sleep(0)
+                    yielded = time.monotonic()
                 msg = await ws.receive()
                 if msg.type is not WSMsgType.TEXT and msg.type is not WSMsgType.BINARY:
                     if closing.is_set():

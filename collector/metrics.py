@@ -19,7 +19,11 @@ COMMIT_LAG = Histogram(
     "flowline_commit_lag_seconds",
     "Exchange event time to database commit (sampled rows)",
     ["table"],
-    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    # 2.5 ms apart up to 50 ms: natural batching commits within a few ms at ordinary rates
+    buckets=(
+        *(0.001, *(i / 400 for i in range(1, 21))),
+        *(0.075, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+    ),
 )
 QUEUE_ROWS = Gauge("flowline_queue_rows", "Rows waiting in memory per table", ["table"])
 RECONNECTS = Counter("flowline_reconnects_total", "WebSocket (re)connections", ["connection"])

@@ -1,9 +1,13 @@
 """The batch writer: drains rows per table, COPYs them, never blocks the socket readers.
 
-``put()`` only appends to an in-memory batch. A flusher task per table sends the batch when it
-reaches ``max_rows`` or its oldest row is ``max_ms`` old: binary COPY into a per-connection temp
-stage, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction, so a replay
-never duplicates rows and one duplicate never loses a batch. Then ``NOTIFY flowline_rows`` tells
+``put()`` only appends to an in-memory batch. A flusher task per table batches naturally (group
+commit): it sends what is queued as soon as the readers have handed over what they had (the event
+loop comes back to it) and its previous COPY has committed, so a batch is a few rows at a low rate
+and grows only while a commit is under way. ``max_rows`` caps one COPY (a larger batch goes out in
+several, the watermark moving after the last); ``max_ms`` is how long a batch may wait before it
+is spooled while writes fail. Each COPY is binary, into a per-connection temp stage, then ``INSERT
+... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction, so a replay never duplicates rows
+and one duplicate never loses a batch. Then ``NOTIFY flowline_rows`` tells
 the strategy worker which table moved, and ``NOTIFY flowline_committed`` up to when every table of
 the recorder is committed (``CommitWatermark``), so the worker never waits a fixed time for rows.
 
@@ -90,6 +94,7 @@ class CommitWatermark:
         self.instance = uuid.uuid4().hex[:12]
         self.writers: list[TableWriter] = []
         self.hold_max = hold_max
+        self.published = 0  # ms: the highest watermark NOTIFYed by a commit
         self._holds: dict[object, _Hold] = {}
 
     def hold(self, key: object) -> None:
@@ -107,9 +112,19 @@ class CommitWatermark:
 
     def payload(self, writer: TableWriter, through: float) -> str:
         """The NOTIFY payload if `writer` commits through `through` now: "<ms> <instance>"."""
-        others = (w.committed_through for w in self.writers if w is not writer)
+        others = (w.through() for w in self.writers if w is not writer)
         committed = min([through, *others])
         return f"{int(min([committed, *self._held(committed)]) * 1000)} {self.instance}"
+
+    def newer(self, writer: TableWriter) -> str | None:
+        """After `writer` committed: the payload to send if the watermark is now past what was
+        NOTIFYed. A transaction's payload is computed before its commit, while the flush of
+        another table may be in flight; when both commit at once, neither carries the news."""
+        payload = self.payload(writer, writer.through())
+        return payload if int(payload.split()[0]) > self.published else None
+
+    def sent(self, payload: str) -> None:
+        self.published = max(self.published, int(payload.split()[0]))
 
     def _held(self, committed: float) -> list[float]:
         now = time.time()
@@ -172,6 +187,7 @@ class TableWriter:
         self.hold_when_full = hold_when_full
         self.watermark = watermark
         self.committed_through = 0.0  # time.time(): rows put before it are committed
+        self._idle = False  # nothing queued, in flight or spooled since committed_through was set
         self._advanced = asyncio.Event()
         if watermark is not None:
             watermark.writers.append(self)
@@ -181,7 +197,7 @@ class TableWriter:
         self._spooling = False  # rows of this table went to the spool since it was last empty
         self._batch: list[tuple] = []
         self._batch_started = 0.0
-        self._full = asyncio.Event()
+        self._full = asyncio.Event()  # rows are waiting (or close() was called)
         self._conn: asyncpg.Connection | None = None
         self._closing = False
         self._next_retry = 0.0
@@ -191,9 +207,17 @@ class TableWriter:
             f'CREATE TEMP TABLE IF NOT EXISTS "{self._stage}" '
             f'(LIKE "{table}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
         )
-        self._insert = (
+        # The insert and its NOTIFYs in one statement: one round trip less per commit.
+        insert = (
             f'INSERT INTO "{table}" ({cols}) SELECT {cols} FROM "{self._stage}" '
-            "ON CONFLICT DO NOTHING"
+            "ON CONFLICT DO NOTHING RETURNING 1"
+        )
+        self._insert = (
+            f"WITH ins AS ({insert}) SELECT (SELECT count(*) FROM ins), pg_notify($1, $2)"
+        )
+        self._insert_committed = (
+            f"WITH ins AS ({insert}) SELECT (SELECT count(*) FROM ins), pg_notify($1, $2), "
+            "pg_notify($3, $4)"
         )
 
     @property
@@ -209,6 +233,11 @@ class TableWriter:
         while self.committed_through < since:
             await self._advanced.wait()
 
+    def through(self) -> float:
+        """Rows put before this time are committed: now, while the writer is idle (an idle
+        table must not hold the recorder's watermark back until its next look)."""
+        return time.time() if self._idle else self.committed_through
+
     def _committed_through(self, through: float) -> None:
         self.committed_through = through
         advanced, self._advanced = self._advanced, asyncio.Event()
@@ -220,13 +249,15 @@ class TableWriter:
         batch = self._batch
         if not batch:
             self._batch_started = time.monotonic()
+            self._idle = False
         elif len(batch) >= self.queue_max_rows:
             self._batch = [row]
             self._batch_started = time.monotonic()
+            self._full.set()
             self._to_spool(batch)
             return
         batch.append(row)
-        if len(batch) >= self.max_rows:
+        if len(batch) == 1 or len(batch) == self.max_rows:
             self._full.set()
 
     async def run(self) -> None:
@@ -265,15 +296,26 @@ class TableWriter:
         self._full.set()
 
     async def _wait_due(self) -> None:
-        if self._batch and len(self._batch) >= self.max_rows:
+        """Until rows wait and writes work; while they fail, until a batch is due for the spool
+        (``max_rows`` or its age) so spool files stay few. With nothing queued it still wakes
+        every ``max_ms``: an idle table's watermark moves on and a due replay is tried."""
+        if self.stats.failing_since is None:
+            if not self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self.max_age)
+            self._full.clear()
             return
-        age = self.max_age if self.stats.failing_since is None else max(self.max_age, SPOOL_EVERY)
-        delay = age
-        if self._batch:
-            delay = max(0.0, self._batch_started + age - time.monotonic())
+        if len(self._batch) >= self.max_rows:
+            return
+        age = max(self.max_age, SPOOL_EVERY)
+        delay = max(0.0, self._batch_started + age - time.monotonic()) if self._batch else age
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._full.wait(), delay)
-        self._full.clear()
+            await asyncio.wait_for(self._wait_full(), delay)
+
+    async def _wait_full(self) -> None:
+        while len(self._batch) < self.max_rows and not self._closing:
+            self._full.clear()
+            await self._full.wait()
 
     async def _flush_due(self) -> None:
         spool_empty = await self._replay_if_due()
@@ -281,6 +323,7 @@ class TableWriter:
         if not self._batch:
             if spool_empty:  # nothing held: committed through now
                 self._committed_through(cut)
+                self._idle = True
             return
         batch, self._batch = self._batch, []
         try:
@@ -288,6 +331,20 @@ class TableWriter:
         except Exception:
             self._batch[:0] = batch  # kept for the next attempt (a replay never duplicates)
             raise
+        self._idle = self.committed_through == cut and not self._batch  # all of it written
+        if self._idle and self.watermark is not None:  # (with rows queued, the next commit will)
+            await self._publish_newer(self.watermark)
+
+    async def _publish_newer(self, watermark: CommitWatermark) -> None:
+        payload = watermark.newer(self)
+        if payload is None or self._conn is None:
+            return
+        # A failure here loses nothing: the next write finds the connection broken and the
+        # watermark then follows with the next commit.
+        with contextlib.suppress(*WRITE_ERRORS):
+            async with asyncio.timeout(5):
+                await self._conn.execute("SELECT pg_notify($1, $2)", COMMITTED_CHANNEL, payload)
+            watermark.sent(payload)
 
     async def _replay_if_due(self) -> bool:
         """Replay the spool when writes work (or a retry is due); True if it is now empty."""
@@ -299,11 +356,15 @@ class TableWriter:
         if not spool_empty:  # older rows wait in the spool (or the database is down): join them
             self._to_spool(batch)
             return
-        try:
-            await self._write(batch, cut)
-        except WRITE_ERRORS as exc:
-            self._failed(exc)
-            self._to_spool(batch)
+        for i in range(0, len(batch), self.max_rows):
+            try:  # the watermark moves once the last part is in
+                await self._write(
+                    batch[i : i + self.max_rows], cut if i + self.max_rows >= len(batch) else None
+                )
+            except WRITE_ERRORS as exc:
+                self._failed(exc)
+                self._to_spool(batch[i:])
+                return
 
     async def _write(self, batch: Sequence[tuple], cut: float | None = None) -> None:
         """COPY and commit one batch; `cut` is when it was taken (None: a spooled batch)."""
@@ -312,17 +373,17 @@ class TableWriter:
         through = self.committed_through if cut is None else cut
         async with asyncio.timeout(60), conn.transaction():
             await conn.copy_records_to_table(self._stage, records=batch, columns=self.columns)
-            status = await conn.execute(self._insert)
-            if self.watermark is None:
-                await conn.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, self.table)
-            else:  # both in one round trip; delivered only if this commits
-                await conn.execute(
-                    "SELECT pg_notify($1, $2), pg_notify($3, $4)",
-                    NOTIFY_CHANNEL, self.table,
-                    COMMITTED_CHANNEL, self.watermark.payload(self, through),
+            if self.watermark is None:  # notifications are delivered only if this commits
+                inserted = await conn.fetchval(self._insert, NOTIFY_CHANNEL, self.table)
+            else:
+                payload = self.watermark.payload(self, through)
+                inserted = await conn.fetchval(
+                    self._insert_committed,
+                    NOTIFY_CHANNEL, self.table, COMMITTED_CHANNEL, payload,
                 )  # fmt: skip
+        if self.watermark is not None:
+            self.watermark.sent(payload)
         self._committed_through(through)
-        inserted = int(status.rsplit(" ", 1)[-1])
         elapsed = time.perf_counter() - started
         s = self.stats
         s.rows_written += inserted
