@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from settings import SettingsError, parse_duration
+from strategy.exits import ExitRules, parse_exits
 from symbols import bad_symbols
 
 EXECUTORS = ("off", "paper", "binance")
 QUALITIES = ("HIGH", "MEDIUM", "LOW")
+WALL_BASELINES = ("median", "mean")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class IndicatorParams:
     rsi_period: int = 14
     atr_period: int = 14
     tick_size: float | None = None  # None: inferred from the recorded book
+    wall_baseline: str = "median"  # a wall is wall_k_mult x the side's median, or its "mean"
+
+    def __post_init__(self) -> None:
+        if self.wall_baseline not in WALL_BASELINES:
+            raise SettingsError(f"[indicators] wall_baseline = {self.wall_baseline!r}: expected "
+                                f"one of {', '.join(WALL_BASELINES)}")  # fmt: skip
 
 
 SIZINGS = ("risk", "margin", "notional")
@@ -99,6 +107,7 @@ class StrategySpec:
     enabled: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
     symbols: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    exits: ExitRules = field(default_factory=ExitRules)  # strategy/exits.py
 
     def for_symbol(self, symbol: str) -> tuple[bool, dict[str, Any]]:
         override = dict(self.symbols.get(symbol, {}))
@@ -150,7 +159,7 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Stra
 
 
 SECTIONS = ("worker", "indicators", "risk", "paper", "strategies")
-STRATEGY_KEYS = ("enabled", "params", "symbols")
+STRATEGY_KEYS = ("enabled", "params", "symbols", "exits")
 # TOML key -> field, for values given as durations ("30s", "1h"; plain numbers are seconds)
 DURATIONS = {
     "worker": {"settle": "settle_ms", "poll": "poll_ms", "warmup": "warmup_ms"},
@@ -238,9 +247,9 @@ def _specs(strategies: Mapping[str, Any]) -> tuple[StrategySpec, ...]:
                 raise SettingsError(f"{where} symbols.{symbol}: expected a table")
             if not isinstance(override.get("enabled", True), bool):
                 raise SettingsError(f"{where} symbols.{symbol}.enabled: expected true or false")
-        specs.append(
-            StrategySpec(name, enabled, dict(params), {s: dict(v) for s, v in symbols.items()})
-        )
+        exits = parse_exits(where, body.get("exits", {}))
+        overrides = {s: dict(v) for s, v in symbols.items()}
+        specs.append(StrategySpec(name, enabled, dict(params), overrides, exits))
     return tuple(specs)
 
 

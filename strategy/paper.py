@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strategy.config import PaperParams
+from strategy.exits import ExitRules
 from strategy.filters import SymbolFilters
 from strategy.signals import Signal
 from strategy.trades import ClosedTrade
@@ -56,6 +57,8 @@ class Position:
     exit_notional: float = 0.0
     exit_reason: str | None = None
     fills: list[Fill] = field(default_factory=list)
+    exits: ExitRules = field(default_factory=ExitRules)  # breakeven, trailing
+    best: float | None = None  # the best trade price since the entry (trailing)
 
     @property
     def position_id(self) -> uuid.UUID:
@@ -80,14 +83,14 @@ class PaperExecutor:
         self.filters = dict(filters or {})
         self.positions: dict[str, Position] = {}  # symbol -> pending or open position
 
-    def submit(self, signal: Signal, qty: float) -> Position:
+    def submit(self, signal: Signal, qty: float, exits: ExitRules | None = None) -> Position:
         stop, targets = signal.stop, list(signal.targets)
         filters = self.filters.get(signal.symbol)
         if filters is not None:
             qty = float(filters.qty(qty))
             stop = float(filters.price(stop))
             targets = [float(filters.price(t)) for t in targets]
-        position = Position(signal, qty, stop, targets)
+        position = Position(signal, qty, stop, targets, exits=exits or ExitRules())
         self.positions[signal.symbol] = position
         return position
 
@@ -110,12 +113,42 @@ class PaperExecutor:
             return pos
         sign = pos.signal.side.sign
         if (price - pos.stop) * sign <= 0:
-            kind = "breakeven" if pos.stop == pos.entry_price else "stop"
+            kind = _stop_kind(pos, sign)
             self._exit(pos, time_ms, self._slipped(price, -sign, symbol), pos.remaining, kind)
         elif self._target_reached(pos, price, sign):
             self._take_target(pos, time_ms)
         else:
+            return pos if self._move_stop(pos, price, sign) else None
+        return pos
+
+    def _move_stop(self, pos: Position, price: float, sign: int) -> bool:
+        """The exit rules' stop moves (breakeven at a profit, trailing); True if it moved. The
+        new stop applies from the next trade on, as a stop order placed now would."""
+        rules, entry = pos.exits, pos.entry_price
+        assert entry is not None
+        pos.best = price if pos.best is None else sign * max(sign * pos.best, sign * price)
+        gain_pct = sign * (pos.best - entry) / entry * 100
+        stop = pos.stop
+        if rules.breakeven_pct and gain_pct >= rules.breakeven_pct:
+            stop = sign * max(sign * stop, sign * entry)
+        if rules.trail_pct and gain_pct >= rules.trail_after_pct:
+            trailed = pos.best * (1 - sign * rules.trail_pct / 100)
+            filters = self.filters.get(pos.signal.symbol)
+            if filters is not None:
+                trailed = float(filters.price(trailed))
+            stop = sign * max(sign * stop, sign * trailed)
+        if stop == pos.stop:
+            return False
+        pos.stop = stop
+        return True
+
+    def close(self, symbol: str, time_ms: int, price: float, reason: str) -> Position | None:
+        """Close the symbol's open position at `price` (with slippage) for `reason`."""
+        pos = self.positions.get(symbol)
+        if pos is None or pos.status != "open":
             return None
+        self._exit(pos, time_ms, self._slipped(price, -pos.signal.side.sign, symbol),
+                   pos.remaining, reason)  # fmt: skip
         return pos
 
     def close_all(self, time_ms: int, prices: dict[str, float], reason: str) -> list[Position]:
@@ -183,6 +216,13 @@ class PaperExecutor:
         slipped = price * (1 + sign * self.params.slippage_bps * 1e-4)
         filters = self.filters.get(symbol)
         return slipped if filters is None else float(filters.price(slipped))
+
+
+def _stop_kind(pos: Position, sign: int) -> str:
+    assert pos.entry_price is not None
+    if pos.stop == pos.entry_price:
+        return "breakeven"
+    return "trailing" if sign * (pos.stop - pos.entry_price) > 0 else "stop"
 
 
 def closed_trade(pos: Position) -> ClosedTrade:

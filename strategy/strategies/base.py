@@ -120,14 +120,14 @@ def make_signal(
     assert snap.close is not None
     entry = snap.close
     risk = entry - stop
-    targets = tuple(_on_tick(entry + m * risk, snap.tick_size) for m in sorted(targets_r))
+    targets = tuple(on_tick(entry + m * risk, snap.tick_size) for m in sorted(targets_r))
     return Signal(
         time_ms=snap.end_ms,
         symbol=snap.symbol,
         strategy=strategy,
         side=side,
         entry=entry,
-        stop=_on_tick(stop, snap.tick_size),
+        stop=on_tick(stop, snap.tick_size),
         targets=targets,
         quality=quality,
         score=round(score, 2),
@@ -135,7 +135,7 @@ def make_signal(
     )
 
 
-def _on_tick(price: float, tick: float) -> float:
+def on_tick(price: float, tick: float) -> float:
     # Prices a person can place; the decimals of the tick keep float noise out of the output.
     if tick <= 0:
         return price
