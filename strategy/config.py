@@ -141,6 +141,30 @@ class StrategyConfig:
     metrics_port: int = 9109
 
 
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def presets() -> list[str]:
+    """The ready presets, one per original system (strategy/presets/NAME.toml)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def preset_path(name: str) -> Path:
+    """The file of preset `name`; SettingsError listing the allowed names when there is none."""
+    if name not in presets():
+        raise SettingsError(f"--preset {name!r}: unknown preset (allowed: {', '.join(presets())})")
+    return PRESETS_DIR / f"{name}.toml"
+
+
+def config_path(config: Path | None, preset: str | None) -> Path | None:
+    """The TOML a command runs: --config FILE or --preset NAME (not both)."""
+    if preset is None:
+        return config
+    if config is not None:
+        raise SettingsError("give --config FILE or --preset NAME, not both")
+    return preset_path(preset)
+
+
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> StrategyConfig:
     """Read the TOML file (if any), then apply the environment; check every key, type and range
     (a SettingsError names the first bad one and what is allowed)."""

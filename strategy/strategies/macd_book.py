@@ -100,7 +100,7 @@ class BookView(NamedTuple):
 
     spread_pct: float
     liquid_levels: int  # the thinner side's levels of at least min_volume_threshold
-    imbalance: float  # (ours − theirs) / (ours + theirs), quote volume in the band
+    imbalance: float  # (ours − theirs) / (ours + theirs), quantity in the band
     support: float | None  # nearest big level on our side (below a BUY)
     resistance: float | None  # nearest big level on the other side (above a BUY)
     slippage_pct: float | None  # None: the band cannot fill the typical order
@@ -132,7 +132,7 @@ def _count(levels: Sequence[tuple[float, float]], floor: float) -> int:
 
 
 def _volume(levels: Sequence[tuple[float, float]]) -> float:
-    return sum(price * qty for price, qty in levels)
+    return sum(qty for _, qty in levels)  # base quantity: the far side's prices do not weigh
 
 
 def _first_big(levels: Sequence[tuple[float, float]], floor: float) -> float | None:
