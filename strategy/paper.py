@@ -222,7 +222,8 @@ def _stop_kind(pos: Position, sign: int) -> str:
     assert pos.entry_price is not None
     if pos.stop == pos.entry_price:
         return "breakeven"
-    return "trailing" if sign * (pos.stop - pos.entry_price) > 0 else "stop"
+    moved = pos.exits.trail_pct and sign * (pos.stop - pos.entry_price) > 0
+    return "trailing" if moved else "stop"  # (an entry can fill beyond its signal's stop)
 
 
 def closed_trade(pos: Position) -> ClosedTrade:

@@ -13,10 +13,11 @@ the book at the bar close, within `depth_pct` % of the mid:
 - liquidity (`analyze_liquidity`): at least `min_liquidity_depth` (15) levels on each side with
   a quote notional of at least `min_volume_threshold` (1000);
 - volume imbalance: the side we trade into must not outweigh ours ("дисбаланс объемов
-  негативный" rejects): bid − ask quote volume ≥ 0 for a BUY;
+  негативный" rejects): the top-`book_levels` depth imbalance ≥ 0 for a BUY;
 - support / resistance (`find_support_resistance`): levels of at least `big_wall_threshold`
   (5000) quote; the nearest resistance above caps the target one tick below it (the seed's
-  "smart order modifications"), `require_orderbook_support` demands a support wall;
+  "smart order modifications"; [PROPOSAL] no trade when that leaves less than half the
+  markup), `require_orderbook_support` demands a support wall;
 - expected slippage (`calculate_slippage`): buying `typical_order_size` (10 USDT) through the
   asks costs at most `max_slippage_pct` [PROPOSAL 0.1 %] over the best ask;
 - confidence: the mean of the spread, liquidity, imbalance, slippage and support scores (each
@@ -100,13 +101,15 @@ class BookView(NamedTuple):
 
     spread_pct: float
     liquid_levels: int  # the thinner side's levels of at least min_volume_threshold
-    imbalance: float  # (ours − theirs) / (ours + theirs), quantity in the band
+    imbalance: float  # the top levels' depth imbalance, positive when it favours the trade
     support: float | None  # nearest big level on our side (below a BUY)
     resistance: float | None  # nearest big level on the other side (above a BUY)
     slippage_pct: float | None  # None: the band cannot fill the typical order
 
 
-def read_book(book: BookState, p: MacdBookParams, sign: int) -> BookView:
+def read_book(book: BookState, imbalance: float, p: MacdBookParams, sign: int) -> BookView:
+    """The analyzer's view; `imbalance` is the pipeline's top-`book_levels` depth imbalance
+    (bids − asks over their sum), turned to the trade's side."""
     tick = book.tick_size
     bid, ask = book.bids[0].ticks * tick, book.asks[0].ticks * tick
     mid = (bid + ask) / 2
@@ -115,12 +118,10 @@ def read_book(book: BookState, p: MacdBookParams, sign: int) -> BookView:
     asks = [(lv.ticks * tick, lv.qty) for lv in book.asks if lv.ticks * tick <= mid + band]
     ours, theirs = (bids, asks) if sign > 0 else (asks, bids)
     liquid = min(_count(bids, p.min_volume_threshold), _count(asks, p.min_volume_threshold))
-    vol_ours, vol_theirs = _volume(ours), _volume(theirs)
-    total = vol_ours + vol_theirs
     return BookView(
         spread_pct=(ask - bid) / mid * 100,
         liquid_levels=liquid,
-        imbalance=(vol_ours - vol_theirs) / total if total > 0 else 0.0,
+        imbalance=sign * imbalance,
         support=_first_big(ours, p.big_wall_threshold),
         resistance=_first_big(theirs, p.big_wall_threshold),
         slippage_pct=_slippage(theirs, p.typical_order_size),
@@ -129,10 +130,6 @@ def read_book(book: BookState, p: MacdBookParams, sign: int) -> BookView:
 
 def _count(levels: Sequence[tuple[float, float]], floor: float) -> int:
     return sum(1 for price, qty in levels if price * qty >= floor)
-
-
-def _volume(levels: Sequence[tuple[float, float]]) -> float:
-    return sum(qty for _, qty in levels)  # base quantity: the far side's prices do not weigh
 
 
 def _first_big(levels: Sequence[tuple[float, float]], floor: float) -> float | None:
@@ -212,10 +209,10 @@ class MacdBookStrategy:
 
     def _validated(self, snap: Snapshot, sign: int, before: float, now: float) -> Signal | None:
         p = self.params
-        if snap.book is None:
+        if snap.book is None or snap.imbalance is None:
             self.rejected["no_book"] = self.rejected.get("no_book", 0) + 1
             return None
-        view = read_book(snap.book, p, sign)
+        view = read_book(snap.book, snap.imbalance, p, sign)
         reason = rejection(view, p)
         if reason is not None:
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
@@ -225,6 +222,9 @@ class MacdBookStrategy:
         target = entry * (1 + sign * p.profit_markup_pct / 100)
         if view.resistance is not None and sign * (view.resistance - entry) > tick:
             target = sign * min(sign * target, sign * (view.resistance - sign * tick))
+        if sign * (target - entry) < entry * p.profit_markup_pct / 200:
+            self.rejected["resistance"] = self.rejected.get("resistance", 0) + 1
+            return None  # a resistance leaves less than half the markup to take
         stop = entry * (1 - sign * p.stop_emergency_pct / 100)
         score = confidence(view, p) * 100
         reasons: dict[str, float | int | str | bool | None] = {
@@ -249,12 +249,12 @@ class MacdBookStrategy:
     def exit_on_bar(self, snap: Snapshot, signal: Signal, entry: float | None) -> str | None:
         """The StopLossMonitor's two book-reading levels (the third is the hard stop)."""
         p, sign = self.params, signal.side.sign
-        if entry is None or snap.close is None or snap.book is None:
+        if entry is None or snap.close is None or snap.book is None or snap.imbalance is None:
             return None
         loss_pct = -sign * (snap.close - entry) / entry * 100
         if loss_pct < p.stop_warning_pct:
             return None
-        view = read_book(snap.book, p, sign)
+        view = read_book(snap.book, snap.imbalance, p, sign)
         held = view.support is not None and sign * (snap.close - view.support) > 0
         if loss_pct >= p.stop_critical_pct:
             return None if held and view.imbalance > 0 else "stop_critical"

@@ -16,21 +16,21 @@ FAST = {"macd_bar": "1m", "fast": 3, "slow": 6, "signal": 3, "cooldown_bars": 0}
 
 def book(price: float, bid_qty: float = 20.0, ask_qty: float = 20.0, spread_ticks: int = 1,
          extra: dict[int, float] | None = None) -> BookState:  # fmt: skip
-    """30 levels a side, one tick apart, around `price`; `extra` sets single levels (ticks)."""
+    """120 levels a side, one tick apart, around `price`; `extra` sets single levels (ticks)."""
     best_bid = round(price / TICK) - spread_ticks
     best_ask = round(price / TICK)
-    bids = [Level(best_bid - i, bid_qty) for i in range(30)]
-    asks = [Level(best_ask + i, ask_qty) for i in range(30)]
+    bids = [Level(best_bid - i, bid_qty) for i in range(120)]
+    asks = [Level(best_ask + i, ask_qty) for i in range(120)]
     for ticks, qty in (extra or {}).items():
         side = bids if ticks <= best_bid else asks
         side[:] = [Level(lv.ticks, qty if lv.ticks == ticks else lv.qty) for lv in side]
     return BookState(0, bids, asks, TICK)
 
 
-def series(prices: list[float], start: int = 0, **book_args: object) -> list[Snapshot]:
+def series(prices: list[float], imbalance: float = 0.0, **book_args: object) -> list[Snapshot]:
     snaps = []
-    for i, price in enumerate(prices, start):
-        snap = bar(i, price)
+    for i, price in enumerate(prices):
+        snap = bar(i, price, imbalance=imbalance)
         snap.book = book(price, **book_args)  # type: ignore[arg-type]
         snaps.append(snap)
     return snaps
@@ -56,7 +56,7 @@ def test_buys_when_the_histogram_turns_positive_and_the_book_agrees():
     [
         pytest.param({"spread_ticks": 50}, "spread", id="spread above 0.3 %"),
         pytest.param({"bid_qty": 5.0, "ask_qty": 5.0}, "low_liquidity", id="thin book"),
-        pytest.param({"ask_qty": 40.0}, "negative_imbalance", id="asks outweigh bids"),
+        pytest.param({"imbalance": -0.1}, "negative_imbalance", id="asks outweigh bids"),
         pytest.param({"ask_qty": 0.05}, "low_liquidity", id="no depth to buy into"),
     ],
 )
@@ -75,14 +75,20 @@ def test_slippage_and_required_support():
 
 def test_a_resistance_wall_caps_the_target_one_tick_below_it():
     plain = run(MacdBookStrategy("BTCUSDT", FAST), series(DOWN_UP))[0]
-    wall = round((plain.entry + 0.2) / TICK)  # inside the 30 levels, below the 1 % target
+    wall = round((plain.entry + 0.8) / TICK)  # below the 1 % target, above half of it
     snaps = series(DOWN_UP)
     for snap in snaps:
         assert snap.close is not None
-        snap.book = book(snap.close, bid_qty=25.0, extra={wall: 100.0})  # bids still heavier
+        snap.book = book(snap.close, extra={wall: 100.0})
     capped = run(MacdBookStrategy("BTCUSDT", FAST), snaps)[0]
     assert capped.reasons["resistance"] == pytest.approx(wall * TICK)
     assert capped.targets == (pytest.approx(wall * TICK - TICK),)
+    near = round((plain.entry + 0.3) / TICK)  # would leave less than half the markup
+    for snap in snaps:
+        assert snap.close is not None
+        snap.book = book(snap.close, extra={near: 100.0})
+    strategy = MacdBookStrategy("BTCUSDT", FAST)
+    assert run(strategy, snaps) == [] and strategy.rejected == {"resistance": 1}
 
 
 def test_macd_runs_on_its_own_bar_size():
@@ -101,15 +107,15 @@ def test_three_level_stop_reads_the_book():
     entry = 100.0
     signal = run(strategy, series(DOWN_UP))[0]
 
-    def at(price: float, **book_args: object) -> str | None:
-        snap = bar(100, price)
+    def at(price: float, imbalance: float = 0.0, **book_args: object) -> str | None:
+        snap = bar(100, price, imbalance=imbalance)
         snap.book = book(price, **book_args)  # type: ignore[arg-type]
         return strategy.exit_on_bar(snap, signal, entry)
 
     support = {"extra": {round(98.7 / TICK): 200.0}}
     assert at(99.5) is None  # 0.5 % loss: below the first level
     assert at(98.9) is None  # warning level, balanced book
-    assert at(98.9, ask_qty=60.0) == "stop_warning"  # warning level, sellers dominate
-    assert at(98.9, ask_qty=60.0, **support) is None  # ... but a support wall holds below
+    assert at(98.9, imbalance=-0.5) == "stop_warning"  # warning level, sellers dominate
+    assert at(98.9, imbalance=-0.5, **support) is None  # ... but a support wall holds below
     assert at(97.9) == "stop_critical"  # critical level, no support wall
-    assert at(97.9, bid_qty=30.0, extra={round(97.7 / TICK): 200.0}) is None
+    assert at(97.9, imbalance=0.2, extra={round(97.7 / TICK): 200.0}) is None
