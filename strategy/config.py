@@ -381,5 +381,12 @@ _OPERATIONAL = ("worker_name", "settle_ms", "poll_ms", "write_indicators", "webh
 def fingerprint(config: StrategyConfig) -> str:
     """A short hash of the settings that shape the worker's bars, signals and positions."""
     shaping = {k: v for k, v in asdict(config).items() if k not in _OPERATIONAL}
+    # Settings added later count only when set, so a worker's stored fingerprint from before
+    # them still matches (it would otherwise have to --reset after an upgrade).
+    if shaping["indicators"]["wall_baseline"] == "median":
+        del shaping["indicators"]["wall_baseline"]
+    for spec in shaping["strategies"]:
+        if spec["exits"] == asdict(ExitRules()):
+            del spec["exits"]
     text = json.dumps(shaping, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -3,12 +3,13 @@ executor on trades and by the engine at bar closes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from settings import SettingsError
-from strategy.config import PaperParams, load_config
+from strategy.config import PaperParams, StrategyConfig, fingerprint, load_config
 from strategy.exits import ExitRules
 from strategy.paper import PaperExecutor
 from strategy.signals import Quality, Side
@@ -77,3 +78,11 @@ def test_hold_time_per_quality():
     rules = ExitRules(max_hold_ms=(("HIGH", 60_000),))
     assert rules.hold_ms(Quality.HIGH.value, 0) == 60_000
     assert rules.hold_ms(Quality.LOW.value, 14_400_000) == 14_400_000
+
+
+def test_exit_rules_and_the_wall_baseline_shape_the_fingerprint():
+    base = StrategyConfig()
+    wall = replace(base.strategies[2], exits=ExitRules(breakeven_pct=0.5))
+    changed = replace(base, strategies=(*base.strategies[:2], wall))
+    mean = replace(base, indicators=replace(base.indicators, wall_baseline="mean"))
+    assert len({fingerprint(base), fingerprint(changed), fingerprint(mean)}) == 3
