@@ -16,7 +16,10 @@ class Strategy(Protocol):
 
     def on_bar(self, snap: Snapshot) -> Signal | None:
         """Called at every bar close of its symbol, in time order; returns at most one signal.
-        Must be deterministic: the same snapshots give the same signals, live or backtest."""
+        Must be deterministic: the same snapshots give the same signals, live or backtest.
+        A strategy may also define `exit_on_bar(snap, signal, entry_price) -> str | None`:
+        called at each bar close while its position is open (paper, EXECUTION=off, backtest),
+        a reason closes it at the last price (strategy/engine.py `_strategy_exit`)."""
         ...
 
 
