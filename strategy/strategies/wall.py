@@ -30,6 +30,11 @@ offset" in ticks: `touch_ticks` (> 0 replaces `touch_bps`) and `entry_offset_tic
 enters only with the close at most that many ticks from the wall, where the seed's limit order
 would have filled; Flowline enters at the market at the bar close).
 
+Low activity (seed 002 `is_trading_activity_low`, named without a rule; [PROPOSAL]): with
+`bounce_max_activity` > 0 a bounce needs the mean volume of its hold bars at most that many
+times the mean bar volume of the remembered bars before it (a quiet test of the density, not a
+fight).
+
 Erosion exit (seed 002 `check_density_erosion`): with `bounce_exit_erosion` > 0, an open bounce
 is closed at a bar close once its wall has lost that share of its largest size (002: 65 %).
 
@@ -90,6 +95,7 @@ class WallParams:
     touch_ticks: int = 0
     entry_offset_ticks: int = 0
     bounce_exit_erosion: float = 0.0
+    bounce_max_activity: float = 0.0
 
     def __post_init__(self) -> None:
         name = WallStrategy.name
@@ -100,6 +106,7 @@ class WallParams:
         check_param(self.touch_ticks >= 0, name, "touch_ticks", ">= 0")
         check_param(self.entry_offset_ticks >= 0, name, "entry_offset_ticks", ">= 0")
         check_param(0 <= self.bounce_exit_erosion <= 1, name, "bounce_exit_erosion", "in [0, 1]")
+        check_param(self.bounce_max_activity >= 0, name, "bounce_max_activity", ">= 0")
         targets = check_exits(name, self.targets_r, self.cooldown_bars)
         object.__setattr__(self, "targets_r", targets)
         check_param(0 < self.erosion_min <= 1, name, "erosion_min", "in (0, 1]")
@@ -313,8 +320,20 @@ class WallStrategy:
         offset = p.entry_offset_ticks * snap.tick_size
         if offset and sign * (snap.close - level.price) > offset + snap.tick_size / 2:
             return None  # above where the seed's limit order at the offset would fill
+        if p.bounce_max_activity and not self._quiet(level.held):
+            return None
         stop = level.price * (1 - sign * p.bounce_stop_bps * 1e-4)
         return self._emit(snap, sign, stop, self._bounce_score(snap, level, sign))
+
+    def _quiet(self, held: int) -> bool:
+        """The hold's mean bar volume is at most `bounce_max_activity` × the mean of the
+        remembered bars before it (none yet: not judged)."""
+        volumes = [s.volume for s in self.recent]
+        before, hold = volumes[:-held], volumes[-held:]
+        if not before:
+            return True
+        mean = sum(before) / len(before)
+        return sum(hold) / len(hold) <= self.params.bounce_max_activity * mean
 
     def _bounce_score(self, snap: Snapshot, level: _Level, sign: int) -> tuple[float, Reasons]:
         p = self.params

@@ -53,7 +53,7 @@ CONFIG_ERRORS = [
      "breakout_stop_bps, touch_bps, hold_bars, hold_max_erosion, bounce_stop_bps, memory_bars, "
      "targets_r, cooldown_bars, breakout, bounce, high_score, medium_score, density_min_notional, "
      "density_neighbours, density_neighbour_mult, density_side_pct, touch_ticks, "
-     "entry_offset_ticks, bounce_exit_erosion)"),
+     "entry_offset_ticks, bounce_exit_erosion, bounce_max_activity)"),
     ("[strategies.composite.params]\ncooldown_bars = -3\n",
      "[strategies.composite] cooldown_bars: expected >= 0"),
 ]  # fmt: skip

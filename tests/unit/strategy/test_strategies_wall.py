@@ -234,3 +234,13 @@ def test_bounce_closes_when_its_density_erodes():
     later = with_book([bar(7, 100.1)], 17.0)[0]  # 66 % eroded
     assert strategy.exit_on_bar(later, signal, signal.entry) == "density_erosion"
     assert WallStrategy("BTCUSDT", {}).exit_on_bar(later, signal, signal.entry) is None
+
+
+def test_bounce_can_require_low_activity_in_the_hold():
+    # the hold bars trade 10 a bar like the ones before them: quiet at 1.0, not at 0.9
+    assert len(run(WallStrategy("BTCUSDT", {"bounce_max_activity": 1.0}), bounce())) == 1
+    assert run(WallStrategy("BTCUSDT", {"bounce_max_activity": 0.9}), bounce()) == []
+    loud = bounce()
+    for snap in loud[2:]:
+        snap.volume = 40.0  # a fight at the density, not a quiet test
+    assert run(WallStrategy("BTCUSDT", {"bounce_max_activity": 1.5}), loud) == []
