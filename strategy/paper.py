@@ -5,7 +5,9 @@ of its symbol after the signal (plus slippage against us). Then every trade is c
 is hit when a trade reaches it (filled at that trade's price, with slippage: gaps through the stop
 cost what they cost); a target is hit when a trade reaches it (filled at the target, a resting
 limit order). With two targets half the position exits at the first, and — when
-`breakeven_after_target1` — the stop moves to the entry price.
+`breakeven_after_target1` — the stop moves to the entry price. A position's strategy's exit
+rules (strategy/exits.py) move the stop on later trades: to the entry at `breakeven_pct` profit,
+behind the best price by `trail_pct` (exit kinds "breakeven" and "trailing").
 
 Prices and quantities are what an exchange would take: with the symbol's filters (strategy/
 filters.py) the stop and targets are rounded to the tick, every fill price (slippage included) to
@@ -37,7 +39,7 @@ class Fill:
     qty: float
     price: float
     fee: float
-    kind: str  # entry | stop | breakeven | target1 | target2 | end_of_data | stale_data
+    kind: str  # entry | stop | breakeven | trailing | target1 | target2 | end_of_data | ...
 
 
 @dataclass
