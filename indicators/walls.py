@@ -40,6 +40,7 @@ class WallConfig:
     min_notional: float = 0.0
     bucket_ticks: int = 1
     min_age_ms: int = 5000
+    baseline: str = "median"  # or "mean": seed 000's "above the average"
 
 
 class Wall(NamedTuple):
@@ -138,8 +139,11 @@ class LiquidityWalls:
             return
         qtys = sorted(map(_qty, ref))
         n = len(qtys)
-        median = qtys[n // 2] if n % 2 else 0.5 * (qtys[n // 2 - 1] + qtys[n // 2])
-        threshold = cfg.k_mult * median
+        if cfg.baseline == "mean":
+            typical = sum(qtys) / n
+        else:
+            typical = qtys[n // 2] if n % 2 else 0.5 * (qtys[n // 2 - 1] + qtys[n // 2])
+        threshold = cfg.k_mult * typical
         if qtys[-1] < threshold:
             return  # the common case: no wall on this side
         for ticks, qty in [lvl for lvl in ref if lvl[1] >= threshold]:

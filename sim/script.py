@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("quiet", "trend", "panic_selloff", "absorption", "wall", "breakout")
+KINDS = ("quiet", "trend", "panic_selloff", "absorption", "wall", "breakout", "exhaustion")
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,20 @@ def regime_for(episode: Episode, progress: float) -> Regime:
         # The order appears whole, then is cancelled down to nothing by the episode's end.
         size = float(p.get("wall_size", 40.0)) * (1 - progress)
         return Regime(wall=Wall(side, int(p.get("offset", 8)), size, hold=False, erode=True))
+    if episode.kind == "exhaustion":
+        # Selling has dried up: bids are pulled (cancels fall on the bid side, new orders rest
+        # on the ask), so the price drifts to lower lows while market buys outnumber the sells
+        # — a lower price low with a higher CVD (seed 004 §4.1's bullish delta divergence).
+        return Regime(
+            rate_mult=1.5,
+            market_share=0.12,
+            cancel_share=0.55,
+            buy_prob=float(p.get("buy_prob", 0.62)),
+            bid_prob=0.2,
+            size_mult=0.6,
+            liquidations_per_s=0.2,
+            long_liquidated_prob=0.9,
+        )
     # breakout: a one-sided rush through thinned opposite liquidity
     return Regime(
         rate_mult=2.2,

@@ -17,7 +17,7 @@ from db.coverage import range_warnings
 from settings import Settings, SettingsError
 from strategy.backtest import BacktestResult, run_backtest
 from strategy.cli import run_job
-from strategy.config import StrategyConfig, load_config
+from strategy.config import StrategyConfig, config_path, load_config, presets
 from strategy.report import summarize, write_report
 
 
@@ -28,6 +28,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--end", type=_when, help="UTC, exclusive (default: the last recorded trade)")
     p.add_argument("--strategy", action="append", help="run only these (repeatable)")
     p.add_argument("--config", type=Path, default=os.environ.get("STRATEGY_CONFIG") or None)
+    p.add_argument("--preset", help="strategy/presets/NAME.toml: " + ", ".join(presets()))
     p.add_argument("--out", type=Path, default=Path("var/backtest"), help="report directory")
     return p.parse_args(argv)
 
@@ -43,7 +44,7 @@ def _when(text: str) -> int:
 
 
 def configure(args: argparse.Namespace) -> StrategyConfig:
-    config = replace(load_config(args.config), executor="paper")
+    config = replace(load_config(config_path(args.config, args.preset)), executor="paper")
     if args.symbols:
         config = replace(config, symbols=tuple(s.strip().upper() for s in args.symbols.split(",")))
     if args.strategy:

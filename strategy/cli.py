@@ -1,4 +1,4 @@
-"""``python main.py strategy [--config FILE]``: the live strategy worker.
+"""``python main.py strategy [--config FILE | --preset NAME]``: the live strategy worker.
 
 Reads only the recorded tables; paper-trades by default (EXECUTION=off|paper|binance). A lost
 database connection restarts the worker from its last committed bar after a back-off.
@@ -26,7 +26,7 @@ from collector.logs import setup_logging
 from db.connect import DatabaseUnavailable
 from settings import Settings, SettingsError
 from strategy.binance.config import BinanceConfig
-from strategy.config import StrategyConfig, load_config
+from strategy.config import StrategyConfig, config_path, load_config, presets
 from strategy.worker import Worker
 
 log = logging.getLogger("flowline.strategy")
@@ -44,6 +44,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="TOML file (default: $STRATEGY_CONFIG, else built-in defaults)",
     )
     parser.add_argument(
+        "--preset",
+        help="a ready configuration of one original system (strategy/presets/NAME.toml): "
+        + ", ".join(presets()),
+    )
+    parser.add_argument(
         "--reset",
         action="store_true",
         help="begin again under this worker_name (after a config change): forget its "
@@ -56,7 +61,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
         Settings.from_env()
-        config = load_config(args.config)
+        config = load_config(config_path(args.config, args.preset))
         if config.executor == "binance":
             BinanceConfig.from_env()  # the keys, before anything starts
     except SettingsError as exc:

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from settings import SettingsError, parse_duration
+from strategy.exits import ExitRules, parse_exits
 from symbols import bad_symbols
 
 EXECUTORS = ("off", "paper", "binance")
 QUALITIES = ("HIGH", "MEDIUM", "LOW")
+WALL_BASELINES = ("median", "mean")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,12 @@ class IndicatorParams:
     rsi_period: int = 14
     atr_period: int = 14
     tick_size: float | None = None  # None: inferred from the recorded book
+    wall_baseline: str = "median"  # a wall is wall_k_mult x the side's median, or its "mean"
+
+    def __post_init__(self) -> None:
+        if self.wall_baseline not in WALL_BASELINES:
+            raise SettingsError(f"[indicators] wall_baseline = {self.wall_baseline!r}: expected "
+                                f"one of {', '.join(WALL_BASELINES)}")  # fmt: skip
 
 
 SIZINGS = ("risk", "margin", "notional")
@@ -99,6 +107,7 @@ class StrategySpec:
     enabled: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)
     symbols: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    exits: ExitRules = field(default_factory=ExitRules)  # strategy/exits.py
 
     def for_symbol(self, symbol: str) -> tuple[bool, dict[str, Any]]:
         override = dict(self.symbols.get(symbol, {}))
@@ -132,6 +141,30 @@ class StrategyConfig:
     metrics_port: int = 9109
 
 
+PRESETS_DIR = Path(__file__).parent / "presets"
+
+
+def presets() -> list[str]:
+    """The ready presets, one per original system (strategy/presets/NAME.toml)."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml"))
+
+
+def preset_path(name: str) -> Path:
+    """The file of preset `name`; SettingsError listing the allowed names when there is none."""
+    if name not in presets():
+        raise SettingsError(f"--preset {name!r}: unknown preset (allowed: {', '.join(presets())})")
+    return PRESETS_DIR / f"{name}.toml"
+
+
+def config_path(config: Path | None, preset: str | None) -> Path | None:
+    """The TOML a command runs: --config FILE or --preset NAME (not both)."""
+    if preset is None:
+        return config
+    if config is not None:
+        raise SettingsError("give --config FILE or --preset NAME, not both")
+    return preset_path(preset)
+
+
 def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> StrategyConfig:
     """Read the TOML file (if any), then apply the environment; check every key, type and range
     (a SettingsError names the first bad one and what is allowed)."""
@@ -150,7 +183,7 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Stra
 
 
 SECTIONS = ("worker", "indicators", "risk", "paper", "strategies")
-STRATEGY_KEYS = ("enabled", "params", "symbols")
+STRATEGY_KEYS = ("enabled", "params", "symbols", "exits")
 # TOML key -> field, for values given as durations ("30s", "1h"; plain numbers are seconds)
 DURATIONS = {
     "worker": {"settle": "settle_ms", "poll": "poll_ms", "warmup": "warmup_ms"},
@@ -238,9 +271,9 @@ def _specs(strategies: Mapping[str, Any]) -> tuple[StrategySpec, ...]:
                 raise SettingsError(f"{where} symbols.{symbol}: expected a table")
             if not isinstance(override.get("enabled", True), bool):
                 raise SettingsError(f"{where} symbols.{symbol}.enabled: expected true or false")
-        specs.append(
-            StrategySpec(name, enabled, dict(params), {s: dict(v) for s, v in symbols.items()})
-        )
+        exits = parse_exits(where, body.get("exits", {}))
+        overrides = {s: dict(v) for s, v in symbols.items()}
+        specs.append(StrategySpec(name, enabled, dict(params), overrides, exits))
     return tuple(specs)
 
 
@@ -348,5 +381,12 @@ _OPERATIONAL = ("worker_name", "settle_ms", "poll_ms", "write_indicators", "webh
 def fingerprint(config: StrategyConfig) -> str:
     """A short hash of the settings that shape the worker's bars, signals and positions."""
     shaping = {k: v for k, v in asdict(config).items() if k not in _OPERATIONAL}
+    # Settings added later count only when set, so a worker's stored fingerprint from before
+    # them still matches (it would otherwise have to --reset after an upgrade).
+    if shaping["indicators"]["wall_baseline"] == "median":
+        del shaping["indicators"]["wall_baseline"]
+    for spec in shaping["strategies"]:
+        if spec["exits"] == asdict(ExitRules()):
+            del spec["exits"]
     text = json.dumps(shaping, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -75,6 +75,7 @@ class Engine:
         # so its outcome is known and the risk manager frees the symbol when it ends.
         tracked = config.executor in ("paper", "off")
         self.paper = PaperExecutor(config.paper, filters) if tracked else None
+        self.exits = {spec.name: spec.exits for spec in config.strategies}
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
         # newest depth diff and mark price seen per symbol: is it still being recorded?
@@ -162,6 +163,7 @@ class Engine:
             for snap in self.pipelines[symbol].close_bars(boundary):
                 if emit:
                     out.snapshots.append(snap)
+                self._strategy_exit(snap, out)
                 for strategy in self.strategies[symbol]:
                     signal = strategy.on_bar(snap)
                     if signal is not None and emit:
@@ -170,8 +172,28 @@ class Engine:
             decision = self.risk.decide(signal)
             out.signals.append((signal, decision))
             if decision.accepted and self.paper is not None:
-                position = self.paper.submit(signal, decision.qty)
+                exits = self.exits.get(signal.strategy)
+                position = self.paper.submit(signal, decision.qty, exits)
                 out.positions[position.position_id] = position
+
+    def _strategy_exit(self, snap: Snapshot, out: Outputs) -> None:
+        """The open position's own strategy may close it at this bar close from what the bar
+        shows (`exit_on_bar`: a wall eroded, the book turned against a losing trade)."""
+        pos = self.paper.positions.get(snap.symbol) if self.paper is not None else None
+        if pos is None or pos.status != "open" or snap.close is None:
+            return
+        for strategy in self.strategies.get(snap.symbol, ()):
+            check = getattr(strategy, "exit_on_bar", None)
+            if strategy.name != pos.signal.strategy or check is None:
+                continue
+            reason = check(snap, pos.signal, pos.entry_price)
+            if reason is not None:
+                assert self.paper is not None
+                price = self.last_price.get(snap.symbol, snap.close)
+                closed = self.paper.close(snap.symbol, snap.end_ms, price, reason)
+                if closed is not None:
+                    self._position_changed(closed, out)
+            return
 
     def _flatten_stale(self, boundary: int, out: Outputs) -> None:
         """Close open paper positions of symbols whose recorded streams (depth diffs, mark
@@ -193,11 +215,13 @@ class Engine:
 
     def _time_exits(self, boundary: int, out: Outputs) -> None:
         """Close positions held `max_hold` or longer at the bar close, at the last trade price."""
-        hold = self.config.paper.max_hold_ms
-        if self.paper is None or not hold:
+        if self.paper is None:
             return
         for symbol, pos in list(self.paper.positions.items()):
+            hold = pos.exits.hold_ms(pos.signal.quality.value, self.config.paper.max_hold_ms)
             entered = pos.entry_time_ms
+            if not hold:
+                continue
             if entered is not None and entered + hold <= boundary and symbol in self.last_price:
                 price = {symbol: self.last_price[symbol]}
                 for closed in self.paper.close_all(boundary, price, "time"):

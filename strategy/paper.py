@@ -5,7 +5,9 @@ of its symbol after the signal (plus slippage against us). Then every trade is c
 is hit when a trade reaches it (filled at that trade's price, with slippage: gaps through the stop
 cost what they cost); a target is hit when a trade reaches it (filled at the target, a resting
 limit order). With two targets half the position exits at the first, and — when
-`breakeven_after_target1` — the stop moves to the entry price.
+`breakeven_after_target1` — the stop moves to the entry price. A position's strategy's exit
+rules (strategy/exits.py) move the stop on later trades: to the entry at `breakeven_pct` profit,
+behind the best price by `trail_pct` (exit kinds "breakeven" and "trailing").
 
 Prices and quantities are what an exchange would take: with the symbol's filters (strategy/
 filters.py) the stop and targets are rounded to the tick, every fill price (slippage included) to
@@ -21,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strategy.config import PaperParams
+from strategy.exits import ExitRules
 from strategy.filters import SymbolFilters
 from strategy.signals import Signal
 from strategy.trades import ClosedTrade
@@ -36,7 +39,7 @@ class Fill:
     qty: float
     price: float
     fee: float
-    kind: str  # entry | stop | breakeven | target1 | target2 | end_of_data | stale_data
+    kind: str  # entry | stop | breakeven | trailing | target1 | target2 | end_of_data | ...
 
 
 @dataclass
@@ -56,6 +59,8 @@ class Position:
     exit_notional: float = 0.0
     exit_reason: str | None = None
     fills: list[Fill] = field(default_factory=list)
+    exits: ExitRules = field(default_factory=ExitRules)  # breakeven, trailing
+    best: float | None = None  # the best trade price since the entry (trailing)
 
     @property
     def position_id(self) -> uuid.UUID:
@@ -80,14 +85,14 @@ class PaperExecutor:
         self.filters = dict(filters or {})
         self.positions: dict[str, Position] = {}  # symbol -> pending or open position
 
-    def submit(self, signal: Signal, qty: float) -> Position:
+    def submit(self, signal: Signal, qty: float, exits: ExitRules | None = None) -> Position:
         stop, targets = signal.stop, list(signal.targets)
         filters = self.filters.get(signal.symbol)
         if filters is not None:
             qty = float(filters.qty(qty))
             stop = float(filters.price(stop))
             targets = [float(filters.price(t)) for t in targets]
-        position = Position(signal, qty, stop, targets)
+        position = Position(signal, qty, stop, targets, exits=exits or ExitRules())
         self.positions[signal.symbol] = position
         return position
 
@@ -110,12 +115,42 @@ class PaperExecutor:
             return pos
         sign = pos.signal.side.sign
         if (price - pos.stop) * sign <= 0:
-            kind = "breakeven" if pos.stop == pos.entry_price else "stop"
+            kind = _stop_kind(pos, sign)
             self._exit(pos, time_ms, self._slipped(price, -sign, symbol), pos.remaining, kind)
         elif self._target_reached(pos, price, sign):
             self._take_target(pos, time_ms)
         else:
+            return pos if self._move_stop(pos, price, sign) else None
+        return pos
+
+    def _move_stop(self, pos: Position, price: float, sign: int) -> bool:
+        """The exit rules' stop moves (breakeven at a profit, trailing); True if it moved. The
+        new stop applies from the next trade on, as a stop order placed now would."""
+        rules, entry = pos.exits, pos.entry_price
+        assert entry is not None
+        pos.best = price if pos.best is None else sign * max(sign * pos.best, sign * price)
+        gain_pct = sign * (pos.best - entry) / entry * 100
+        stop = pos.stop
+        if rules.breakeven_pct and gain_pct >= rules.breakeven_pct:
+            stop = sign * max(sign * stop, sign * entry)
+        if rules.trail_pct and gain_pct >= rules.trail_after_pct:
+            trailed = pos.best * (1 - sign * rules.trail_pct / 100)
+            filters = self.filters.get(pos.signal.symbol)
+            if filters is not None:
+                trailed = float(filters.price(trailed))
+            stop = sign * max(sign * stop, sign * trailed)
+        if stop == pos.stop:
+            return False
+        pos.stop = stop
+        return True
+
+    def close(self, symbol: str, time_ms: int, price: float, reason: str) -> Position | None:
+        """Close the symbol's open position at `price` (with slippage) for `reason`."""
+        pos = self.positions.get(symbol)
+        if pos is None or pos.status != "open":
             return None
+        self._exit(pos, time_ms, self._slipped(price, -pos.signal.side.sign, symbol),
+                   pos.remaining, reason)  # fmt: skip
         return pos
 
     def close_all(self, time_ms: int, prices: dict[str, float], reason: str) -> list[Position]:
@@ -183,6 +218,14 @@ class PaperExecutor:
         slipped = price * (1 + sign * self.params.slippage_bps * 1e-4)
         filters = self.filters.get(symbol)
         return slipped if filters is None else float(filters.price(slipped))
+
+
+def _stop_kind(pos: Position, sign: int) -> str:
+    assert pos.entry_price is not None
+    if pos.stop == pos.entry_price:
+        return "breakeven"
+    moved = pos.exits.trail_pct and sign * (pos.stop - pos.entry_price) > 0
+    return "trailing" if moved else "stop"  # (an entry can fill beyond its signal's stop)
 
 
 def closed_trade(pos: Position) -> ClosedTrade:

@@ -39,7 +39,12 @@ class SymbolPipeline:
         self.band_imbalance = BandImbalance(p.band_bps)
         self.ofi = Ofi()
         self.walls = LiquidityWalls(
-            WallConfig(band_bps=p.wall_band_bps, k_mult=p.wall_k_mult, min_age_ms=p.wall_min_age_ms)
+            WallConfig(
+                band_bps=p.wall_band_bps,
+                k_mult=p.wall_k_mult,
+                min_age_ms=p.wall_min_age_ms,
+                baseline=p.wall_baseline,
+            )
         )
         self.absorption = Absorption(AbsorptionConfig(ref_windows=p.absorption_ref_windows))
         self.panic = PanicIndex(
@@ -144,7 +149,7 @@ class SymbolPipeline:
             self._book_was_valid = False
             return
         self._book_was_valid = True
-        snap.book_valid = True
+        snap.book_valid, snap.book = True, state
         tick = self.tick_size
         snap.best_bid, snap.best_ask = state.bids[0][0] * tick, state.asks[0][0] * tick
         snap.imbalance = self.depth_imbalance.update(state)

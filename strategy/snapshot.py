@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from indicators.types import BookState
 from indicators.walls import Wall, WallEvent
 
 
@@ -70,6 +71,8 @@ class Snapshot:
     walls: tuple[Wall, ...] = field(default=(), repr=False)
     wall_events: tuple[WallEvent, ...] = field(default=(), repr=False)
     cascade_start_ms: int | None = None
+    # the book sampled at the bar close (levels in ticks), for strategies that read depth
+    book: BookState | None = field(default=None, repr=False, compare=False)
 
     @property
     def end_ms(self) -> int:

@@ -178,6 +178,7 @@ async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
     open_notional = {}
     for row in rows:
         position = _position_from_row(row)
+        position.exits = engine.exits.get(position.signal.strategy, position.exits)
         open_notional[row["symbol"]] = row["qty"] * row["entry"]
         if engine.paper is not None:
             engine.paper.positions[row["symbol"]] = position

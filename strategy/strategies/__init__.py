@@ -5,11 +5,13 @@ from __future__ import annotations
 from settings import SettingsError
 from strategy.config import StrategySpec
 from strategy.strategies.composite import CompositeStrategy
+from strategy.strategies.macd_book import MacdBookStrategy
 from strategy.strategies.scored_imbalance import ScoredImbalanceStrategy
 from strategy.strategies.wall import WallStrategy
 
 REGISTRY: dict[str, type] = {
     CompositeStrategy.name: CompositeStrategy,
+    MacdBookStrategy.name: MacdBookStrategy,
     ScoredImbalanceStrategy.name: ScoredImbalanceStrategy,
     WallStrategy.name: WallStrategy,
 }

@@ -16,7 +16,10 @@ class Strategy(Protocol):
 
     def on_bar(self, snap: Snapshot) -> Signal | None:
         """Called at every bar close of its symbol, in time order; returns at most one signal.
-        Must be deterministic: the same snapshots give the same signals, live or backtest."""
+        Must be deterministic: the same snapshots give the same signals, live or backtest.
+        A strategy may also define `exit_on_bar(snap, signal, entry_price) -> str | None`:
+        called at each bar close while its position is open (paper, EXECUTION=off, backtest),
+        a reason closes it at the last price (strategy/engine.py `_strategy_exit`)."""
         ...
 
 
@@ -120,14 +123,14 @@ def make_signal(
     assert snap.close is not None
     entry = snap.close
     risk = entry - stop
-    targets = tuple(_on_tick(entry + m * risk, snap.tick_size) for m in sorted(targets_r))
+    targets = tuple(on_tick(entry + m * risk, snap.tick_size) for m in sorted(targets_r))
     return Signal(
         time_ms=snap.end_ms,
         symbol=snap.symbol,
         strategy=strategy,
         side=side,
         entry=entry,
-        stop=_on_tick(stop, snap.tick_size),
+        stop=on_tick(stop, snap.tick_size),
         targets=targets,
         quality=quality,
         score=round(score, 2),
@@ -135,7 +138,7 @@ def make_signal(
     )
 
 
-def _on_tick(price: float, tick: float) -> float:
+def on_tick(price: float, tick: float) -> float:
     # Prices a person can place; the decimals of the tick keep float noise out of the output.
     if tick <= 0:
         return price

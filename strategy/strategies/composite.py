@@ -13,6 +13,12 @@ Confirmations (scored, not required): positive book imbalance, footprint buy imb
 regular bullish delta divergence (a lower price low, CVD not lower; `divergence` +1) within
 the last `confirm_bars` bars — a hidden divergence (±2) does not count.
 
+With `require_confirmations` (seed 004 §4.8 as written: confirmations №1, №2 and the final
+trigger) all three are required, not only scored. Filters (§4.2, §4.8.3): no entry while the
+bar's `panic_score` is above `panic_max` (the panic has not yet turned down from its peak) or
+when the thinner side of the book holds less than `min_book_notional` quote within
+`liquidity_band_bps` of the mid (low liquidity); both off by default.
+
 Stop: below the lower of the wall and the lowest low of the last `confirm_bars` bars, by
 `stop_buffer_bps`. Targets: `targets_r` multiples of the stop distance.
 
@@ -60,6 +66,10 @@ class CompositeParams:
     cooldown_bars: int = 30
     high_score: float = 75.0
     medium_score: float = 55.0
+    require_confirmations: bool = False
+    panic_max: float = 1.0  # 1: off (an ECDF score is at most 1)
+    min_book_notional: float = 0.0
+    liquidity_band_bps: float = 50.0
 
     def __post_init__(self) -> None:
         name = CompositeStrategy.name
@@ -160,6 +170,8 @@ class CompositeStrategy:
             return None  # traded through the wall: it did not hold
         if view.imbalance is None or view.imbalance < p.imbalance_floor:
             return None
+        if not self._filters_pass(snap) or not self._confirmed(sign, view):
+            return None
         close = snap.close
         assert close is not None
         views = [_view(s, sign) for s in self.recent]
@@ -172,6 +184,32 @@ class CompositeStrategy:
         self._used[sign] = context[0]
         quality = quality_of(score, p.high_score, p.medium_score)
         return make_signal(snap, self.name, side, stop, p.targets_r, score, quality, reasons)
+
+    def _filters_pass(self, snap: Snapshot) -> bool:
+        p = self.params
+        if snap.panic_score is not None and snap.panic_score > p.panic_max:
+            return False
+        if not p.min_book_notional:
+            return True
+        if snap.book is None or snap.best_bid is None or snap.best_ask is None:
+            return False
+        tick, mid = snap.tick_size, (snap.best_bid + snap.best_ask) / 2
+        band = mid * p.liquidity_band_bps * 1e-4
+        depth = [
+            sum(lv.ticks * tick * lv.qty for lv in side if abs(lv.ticks * tick - mid) <= band)
+            for side in (snap.book.bids, snap.book.asks)
+        ]
+        return min(depth) >= p.min_book_notional
+
+    def _confirmed(self, sign: int, view: _View) -> bool:
+        """§4.8's confirmations, when required: the book leans our way, a footprint spike on
+        our side and a regular delta divergence our way within the last `confirm_bars`."""
+        if not self.params.require_confirmations:
+            return True
+        footprint = any((s.fp_buy_imbalances if sign > 0 else s.fp_sell_imbalances)
+                        for s in self.recent)  # fmt: skip
+        divergence = any(s.divergence == sign for s in self.recent)
+        return (view.imbalance or 0.0) > 0 and footprint and divergence
 
     def _score(
         self,

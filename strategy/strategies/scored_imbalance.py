@@ -17,6 +17,13 @@ Score exactly as §7.2: imbalance > 0.4 → 35, > 0.3 → 25, else 15; intensity
 takes the larger of both sides). HIGH ≥ 80, MEDIUM ≥ 65, LOW below (§7.2); below `min_score`
 (§8.1's LOW minimum, 50) no signal.
 
+Optional conditions (§7.1), reported in the reasons and counted in `optional_met`: RSI (the
+pipeline's `rsi_period`; the seed's RSI(9) on 15 m) below `rsi_oversold` (30) for a LONG, above
+`rsi_overbought` (70) for a SHORT; a bullish (bearish) delta divergence within the window — the
+seed's divergence is RSI's, Flowline's is CVD's (indicators/delta.py); a support (resistance)
+wall within `level_bps` of the close. `min_optional` of them are required (0: optional, as
+written).
+
 Stop and targets [PROPOSAL; §8.2 only shows an example]: stop `stop_atr` × ATR from the entry,
 targets at `targets_r` multiples of that distance (1R and 1.5R, the proportions of §8.2's
 example). No signal while ATR is undefined.
@@ -51,6 +58,10 @@ class ScoredImbalanceParams:
     targets_r: tuple[float, ...] = (1.0, 1.5)
     cooldown_bars: int = 15
     min_score: float = 50.0
+    rsi_oversold: float = 30.0
+    rsi_overbought: float = 70.0
+    level_bps: float = 20.0
+    min_optional: int = 0
 
     def __post_init__(self) -> None:
         name = ScoredImbalanceStrategy.name
@@ -60,6 +71,7 @@ class ScoredImbalanceParams:
         check_param(self.baseline_bars >= 1, name, "baseline_bars", ">= 1")
         check_param(self.min_large_trades >= 0, name, "min_large_trades", ">= 0")
         check_param(self.stop_atr > 0, name, "stop_atr", "> 0")
+        check_param(0 <= self.min_optional <= 3, name, "min_optional", "0 to 3")
 
 
 def seed_score(imbalance: float, intensity: float, large_trades: int) -> float:
@@ -77,6 +89,7 @@ class ScoredImbalanceStrategy:
         p = self.params = resolve_params(ScoredImbalanceParams, self.name, params)
         # (volume, large buys, large sells) of the last window + baseline bars, oldest first
         self.bars: deque[tuple[float, int, int]] = deque(maxlen=p.window_bars + p.baseline_bars)
+        self.divergences: deque[int] = deque(maxlen=p.window_bars)
         self.spacing = Spacing(p.cooldown_bars)
 
     def volume_intensity(self) -> float | None:
@@ -91,6 +104,7 @@ class ScoredImbalanceStrategy:
 
     def on_bar(self, snap: Snapshot) -> Signal | None:
         self.bars.append((snap.volume, snap.large_buys, snap.large_sells))
+        self.divergences.append(snap.divergence)
         if snap.close is None or snap.imbalance is None or not self.spacing.allows(snap):
             return None
         intensity = self.volume_intensity()
@@ -119,6 +133,9 @@ class ScoredImbalanceStrategy:
         score = seed_score(imbalance, intensity, large)
         if score < p.min_score:
             return None
+        optional = self._optional(snap, sign)
+        if sum(optional.values()) < p.min_optional:
+            return None
         stop = snap.close - sign * p.stop_atr * snap.atr
         reasons: dict[str, float | int | str | bool | None] = {
             "imbalance": snap.imbalance,
@@ -126,6 +143,23 @@ class ScoredImbalanceStrategy:
             "volume_intensity": intensity,
             "rolling_vwap": snap.rolling_vwap,
             "atr": snap.atr,
+            "rsi": snap.rsi,
+            **optional,
+            "optional_met": sum(optional.values()),
         }
         quality = quality_of(score, 80.0, 65.0)
         return make_signal(snap, self.name, side, stop, p.targets_r, score, quality, reasons)
+
+    def _optional(self, snap: Snapshot, sign: int) -> dict[str, bool]:
+        """§7.1's optional conditions for a trade of `sign`."""
+        p, close = self.params, snap.close
+        assert close is not None
+        rsi = snap.rsi
+        extreme = rsi is not None and (rsi < p.rsi_oversold if sign > 0 else rsi > p.rsi_overbought)
+        wall = snap.bid_wall_price if sign > 0 else snap.ask_wall_price
+        level = wall is not None and abs(close - wall) <= close * p.level_bps * 1e-4
+        return {
+            "rsi_extreme": extreme,
+            "divergence": sign in self.divergences,
+            "level": level,
+        }

@@ -21,6 +21,23 @@ Bounce (seed 002 BounceDetector, seed 004 §4.6) — LONG off a bid wall (SHORT 
 - then, on a close at or above the wall, LONG.
 Stop `bounce_stop_bps` behind the wall (seed 002: bounce_stop_loss_behind_density_percent 0.3).
 
+Density (seed 002 `detect_densities`, each criterion off at 0): a remembered wall must also be
+at least `density_min_notional` in quote (002: `density_threshold_abs` 50000), at least
+`density_neighbour_mult` × the mean of the `density_neighbours` levels on either side of it
+(3.0 × 5) and at least `density_side_pct` % of its side of the book in view (5.0) — all per
+symbol through the strategy's symbol overrides. Seed 000's "activation distance" and "entry
+offset" in ticks: `touch_ticks` (> 0 replaces `touch_bps`) and `entry_offset_ticks` (> 0: a bounce
+enters only with the close at most that many ticks from the wall, where the seed's limit order
+would have filled; Flowline enters at the market at the bar close).
+
+Low activity (seed 002 `is_trading_activity_low`, named without a rule; [PROPOSAL]): with
+`bounce_max_activity` > 0 a bounce needs the mean volume of its hold bars at most that many
+times the mean bar volume of the remembered bars before it (a quiet test of the density, not a
+fight).
+
+Erosion exit (seed 002 `check_density_erosion`): with `bounce_exit_erosion` > 0, an open bounce
+is closed at a bar close once its wall has lost that share of its largest size (002: 65 %).
+
 Targets: `targets_r` multiples of the stop distance. A wall is forgotten `memory_bars` bars after
 it was last seen, and gives at most one signal. Signals are at least `cooldown_bars` apart
 (touches and holds are still followed meanwhile). `breakout` / `bounce` switch either half off.
@@ -71,9 +88,25 @@ class WallParams:
     bounce: bool = True
     high_score: float = 75.0
     medium_score: float = 50.0
+    density_min_notional: float = 0.0
+    density_neighbours: int = 5
+    density_neighbour_mult: float = 0.0
+    density_side_pct: float = 0.0
+    touch_ticks: int = 0
+    entry_offset_ticks: int = 0
+    bounce_exit_erosion: float = 0.0
+    bounce_max_activity: float = 0.0
 
     def __post_init__(self) -> None:
         name = WallStrategy.name
+        check_param(self.density_neighbours >= 1, name, "density_neighbours", ">= 1")
+        check_param(self.density_min_notional >= 0, name, "density_min_notional", ">= 0")
+        check_param(self.density_neighbour_mult >= 0, name, "density_neighbour_mult", ">= 0")
+        check_param(0 <= self.density_side_pct <= 100, name, "density_side_pct", "in [0, 100]")
+        check_param(self.touch_ticks >= 0, name, "touch_ticks", ">= 0")
+        check_param(self.entry_offset_ticks >= 0, name, "entry_offset_ticks", ">= 0")
+        check_param(0 <= self.bounce_exit_erosion <= 1, name, "bounce_exit_erosion", "in [0, 1]")
+        check_param(self.bounce_max_activity >= 0, name, "bounce_max_activity", ">= 0")
         targets = check_exits(name, self.targets_r, self.cooldown_bars)
         object.__setattr__(self, "targets_r", targets)
         check_param(0 < self.erosion_min <= 1, name, "erosion_min", "in (0, 1]")
@@ -148,10 +181,44 @@ class WallStrategy:
                 continue
             level = self.levels.get((side, ticks))
             if level is None or level.ended is not None:  # new, or a new wall at an old price
+                if not self._is_density(snap, side, ticks):
+                    continue
                 level = _Level(side, ticks * tick, wall.qty, wall.max_qty, snap.time_ms)
                 self.levels[(side, ticks)] = level
             level.qty, level.max_qty = wall.qty, max(level.max_qty, wall.max_qty)
             level.seen_ms = snap.time_ms
+
+    def _is_density(self, snap: Snapshot, side: int, ticks: int) -> bool:
+        """Seed 002's three density criteria on the book at the bar close (each off at 0)."""
+        p = self.params
+        if not (p.density_min_notional or p.density_neighbour_mult or p.density_side_pct):
+            return True
+        if snap.book is None:
+            return False
+        levels = snap.book.bids if side == BID else snap.book.asks
+        at = next((i for i, lv in enumerate(levels) if lv.ticks == ticks), None)
+        if at is None:
+            return False
+        qty, n = levels[at].qty, p.density_neighbours
+        if qty * ticks * snap.tick_size < p.density_min_notional:
+            return False
+        near = [lv.qty for lv in (*levels[max(0, at - n) : at], *levels[at + 1 : at + 1 + n])]
+        if near and qty < p.density_neighbour_mult * sum(near) / len(near):
+            return False
+        return qty >= p.density_side_pct / 100 * sum(lv.qty for lv in levels)
+
+    def exit_on_bar(self, snap: Snapshot, signal: Signal, entry: float | None) -> str | None:
+        """Seed 002's bounce exit: the density under the trade eroded `bounce_exit_erosion`."""
+        p, reasons = self.params, signal.reasons
+        if not p.bounce_exit_erosion or reasons.get("kind") != "bounce" or snap.book is None:
+            return None
+        price, largest = reasons.get("wall_price"), reasons.get("wall_max_qty")
+        if not isinstance(price, float) or not isinstance(largest, float) or largest <= 0:
+            return None
+        ticks = round(price / snap.tick_size)
+        levels = snap.book.bids if signal.side.sign > 0 else snap.book.asks
+        qty = next((lv.qty for lv in levels if lv.ticks == ticks), 0.0)
+        return "density_erosion" if 1 - qty / largest >= p.bounce_exit_erosion else None
 
     def _forget(self, snap: Snapshot) -> None:
         oldest = snap.time_ms - self.params.memory_bars * snap.bar_ms
@@ -241,14 +308,32 @@ class WallStrategy:
             level.touched, level.held, level.delta = False, 0, 0.0
             return None
         if not level.touched:
-            level.touched = sign * (extreme - level.price) <= level.price * p.touch_bps * 1e-4
+            touch = level.price * p.touch_bps * 1e-4
+            if p.touch_ticks:
+                touch = p.touch_ticks * snap.tick_size
+            level.touched = sign * (extreme - level.price) <= touch
             return None
         level.held += 1
         level.delta += snap.delta
         if level.held < p.hold_bars or sign * (snap.close - level.price) < 0:
             return None
+        offset = p.entry_offset_ticks * snap.tick_size
+        if offset and sign * (snap.close - level.price) > offset + snap.tick_size / 2:
+            return None  # above where the seed's limit order at the offset would fill
+        if p.bounce_max_activity and not self._quiet(level.held):
+            return None
         stop = level.price * (1 - sign * p.bounce_stop_bps * 1e-4)
         return self._emit(snap, sign, stop, self._bounce_score(snap, level, sign))
+
+    def _quiet(self, held: int) -> bool:
+        """The hold's mean bar volume is at most `bounce_max_activity` × the mean of the
+        remembered bars before it (none yet: not judged)."""
+        volumes = [s.volume for s in self.recent]
+        before, hold = volumes[:-held], volumes[-held:]
+        if not before:
+            return True
+        mean = sum(before) / len(before)
+        return sum(hold) / len(hold) <= self.params.bounce_max_activity * mean
 
     def _bounce_score(self, snap: Snapshot, level: _Level, sign: int) -> tuple[float, Reasons]:
         p = self.params

@@ -19,7 +19,7 @@ QUIET = {"episodes": [{"kind": "quiet", "start": 0, "duration": 20}]}
 ENV = {"PYTHONWARNINGS": "ignore"}  # the child's own output only
 NO_KEYS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "STRATEGY_SYMBOLS", "STRATEGY_CONFIG",
            "EXECUTION", "SYMBOLS")  # fmt: skip
-STRATEGIES = "composite, scored_imbalance, wall"
+STRATEGIES = "composite, macd_book, scored_imbalance, wall"
 
 
 async def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
@@ -51,7 +51,9 @@ CONFIG_ERRORS = [
     ("[strategies.wall.params]\nerosion_mn = 0.3\n",
      "[strategies.wall] erosion_mn: unknown parameter (allowed: erosion_min, break_bps, "
      "breakout_stop_bps, touch_bps, hold_bars, hold_max_erosion, bounce_stop_bps, memory_bars, "
-     "targets_r, cooldown_bars, breakout, bounce, high_score, medium_score)"),
+     "targets_r, cooldown_bars, breakout, bounce, high_score, medium_score, density_min_notional, "
+     "density_neighbours, density_neighbour_mult, density_side_pct, touch_ticks, "
+     "entry_offset_ticks, bounce_exit_erosion, bounce_max_activity)"),
     ("[strategies.composite.params]\ncooldown_bars = -3\n",
      "[strategies.composite] cooldown_bars: expected >= 0"),
 ]  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.script import NORMAL, Episode, Script, load_script
+from sim.script import NORMAL, Episode, Script, load_script, regime_for
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -69,3 +69,11 @@ def test_repeating_script_repeats_truth_and_regimes() -> None:
 def test_unknown_kind_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown episode kind"):
         Episode("moon", 0, 1)
+
+
+def test_the_preset_scripts_load_and_exhaustion_pulls_bids_under_buying() -> None:
+    for name in ("composite", "breakout", "macd"):
+        assert load_script(ROOT / "sim" / "scripts" / f"{name}.json").episodes
+    regime = regime_for(Episode("exhaustion", 0, 10), 0.5)
+    # limit orders rest on the ask, cancels fall on the bid: the price sinks while buys lead
+    assert regime.bid_prob < 0.5 < regime.buy_prob and regime.cancel_share > NORMAL.cancel_share

@@ -42,7 +42,7 @@ def test_a_wrong_type_is_named_with_what_is_allowed(tmp_path: Path):
         ('[worker]\nexecutor = "live"\n', "expected one of off, paper, binance"),
         (
             "[strategies.wall]\nerosion_min = 0.3\n",
-            "unknown key (allowed: enabled, params, symbols)",
+            "unknown key (allowed: enabled, params, symbols, exits)",
         ),
         ('[strategies.wall.params]\ntargets_r = "far"\n', "targets_r: expected a list of numbers"),
     ]:

@@ -83,8 +83,8 @@ def run(strategy: object, snaps: list[Snapshot]) -> list:
 # -- tests of base.py -----------------------------------------------------------------------
 
 
-def test_registry_names_the_three_strategies():
-    assert sorted(REGISTRY) == ["composite", "scored_imbalance", "wall"]
+def test_registry_names_the_four_strategies():
+    assert sorted(REGISTRY) == ["composite", "macd_book", "scored_imbalance", "wall"]
     for name, cls in REGISTRY.items():
         assert cls.name == name
         strategy = cls("BTCUSDT", {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from indicators.types import BookState, Level
 from strategy.signals import Quality, Side
 from strategy.snapshot import Snapshot
 from strategy.strategies.composite import CompositeStrategy
@@ -178,3 +179,55 @@ def test_only_a_regular_divergence_confirms():
     signals = run(CompositeStrategy("BTCUSDT", {}), hidden)
     assert signals[0].reasons["divergence"] is False
     assert signals[0].score == pytest.approx(85.48 - 15, abs=0.01)
+
+
+# -- seed 004 as written: confirmations required, panic and liquidity filters ----------------
+
+STRICT = {"require_confirmations": True}
+
+
+def without_divergence(snaps: list[Snapshot]) -> list[Snapshot]:
+    for snap in snaps:
+        snap.divergence = 0
+    return snaps
+
+
+@pytest.mark.parametrize(
+    ("change", "fires"),
+    [
+        pytest.param({}, True, id="all three confirmations"),
+        pytest.param({"imbalance": -0.1}, False, id="book not positive"),
+        pytest.param({"fp_buy_imbalances": 0}, False, id="no footprint spike"),
+    ],
+)
+def test_required_confirmations(change, fires):
+    snaps = setup(**change)
+    if "fp_buy_imbalances" in change:
+        for snap in snaps:
+            snap.fp_buy_imbalances = 0
+    assert len(run(CompositeStrategy("BTCUSDT", STRICT), snaps)) == int(fires)
+    # scored only (the default), each missing confirmation still lets it fire
+    assert len(run(CompositeStrategy("BTCUSDT", {}), setup(**change))) == 1
+
+
+def test_a_missing_divergence_blocks_only_when_required():
+    assert run(CompositeStrategy("BTCUSDT", STRICT), without_divergence(setup())) == []
+    assert len(run(CompositeStrategy("BTCUSDT", {}), without_divergence(setup()))) == 1
+
+
+def test_panic_too_high_and_low_liquidity_filters():
+    assert run(CompositeStrategy("BTCUSDT", {"panic_max": 0.9}), setup(panic_score=0.99)) == []
+    assert len(run(CompositeStrategy("BTCUSDT", {"panic_max": 0.9}), setup(panic_score=0.5))) == 1
+
+    def with_depth(qty: float) -> list[Snapshot]:
+        snaps = setup()
+        top = round(100.04 / 0.01)
+        bids = [Level(top - i, qty) for i in range(10)]
+        asks = [Level(top + 1 + i, qty) for i in range(10)]
+        snaps[-1].book = BookState(0, bids, asks, 0.01)
+        snaps[-1].best_bid, snaps[-1].best_ask = 100.04, 100.05
+        return snaps
+
+    thin = {"min_book_notional": 5000.0}
+    assert run(CompositeStrategy("BTCUSDT", thin), with_depth(4.0)) == []  # ~4000 a side
+    assert len(run(CompositeStrategy("BTCUSDT", thin), with_depth(6.0))) == 1

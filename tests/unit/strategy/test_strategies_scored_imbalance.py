@@ -45,7 +45,25 @@ def test_long_with_seed_score_and_atr_stop():
         "volume_intensity": 2.0,
         "rolling_vwap": 100.2,
         "atr": 0.4,
+        "rsi": None,
+        "rsi_extreme": False,
+        "divergence": False,
+        "level": False,
+        "optional_met": 0,
     }
+
+
+def test_optional_conditions_are_reported_and_can_be_required():
+    # RSI oversold, a bullish divergence in the window and a bid wall under the close
+    found = setup(rsi=25.0, divergence=1, bid_wall_price=100.9)
+    (signal,) = run(ScoredImbalanceStrategy("BTCUSDT", PARAMS), found)
+    assert signal.reasons["optional_met"] == 3
+    assert signal.reasons["rsi_extreme"] and signal.reasons["divergence"]
+    assert signal.reasons["level"]
+    strict = {**PARAMS, "min_optional": 1}
+    assert run(ScoredImbalanceStrategy("BTCUSDT", strict), setup()) == []
+    assert len(run(ScoredImbalanceStrategy("BTCUSDT", strict), setup(rsi=25.0))) == 1
+    assert run(ScoredImbalanceStrategy("BTCUSDT", strict), setup(rsi=75.0)) == []  # not a LONG's
 
 
 @pytest.mark.parametrize(

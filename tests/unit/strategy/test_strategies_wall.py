@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from indicators.types import BookState, Level
 from indicators.walls import ASK, BID, WallEvent
 from strategy.signals import Side
 from strategy.snapshot import Snapshot
@@ -179,3 +180,67 @@ def test_one_signal_per_wall_and_spacing():
         (BID_WALL, snaps[4].end_ms),
         (99.5, snaps[12].end_ms),  # bar 12: 8 bars after bar 4
     ]
+
+
+# -- seed 002's density definition, seed 000's ticks, the erosion exit -----------------------
+
+
+def with_book(snaps: list[Snapshot], wall_qty: float, level_qty: float = 5.0) -> list[Snapshot]:
+    """Each bar with a book of 20 bid levels of `level_qty` below 100.00 and the wall's size at
+    100.00 (asks mirror the plain levels)."""
+    top = round(BID_WALL / 0.01)
+    for snap in snaps:
+        bids = [Level(top, wall_qty), *(Level(top - i, level_qty) for i in range(1, 20))]
+        asks = [Level(top + 5 + i, level_qty) for i in range(20)]
+        snap.book = BookState(snap.time_ms, bids, asks, 0.01)
+    return snaps
+
+
+DENSITY = {"density_min_notional": 4000.0, "density_neighbour_mult": 3.0, "density_side_pct": 5.0}
+
+
+@pytest.mark.parametrize(
+    ("params", "wall_qty", "fires"),
+    [
+        pytest.param(DENSITY, 50.0, True, id="all three criteria"),
+        pytest.param({**DENSITY, "density_min_notional": 6000.0}, 50.0, False, id="under floor"),
+        pytest.param(DENSITY, 14.0, False, id="under 3x its neighbours"),
+        pytest.param({**DENSITY, "density_side_pct": 40.0}, 50.0, False, id="under 40 % of side"),
+    ],
+)
+def test_density_criteria_of_seed_002(params, wall_qty, fires):
+    snaps = with_book(bounce(), wall_qty)
+    assert len(run(WallStrategy("BTCUSDT", params), snaps)) == int(fires)
+
+
+def test_touch_and_entry_offset_in_ticks():
+    def touching_at(ticks: int) -> list[Snapshot]:
+        snaps = bounce()
+        snaps[1].low = BID_WALL + ticks * 0.01  # the touch bar comes `ticks` from the wall
+        return snaps
+
+    assert len(run(WallStrategy("BTCUSDT", {"touch_ticks": 5}), touching_at(5))) == 1
+    assert run(WallStrategy("BTCUSDT", {"touch_ticks": 4}), touching_at(5)) == []
+    # The hold closes at 100.04, 4 ticks above the wall: within an offset of 4, not of 3.
+    assert len(run(WallStrategy("BTCUSDT", {"entry_offset_ticks": 4}), bounce())) == 1
+    assert run(WallStrategy("BTCUSDT", {"entry_offset_ticks": 3}), bounce()) == []
+
+
+def test_bounce_closes_when_its_density_erodes():
+    strategy = WallStrategy("BTCUSDT", {"bounce_exit_erosion": 0.65})
+    (signal,) = run(strategy, with_book(bounce(), 50.0))
+    later = with_book([bar(6, 100.1)], 20.0)[0]  # 60 % eroded: still open
+    assert strategy.exit_on_bar(later, signal, signal.entry) is None
+    later = with_book([bar(7, 100.1)], 17.0)[0]  # 66 % eroded
+    assert strategy.exit_on_bar(later, signal, signal.entry) == "density_erosion"
+    assert WallStrategy("BTCUSDT", {}).exit_on_bar(later, signal, signal.entry) is None
+
+
+def test_bounce_can_require_low_activity_in_the_hold():
+    # the hold bars trade 10 a bar like the ones before them: quiet at 1.0, not at 0.9
+    assert len(run(WallStrategy("BTCUSDT", {"bounce_max_activity": 1.0}), bounce())) == 1
+    assert run(WallStrategy("BTCUSDT", {"bounce_max_activity": 0.9}), bounce()) == []
+    loud = bounce()
+    for snap in loud[2:]:
+        snap.volume = 40.0  # a fight at the density, not a quiet test
+    assert run(WallStrategy("BTCUSDT", {"bounce_max_activity": 1.5}), loud) == []
