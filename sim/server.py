@@ -227,8 +227,8 @@ class Simulator:
         while True:
             await asyncio.sleep(every)
             log.info(
-                "sim: now=%d connections=%d frames/min=%d rest/min=%d paused=%s",
-                self.now,
+                "sim: now=%s connections=%d frames/min=%d rest/min=%d paused=%s",
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now // 1000)),
                 len(self.hub.open),
                 self.hub.frames - frames,
                 self.rest.requests - requests,
