@@ -20,6 +20,13 @@ from sim.script import NORMAL, Regime
 
 MAX_LEVELS = 600  # per side; the farthest level is dropped beyond this (keeps memory and work flat)
 MIN_LEVELS = 25  # a side thinner than this gets the next limit order
+# The market makers: after every step each side holds at least QUOTE_LEVELS levels within
+# QUOTE_BPS of the last trade, so a panic or a breakout moves the price through a thin book
+# instead of emptying one side of it (which no liquid perpetual shows, and which gave the
+# strategies fills at absurd spreads). They use no randomness: a calm book never needs them,
+# so the seeded process is unchanged until a sweep leaves a side bare.
+QUOTE_LEVELS = 10
+QUOTE_BPS = 2
 
 
 class BookUpdate(NamedTuple):
@@ -143,6 +150,7 @@ class Market:
             else:
                 self._limit(t, regime, events)
         self._liquidations(t0 + dt - 1, dt, regime, events)
+        self._quote(t0 + dt - 1, events)
         self._move_index()
         return events
 
@@ -177,6 +185,30 @@ class Market:
         # Most orders rest near the touch; the rest spread over the deep book keeps it deep.
         distance = int(rng.expovariate(0.25)) if rng.random() < 0.6 else rng.randrange(250)
         return bid - distance if side == BID else ask + distance
+
+    def _quote(self, t: int, events: list[Event]) -> None:
+        """Post what a side lacks near the last trade, from the touch outwards (one update)."""
+        book, last = self.book, self.last_tick
+        band = max(QUOTE_LEVELS, last * QUOTE_BPS // 10_000)
+        changes: list[tuple[Side, int, int]] = []
+        for side in (BID, ASK):
+            if side == BID:
+                edge, step = last - band, -1
+                start = min(last, (book.best_ask() or last + 1) - 1)
+            else:
+                edge, step = last + band, 1
+                start = max(last + 1, (book.best_bid() or last) + 1)
+            near = [t for t, _ in book.top(side, QUOTE_LEVELS) if (t - edge) * step <= 0]
+            tick = start
+            while len(near) < QUOTE_LEVELS:
+                if book.qty(side, tick) == 0:
+                    lots = max(1, self.typical * (2 + tick % 3) // 4)  # varied, without the rng
+                    book.set(side, tick, lots)
+                    changes.append((side, tick, lots))
+                    near.append(tick)
+                tick += step
+        if changes:
+            events.append(BookUpdate(self._next_uid(), t, changes))
 
     def _cancel(self, t: int, regime: Regime, events: list[Event]) -> None:
         book, rng = self.book, self.rng
