@@ -31,9 +31,10 @@ db-stop:
 	@scripts/localdb.sh stop
 	@echo "embedded database stopped (data kept in var/pg)"
 
+# `make demo MINUTES=5` stops by itself after five minutes; without it, Ctrl-C stops it
 demo: deps
 	@$(MAKE) --no-print-directory _embedded-db-if-needed
-	$(PY) main.py demo
+	$(PY) main.py demo $(if $(MINUTES),--minutes $(MINUTES))
 
 sim: deps
 	$(PY) main.py sim --symbols BTCUSDT,ETHUSDT --seed 1 --port 0
