@@ -23,6 +23,7 @@ import asyncpg
 from collector.cli import Recorder, run_recorder, run_with_settings
 from db.connect import connect
 from db.migrate import migrate
+from db.readers import last_agg_trades, last_depth_updates
 from settings import Settings, redact_url
 from sim.script import Script, load_script
 from sim.server import Simulator
@@ -72,8 +73,13 @@ async def _demo(settings: Settings, symbols: list[str], seconds: float, rate: fl
     conn = await connect(settings.database_url)
     try:
         await migrate(conn)
+        # a demo run again on the same database continues the ids: a worker reading the
+        # recording would otherwise take the new run's depth diffs for ones it has seen
+        depth = await last_depth_updates(conn, symbols)
+        trades = await last_agg_trades(conn, symbols)
     finally:
         await conn.close()
+    ids = {s: (depth[s][0], trades[s][0]) for s in symbols if s in depth and s in trades}
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,7 +87,7 @@ async def _demo(settings: Settings, symbols: list[str], seconds: float, rate: fl
     if seconds:
         loop.call_later(seconds, stop.set)
     started = dt.datetime.now(dt.UTC)
-    async with Simulator(symbols, seed=1, script=DEMO_SCRIPT, rate=rate) as sim:
+    async with Simulator(symbols, seed=1, script=DEMO_SCRIPT, rate=rate, ids_after=ids) as sim:
         demo_settings = dataclasses.replace(
             settings,
             binance_ws_url=sim.ws_url,
@@ -130,7 +136,8 @@ def expectations(script: Script, symbols: list[str], seconds: float) -> str:
     stop = f"after {seconds / 60:g} min" if seconds else "on Ctrl-C"
     lines += [
         "The strategy worker paper-trades 1 s bars (strategy/demo.toml). Its baselines fill in the",
-        "first 30-60 s, so the first signals come with the panic, from about 0:45.",
+        "first minute; the first signals come when the panic ends and its selling is absorbed",
+        "(about 1:30-1:45), and the positions they open close within the next minutes.",
         f"A status line every {STATUS_EVERY_S:g} s; it stops {stop} and prints a summary.",
     ]
     return "\n".join(lines)

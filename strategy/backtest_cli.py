@@ -100,6 +100,7 @@ def report(
     run = RunInfo(
         start_ms=result.start_ms,
         end_ms=result.end_ms,
+        bar_ms=config.indicators.bar_ms,
         settings=run_settings(result, config, config_path),
         notes=why_no_trades(result, config, config_path),
         bars=dict(result.prices),

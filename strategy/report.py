@@ -30,6 +30,7 @@ Definitions (quote currency unless marked %):
 from __future__ import annotations
 
 import base64
+import bisect
 import csv
 import html
 import io
@@ -189,6 +190,7 @@ class RunInfo:
 
     start_ms: int
     end_ms: int
+    bar_ms: int
     settings: Sequence[tuple[str, str]] = ()
     notes: Sequence[str] = ()
     bars: dict[str, PriceBars] = field(default_factory=dict)
@@ -214,15 +216,17 @@ class TradeDetail:
     mfe: float | None  # quote currency, ≥ 0
 
 
-def trade_detail(trade: ClosedTrade, plan: Signal | None, bars: PriceBars) -> TradeDetail:
+def trade_detail(
+    trade: ClosedTrade, plan: Signal | None, bars: PriceBars, bar_ms: int
+) -> TradeDetail:
+    """`bars`: the symbol's (close time ms, high, low, close) in time order, `bar_ms` apart."""
     sign = 1.0 if trade.side == Side.LONG else -1.0
     risk = abs(trade.entry_price - plan.stop) * trade.qty if plan is not None else 0.0
     worst = best = None
-    for close_ms, high, low, _ in bars:  # bars that were open at some moment of the trade
-        if close_ms <= trade.entry_time_ms:
-            continue
-        if close_ms - _bar_ms(bars) >= trade.exit_time_ms:
-            break
+    # the bars open at some moment of the trade: closing after the entry, opening before the exit
+    first = bisect.bisect_right(bars, trade.entry_time_ms, key=lambda b: b[0])
+    last = bisect.bisect_left(bars, trade.exit_time_ms + bar_ms, key=lambda b: b[0])
+    for _, high, low, _ in bars[first:last]:
         moves = (sign * (high - trade.entry_price), sign * (low - trade.entry_price))
         worst = min(moves) if worst is None else min(worst, *moves)
         best = max(moves) if best is None else max(best, *moves)
@@ -232,10 +236,6 @@ def trade_detail(trade: ClosedTrade, plan: Signal | None, bars: PriceBars) -> Tr
         mae=None if worst is None else min(worst, 0.0) * trade.qty,
         mfe=None if best is None else max(best, 0.0) * trade.qty,
     )
-
-
-def _bar_ms(bars: PriceBars) -> int:
-    return bars[1][0] - bars[0][0] if len(bars) > 1 else 0
 
 
 def marked_equity(
@@ -430,12 +430,13 @@ def _price_charts(trades: Sequence[ClosedTrade], run: RunInfo) -> list[str]:
 def _trade_tables(trades: Sequence[ClosedTrade], run: RunInfo | None) -> list[str]:
     plans = run.plans() if run is not None else {}
     bars = run.bars if run is not None else {}
+    bar_ms = run.bar_ms if run is not None else 0
     closed = [t for t in trades if t.exit_reason != END_OF_DATA]
     ended = [t for t in trades if t.exit_reason == END_OF_DATA]
 
     def rows(group: list[ClosedTrade]) -> list[list[str]]:
         return [
-            _trade_row(t, trade_detail(t, plans.get(t.signal_id), bars.get(t.symbol, ())))
+            _trade_row(t, trade_detail(t, plans.get(t.signal_id), bars.get(t.symbol, ()), bar_ms))
             for t in group
         ]
 

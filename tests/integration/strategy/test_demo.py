@@ -7,6 +7,7 @@ import asyncio
 import os
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -40,6 +41,7 @@ async def run_demo(database_url: str, spool: Path, seconds: float) -> str:
 @pytest.mark.timeout(240)
 async def test_demo_three_times_on_one_database(strategy_db, tmp_path):
     for run in range(3):
+        started = datetime.now(UTC)
         text = await run_demo(strategy_db, tmp_path / "spool", 22)
         assert "What to expect" in text and "0:30-1:30  BTCUSDT: a panic sell-off" in text, run
         assert len(STATUS.findall(text)) >= 2, text[-3000:]
@@ -53,6 +55,13 @@ async def test_demo_three_times_on_one_database(strategy_db, tmp_path):
         trades = await conn.fetchval("SELECT count(*) FROM agg_trades")
         bars = await conn.fetchval("SELECT count(*) FROM indicators WHERE book_valid")
         state = await conn.fetchval("SELECT count(*) FROM strategy_state")
+        # the last run continued the ids, so the worker kept its books: it saw the new diffs
+        synced = await conn.fetch(
+            "SELECT symbol, count(*) FILTER (WHERE book_valid) AS n FROM indicators "
+            "WHERE time >= $1 GROUP BY symbol ORDER BY symbol",
+            started,
+        )
     finally:
         await conn.close()
     assert trades > 300 and bars > 15 and state == 1, (trades, bars, state)
+    assert [(r["symbol"], r["n"] > 5) for r in synced] == [("BTCUSDT", True), ("ETHUSDT", True)]

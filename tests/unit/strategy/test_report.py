@@ -272,7 +272,7 @@ def test_r_multiple_hold_mae_and_mfe_of_a_long_hand_computed():
                 entry_price=100.0, qty=2.0)  # fmt: skip
     bars = [bar(0, 200, 1, 150), bar(1, 103, 98, 101), bar(2, 108, 99, 106), bar(3, 107, 97, 100)]
     bars.append(bar(4, 300, 1, 150))  # opens after the exit: not counted
-    d = trade_detail(t, plan(t, 95.0, 110.0), bars)
+    d = trade_detail(t, plan(t, 95.0, 110.0), bars, 60_000)
     assert (d.r_multiple, d.hold_ms) == (1.2, 120_000)
     assert (d.mae, d.mfe) == (-6.0, 16.0)  # lows 98, 99, 97 → −3 × 2; highs up to 108 → 8 × 2
 
@@ -280,7 +280,7 @@ def test_r_multiple_hold_mae_and_mfe_of_a_long_hand_computed():
 def test_a_short_excursion_and_a_trade_without_a_plan():
     t = replace(trade(-3.0, 0), side=Side.SHORT, entry_time_ms=T0, exit_time_ms=T0 + 60_000,
                 entry_price=50.0, qty=1.0)  # fmt: skip
-    d = trade_detail(t, None, [bar(0, 52.0, 49.0, 51.0), bar(1, 53.0, 48.0, 52.0)])
+    d = trade_detail(t, None, [bar(0, 52.0, 49.0, 51.0), bar(1, 53.0, 48.0, 52.0)], 60_000)
     # the first bar closed at the entry, so only the second counts: high 53 (−3), low 48 (+2)
     assert (d.r_multiple, d.mae, d.mfe) == (None, -3.0, 2.0)
 
@@ -308,7 +308,7 @@ def demo_run() -> tuple[list[ClosedTrade], RunInfo]:
                for t in trades]  # fmt: skip
     refused = plan(trade(0.0, 5), 96_950.0, 97_100.0)
     signals.append((replace(refused, time_ms=T0 + 333_000), Decision(False, "max_concurrent")))
-    run = RunInfo(T0, T0 + 80 * HOUR_MS, [("bar size", "60 s"), ("fees", "4 bps per side")],
+    run = RunInfo(T0, T0 + 80 * HOUR_MS, 60_000, [("bar size", "60 s"), ("fees", "4 bps per side")],
                   (), bars, signals)  # fmt: skip
     return trades, run
 
@@ -331,7 +331,7 @@ def test_page_states_the_run_and_lists_refused_signals_and_end_of_data_exits(tmp
 
 def test_an_empty_run_says_why(tmp_path):
     note = "No trades: no strategy signalled on 120 bars with the built-in defaults."
-    run = RunInfo(T0, T0 + 2 * HOUR_MS, [("bar size", "60 s")], [note])
+    run = RunInfo(T0, T0 + 2 * HOUR_MS, 60_000, [("bar size", "60 s")], [note])
     equity = [(T0, 1000.0)]
     page = write_report(summarize([], equity, 1000.0), [], equity, tmp_path, "empty", run)
     text = page.read_text()
