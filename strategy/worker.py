@@ -167,10 +167,10 @@ class Worker:
             for symbol in set(self.engine.paper.positions) - set(symbols):
                 _merge(self._pending, self.engine.drop_symbol(symbol, processed))
         self.state.processed_ms = processed
-        resumes = dt.datetime.fromtimestamp(processed / 1000, dt.UTC).isoformat(timespec="seconds")
+        resumes = dt.datetime.fromtimestamp(processed / 1000, dt.UTC)
         log.info(
             "strategy worker resumes at %s on %s (%d open positions restored)",
-            resumes, ",".join(symbols), restored,
+            resumes.isoformat(timespec="milliseconds"), ",".join(symbols), restored,
         )  # fmt: skip
 
     async def _symbols(self, reader: asyncpg.Connection, stop: asyncio.Event) -> tuple[str, ...]:
