@@ -14,6 +14,8 @@ run: deps
 
 test: deps $(DEV_STAMP)
 	@scripts/localdb.sh start
+	@# the report's render test screenshots it in Debian's headless Chromium; without it, skipped
+	@bash scripts/install_chromium.sh || echo "chromium not installed: the report's render test will be skipped"
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	@# pytest exits 5 when it collects nothing; that is not a failure of the build
@@ -29,9 +31,10 @@ db-stop:
 	@scripts/localdb.sh stop
 	@echo "embedded database stopped (data kept in var/pg)"
 
+# `make demo MINUTES=5` stops by itself after five minutes; without it, Ctrl-C stops it
 demo: deps
 	@$(MAKE) --no-print-directory _embedded-db-if-needed
-	$(PY) main.py demo
+	$(PY) main.py demo $(if $(MINUTES),--minutes $(MINUTES))
 
 sim: deps
 	$(PY) main.py sim --symbols BTCUSDT,ETHUSDT --seed 1 --port 0

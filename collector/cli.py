@@ -530,7 +530,7 @@ async def _stats_every_minute(recorder: Recorder) -> None:
             bad = recorder.handler.bad.counts if recorder.handler else {}
             log.info(
                 "rows written %s; db %s; stale %s; malformed %s",
-                written,
+                ", ".join(f"{n} {c:,}" for n, c in written.items()),
                 body["db"],
                 body["stale"] or "none",
                 bad or "none",

@@ -26,7 +26,9 @@ def setup_logging(level: str, fmt: str) -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        # ISO 8601 in UTC, as the database shows times: 2026-12-06T17:12:33.054Z
+        line = "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s"
+        handler.setFormatter(logging.Formatter(line, "%Y-%m-%dT%H:%M:%S"))
     logging.Formatter.converter = __import__("time").gmtime
     root = logging.getLogger()
     root.handlers[:] = [handler]

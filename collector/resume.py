@@ -42,7 +42,8 @@ async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Re
     finally:
         await conn.close()
     if last:
-        log.info("resuming %s aggTrade ids from the database: %s", market, last)
+        since = ", ".join(f"{s} after id {i} ({t.isoformat()})" for s, (i, t) in last.items())
+        log.info("resuming %s aggTrade ids from the database: %s", market, since)
     for gap in gaps:
         if gap["status"] != "open":
             log.warning(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim import streams
@@ -131,6 +131,7 @@ class Feed:
         truth: Truth | None,
         agg_trades_window_ms: int = AGG_TRADES_WINDOW_MS,
         history_limit: int = 500_000,
+        ids_after: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
         if 50 % step_ms:
             raise ValueError("step_ms must divide 50 (depth speeds are 100/250/500 ms)")
@@ -146,6 +147,8 @@ class Feed:
         self.feeds: dict[str, SymbolFeed] = {}
         for symbol in symbols:
             market = Market(instrument_for(symbol), seed, rate)
+            if ids_after and symbol in ids_after:
+                market.continue_after(*ids_after[symbol])
             self.feeds[symbol] = SymbolFeed(market, history_limit)
             if truth is not None:
                 truth.start_book(market.instrument, market.update_id, market.book)

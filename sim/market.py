@@ -20,6 +20,17 @@ from sim.script import NORMAL, Regime
 
 MAX_LEVELS = 600  # per side; the farthest level is dropped beyond this (keeps memory and work flat)
 MIN_LEVELS = 25  # a side thinner than this gets the next limit order
+# The market makers: after every market order and every step each side holds QUOTE_LEVELS
+# levels within QUOTE_BPS of the last trade, so a panic or a breakout moves the price through a
+# thin book instead of emptying one side of it (which no liquid perpetual shows, and which gave
+# the strategies fills at absurd spreads). They use no randomness: a calm book never needs
+# them, so the seeded process is unchanged until a sweep leaves a side bare.
+QUOTE_LEVELS = 10
+QUOTE_BPS = 2
+# A market order sweeps at most SWEEP_BPS past the touch and the rest expires, as a trader's
+# slippage limit (and Binance's price protection) would have it: a block order hitting the thin
+# side of a moving market would otherwise print percents away (a 7 % spike inside a panic).
+SWEEP_BPS = 30
 
 
 class BookUpdate(NamedTuple):
@@ -83,6 +94,14 @@ class Market:
         self.index = self.mid_price()
         self.premium = 0.0  # smoothed (mid - index) / index
 
+    def continue_after(self, update_id: int, agg_id: int) -> None:
+        """Start the update and trade ids past these (a restart on the same recording); the
+        random process is the same, only the ids move."""
+        self.update_id = max(self.update_id, update_id + 1)
+        if agg_id > self.agg_id:  # the next trade is agg_id + 1: no trade id goes missing
+            self.agg_id = agg_id
+            self.trade_id = self.agg_id * 3
+
     def _seed_book(self, levels: int) -> None:
         top = self.instrument.initial_tick
         for i in range(levels):
@@ -138,11 +157,13 @@ class Market:
             r = rng.random()
             if r < market_cut:
                 self._market_order(t, regime, events)
+                self._quote(t, events)
             elif r < cancel_cut:
                 self._cancel(t, regime, events)
             else:
                 self._limit(t, regime, events)
         self._liquidations(t0 + dt - 1, dt, regime, events)
+        self._quote(t0 + dt - 1, events)
         self._move_index()
         return events
 
@@ -178,6 +199,30 @@ class Market:
         distance = int(rng.expovariate(0.25)) if rng.random() < 0.6 else rng.randrange(250)
         return bid - distance if side == BID else ask + distance
 
+    def _quote(self, t: int, events: list[Event]) -> None:
+        """Post what a side lacks near the last trade, from the touch outwards (one update)."""
+        book, last = self.book, self.last_tick
+        band = max(QUOTE_LEVELS, last * QUOTE_BPS // 10_000)
+        changes: list[tuple[Side, int, int]] = []
+        for side in (BID, ASK):
+            if side == BID:
+                edge, step = last - band, -1
+                start = min(last, (book.best_ask() or last + 1) - 1)
+            else:
+                edge, step = last + band, 1
+                start = max(last + 1, (book.best_bid() or last) + 1)
+            near = [t for t, _ in book.top(side, QUOTE_LEVELS) if (t - edge) * step <= 0]
+            tick = start
+            while len(near) < QUOTE_LEVELS:
+                if book.qty(side, tick) == 0:
+                    lots = max(1, self.typical * (2 + tick % 3) // 2)  # varied, without the rng
+                    book.set(side, tick, lots)
+                    changes.append((side, tick, lots))
+                    near.append(tick)
+                tick += step
+        if changes:
+            events.append(BookUpdate(self._next_uid(), t, changes))
+
     def _cancel(self, t: int, regime: Regime, events: list[Event]) -> None:
         book, rng = self.book, self.rng
         # Cancels fall on the side limit orders avoid: bids are pulled in a panic.
@@ -199,7 +244,12 @@ class Market:
         lots = max(1, int(self.typical * regime.size_mult * rng.expovariate(1.0) * 0.6))
         if rng.random() < 0.02:
             lots *= 8  # the occasional block order
-        self._take(t, buys, lots, None, regime.open_prob, events)
+        best = self.book.best_ask() if buys else self.book.best_bid()
+        limit = None
+        if best is not None:
+            reach = max(2, best * SWEEP_BPS // 10_000)
+            limit = best + reach if buys else best - reach
+        self._take(t, buys, lots, limit, regime.open_prob, events)
 
     def take(
         self, t: int, buys: bool, lots: int, limit_tick: int | None = None

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
@@ -86,7 +87,10 @@ class Simulator:
         wallet: float = DEFAULT_WALLET,
         spot_symbols: list[str] | tuple[str, ...] = (),
         spot_weight_limit: int = SPOT_WEIGHT_LIMIT,
+        ids_after: Mapping[str, tuple[int, int]] | None = None,
     ) -> None:
+        """`ids_after`: per symbol (depth update id, aggregate trade id) its sequences continue
+        after, so a simulator restarted against the same recording never repeats an id."""
         self.symbols = [s.upper() for s in symbols]
         self.faults = Faults()
         self.hub = Hub(self.faults)
@@ -108,6 +112,7 @@ class Simulator:
                 script=self.script,
                 hub=self.hub,
                 faults=self.faults,
+                ids_after=ids_after,
                 truth=self.truth,
                 agg_trades_window_ms=agg_trades_window_ms,
                 history_limit=history_limit,
@@ -227,8 +232,8 @@ class Simulator:
         while True:
             await asyncio.sleep(every)
             log.info(
-                "sim: now=%d connections=%d frames/min=%d rest/min=%d paused=%s",
-                self.now,
+                "sim: now=%s connections=%d frames/min=%d rest/min=%d paused=%s",
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.now // 1000)),
                 len(self.hub.open),
                 self.hub.frames - frames,
                 self.rest.requests - requests,

@@ -42,6 +42,9 @@ class BacktestResult:
     agg_trades: int = 0
     seconds: float = 0.0
     symbols: tuple[str, ...] = ()
+    # per symbol (bar close time ms, high, low, close) of every bar that traded: the report's
+    # price chart, MAE/MFE and equity marked to market
+    prices: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
 
     def add(self, out: Outputs) -> None:
         self.signals += out.signals
@@ -51,6 +54,10 @@ class BacktestResult:
         self.bars_with_book += sum(s.book_valid for s in out.snapshots)
         if self.snapshots is not None:
             self.snapshots += out.snapshots
+        for snap in out.snapshots:
+            if snap.close is not None and snap.high is not None and snap.low is not None:
+                bar = (snap.time_ms + snap.bar_ms, snap.high, snap.low, snap.close)
+                self.prices.setdefault(snap.symbol, []).append(bar)
 
 
 async def run_backtest(

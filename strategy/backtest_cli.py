@@ -18,7 +18,7 @@ from settings import Settings, SettingsError
 from strategy.backtest import BacktestResult, run_backtest
 from strategy.cli import run_job
 from strategy.config import StrategyConfig, config_path, load_config, presets
-from strategy.report import summarize, write_report
+from strategy.report import RunInfo, marked_equity, summarize, write_report
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -77,8 +77,11 @@ async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.N
         settings.database_url, config, args.start, args.end, progress, warm=warm
     )
     print()
-    path = report(result, config, args.out)
+    source = config_path(args.config, args.preset)
+    path = report(result, config, args.out, source)
     print(summary_line(result))
+    for note in why_no_trades(result, config, source):
+        print(note)
     print(f"report: {path}")
     symbols = list(config.symbols)
     for line in await range_warnings(
@@ -87,12 +90,77 @@ async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.N
         print(line, file=sys.stderr)
 
 
-def report(result: BacktestResult, config: StrategyConfig, out: Path) -> Path:
-    summary = summarize(result.trades, result.equity, config.risk.equity)
-    start = dt.datetime.fromtimestamp(result.start_ms / 1000, dt.UTC).isoformat()
-    end = dt.datetime.fromtimestamp(result.end_ms / 1000, dt.UTC).isoformat()
-    title = f"Flowline backtest {', '.join(result.symbols)} {start} .. {end}"
-    return write_report(summary, result.trades, result.equity, out, title)
+def report(
+    result: BacktestResult, config: StrategyConfig, out: Path, config_path: Path | None = None
+) -> Path:
+    initial = config.risk.equity
+    equity = marked_equity(result.trades, result.prices, initial, result.start_ms)
+    summary = summarize(result.trades, equity, initial)
+    title = f"Flowline backtest {', '.join(result.symbols)} {_iso(result.start_ms)} .. " + _iso(
+        result.end_ms
+    )
+    run = RunInfo(
+        start_ms=result.start_ms,
+        end_ms=result.end_ms,
+        bar_ms=config.indicators.bar_ms,
+        settings=run_settings(result, config, config_path),
+        notes=why_no_trades(result, config, config_path),
+        bars=dict(result.prices),
+        signals=result.signals,
+    )
+    return write_report(summary, result.trades, equity, out, title, run)
+
+
+def _iso(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).isoformat()
+
+
+def run_settings(
+    result: BacktestResult, config: StrategyConfig, config_path: Path | None
+) -> list[tuple[str, str]]:
+    risk, paper = config.risk, config.paper
+    return [
+        ("range (UTC)", f"{_iso(result.start_ms)} .. {_iso(result.end_ms)} (end exclusive)"),
+        ("symbols", ", ".join(result.symbols)),
+        ("config", str(config_path) if config_path else "built-in defaults (no --config)"),
+        ("strategies", ", ".join(s.name for s in config.strategies) or "none"),
+        ("bar size", f"{config.indicators.bar_ms / 1000:g} s"),
+        ("fees", f"{paper.fee_bps:g} bps per side (taker)"),
+        ("slippage", f"{paper.slippage_bps:g} bps per fill, against the trade"),
+        ("sizing", f"{risk.sizing} (risk per trade {risk.risk_per_trade:.2%} of equity)"),
+        ("initial equity", f"{risk.equity:,.2f}"),
+        ("bars replayed", f"{result.bars:,} ({result.bars_with_book:,} with a synced book)"),
+        ("agg trades replayed", f"{result.agg_trades:,}"),
+        ("equity curve", "marked to market at every bar close; drawdown from it"),
+    ]
+
+
+def why_no_trades(
+    result: BacktestResult, config: StrategyConfig, config_path: Path | None
+) -> list[str]:
+    """Why a run has no trades, in a trader's words (nothing when it has some)."""
+    if result.trades:
+        return []
+    if not result.agg_trades:
+        return ["No trades: nothing was recorded for these symbols in this range."]
+    accepted = sum(d.accepted for _, d in result.signals)
+    if result.signals and not accepted:
+        return [f"No trades: all {len(result.signals)} signals were refused by the risk manager "
+                "(reasons below)."]  # fmt: skip
+    if result.signals:
+        return [f"No trades: {accepted} signals were accepted but none was filled before the "
+                "data ended."]  # fmt: skip
+    used = str(config_path) if config_path else "the built-in defaults"
+    notes = [f"No trades: no strategy signalled on {result.bars:,} bars with {used}."]
+    baseline = config.indicators.panic_baseline_bars
+    if result.bars < baseline * len(result.symbols):
+        notes.append(
+            f"The indicators' baselines need {baseline:,} bars of "
+            f"{config.indicators.bar_ms / 1000:g} s per symbol before some signals can fire. "
+            "If this was recorded by `make demo` (minutes, not days), backtest it with the "
+            "demo's config: --config strategy/demo.toml"
+        )
+    return notes
 
 
 def summary_line(result: BacktestResult) -> str:

@@ -146,7 +146,12 @@ class Engine:
         if kind == DEPTH:
             pipeline.on_depth(payload)  # type: ignore[arg-type]
         elif kind == SNAPSHOT:
-            if not pipeline.sync.valid:  # a valid chain needs no snapshot; reloading breaks it
+            sync, last = pipeline.sync, payload.last_update_id  # type: ignore[attr-defined]
+            if sync.prev_u is not None and last > sync.prev_u:
+                # past every diff seen: the recorder reconnected and its stream starts anew
+                # here, so the next diff is judged against this snapshot, not the old stream
+                sync.reset()
+            if not sync.valid:  # a valid chain needs no snapshot; reloading breaks it
                 pipeline.on_snapshot(payload)  # type: ignore[arg-type]
         elif kind == LIQUIDATION:
             is_sell, notional = payload  # type: ignore[misc]

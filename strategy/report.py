@@ -1,13 +1,20 @@
 """The backtest report: figures from closed trades and the equity curve, written as files.
 
 `summarize` computes the figures; `write_report` writes `report.json`, `trades.csv`, `equity.png`
-and a self-contained `report.html` into a folder. The output is a pure function of the input:
-no timestamps, no PNG metadata, a fixed figure size and dpi, so a deterministic backtest yields
-byte-identical reports that can be compared with `cmp`.
+and a self-contained `report.html` (charts embedded) into a folder. With a `RunInfo` the page also
+states the run's settings, says why a run has no trades, draws each symbol's price with the
+trades and refused signals, marks equity to market at every bar close, lists the refused signals
+with their reasons and gives each trade its R multiple, hold time, MAE and MFE.
+
+The output is a pure function of the input: no timestamps, no PNG metadata, a fixed figure size
+and dpi, so a deterministic backtest yields byte-identical reports that can be compared with `cmp`.
 
 Definitions (quote currency unless marked %):
-- a win is a trade with pnl > 0, a loss one with pnl < 0 (a zero trade is neither);
-  win rate = wins / trades (a fraction, 0..1);
+- a trade still open when the data ended (exit reason "end_of_data") was closed by the backtest,
+  not by a rule: it counts in net PnL and equity but in none of the win/loss figures, which are
+  over the trades a rule closed;
+- a win is such a trade with pnl > 0, a loss one with pnl < 0 (a zero trade is neither);
+  win rate = wins / trades closed by a rule (a fraction, 0..1);
 - gross loss is reported as a positive amount; profit factor = gross profit / gross loss
   (None without losses); expectancy = net PnL / trades; average loss is negative;
 - return % = final equity / initial equity − 1 (final equity: the curve's last point);
@@ -23,6 +30,7 @@ Definitions (quote currency unless marked %):
 from __future__ import annotations
 
 import base64
+import bisect
 import csv
 import html
 import io
@@ -30,26 +38,19 @@ import itertools
 import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import matplotlib.dates as mdates
-import matplotlib.style
 import orjson
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
+from strategy.report_charts import END_OF_DATA, EquityCurve, PriceBars, equity_png, price_png, utc
+from strategy.risk import Decision
+from strategy.signals import Side, Signal
 from strategy.trades import ClosedTrade
 
 DAY_MS = 86_400_000
 ANNUALISATION = math.sqrt(365)  # crypto markets trade every calendar day
-FIGURE_SIZE = (10.0, 6.0)  # inches; with DPI fixed, the PNG's pixel size never varies
-DPI = 100
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-EquityCurve = Sequence[tuple[int, float]]
+REFUSED_ROWS = 500  # the page lists this many refused signals; the counts cover all
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ class TradeStats:
     avg_win: float | None
     avg_loss: float | None
     expectancy: float | None
+    open_at_end: int  # closed at the end of the data, not by a rule
+    open_at_end_pnl: float
 
 
 @dataclass(frozen=True)
@@ -104,24 +107,27 @@ def summarize(trades: Sequence[ClosedTrade], equity: EquityCurve, initial_equity
 
 
 def trade_stats(trades: Iterable[ClosedTrade]) -> TradeStats:
-    pnls = [t.pnl for t in trades]
-    fees = sum(t.fees for t in trades)
+    trades = list(trades)
+    ended = [t.pnl for t in trades if t.exit_reason == END_OF_DATA]
+    pnls = [t.pnl for t in trades if t.exit_reason != END_OF_DATA]
     won = [p for p in pnls if p > 0]
     lost = [p for p in pnls if p < 0]
     gross_profit, gross_loss = sum(won), -sum(lost)
     return TradeStats(
-        trades=len(pnls),
+        trades=len(trades),
         wins=len(won),
         losses=len(lost),
         win_rate=len(won) / len(pnls) if pnls else None,
         gross_profit=gross_profit,
         gross_loss=gross_loss,
         profit_factor=gross_profit / gross_loss if lost else None,
-        net_pnl=sum(pnls),
-        fees=fees,
+        net_pnl=sum(pnls) + sum(ended),
+        fees=sum(t.fees for t in trades),
         avg_win=gross_profit / len(won) if won else None,
         avg_loss=-gross_loss / len(lost) if lost else None,
         expectancy=sum(pnls) / len(pnls) if pnls else None,
+        open_at_end=len(ended),
+        open_at_end_pnl=sum(ended),
     )
 
 
@@ -173,6 +179,97 @@ def _as_fields(stats: TradeStats) -> dict[str, object]:
     return {f.name: getattr(stats, f.name) for f in fields(TradeStats)}
 
 
+# --- a run's details --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the page states beside the figures. `settings`: (name, value) lines (config file,
+    bar size, fees, slippage, ...); `notes`: why the run has no trades, if it has none; `bars`:
+    per symbol (bar close time ms, high, low, close); `signals`: every signal with its decision."""
+
+    start_ms: int
+    end_ms: int
+    bar_ms: int
+    settings: Sequence[tuple[str, str]] = ()
+    notes: Sequence[str] = ()
+    bars: dict[str, PriceBars] = field(default_factory=dict)
+    signals: Sequence[tuple[Signal, Decision]] = ()
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return self.start_ms, self.end_ms
+
+    def plans(self) -> dict[object, Signal]:
+        """The accepted signals by id: each trade's planned stop and targets."""
+        return {s.signal_id: s for s, d in self.signals if d.accepted}
+
+    def refused(self) -> list[tuple[Signal, Decision]]:
+        return [(s, d) for s, d in self.signals if not d.accepted]
+
+
+@dataclass(frozen=True)
+class TradeDetail:
+    r_multiple: float | None  # None: no stop known, or a zero distance to it
+    hold_ms: int
+    mae: float | None  # quote currency, ≤ 0; None: no bar while the trade was open
+    mfe: float | None  # quote currency, ≥ 0
+
+
+def trade_detail(
+    trade: ClosedTrade, plan: Signal | None, bars: PriceBars, bar_ms: int
+) -> TradeDetail:
+    """`bars`: the symbol's (close time ms, high, low, close) in time order, `bar_ms` apart."""
+    sign = 1.0 if trade.side == Side.LONG else -1.0
+    risk = abs(trade.entry_price - plan.stop) * trade.qty if plan is not None else 0.0
+    worst = best = None
+    # the bars open at some moment of the trade: closing after the entry, opening before the exit
+    first = bisect.bisect_right(bars, trade.entry_time_ms, key=lambda b: b[0])
+    last = bisect.bisect_left(bars, trade.exit_time_ms + bar_ms, key=lambda b: b[0])
+    for _, high, low, _ in bars[first:last]:
+        moves = (sign * (high - trade.entry_price), sign * (low - trade.entry_price))
+        worst = min(moves) if worst is None else min(worst, *moves)
+        best = max(moves) if best is None else max(best, *moves)
+    return TradeDetail(
+        r_multiple=trade.pnl / risk if risk > 0 else None,
+        hold_ms=trade.exit_time_ms - trade.entry_time_ms,
+        mae=None if worst is None else min(worst, 0.0) * trade.qty,
+        mfe=None if best is None else max(best, 0.0) * trade.qty,
+    )
+
+
+def marked_equity(
+    trades: Sequence[ClosedTrade], bars: dict[str, PriceBars], initial_equity: float, start_ms: int
+) -> list[tuple[int, float]]:
+    """Equity at every bar close: closed trades' PnL plus open trades at that bar's close (fees
+    and slippage of an exit count when it happens), and a point at every exit."""
+    closes: dict[int, dict[str, float]] = {}
+    for symbol, rows in bars.items():
+        for close_ms, _, _, close in rows:
+            closes.setdefault(close_ms, {})[symbol] = close
+    moments = sorted(set(closes) | {t.exit_time_ms for t in trades})
+    by_exit = sorted(trades, key=lambda t: t.exit_time_ms)
+    last: dict[str, float] = {}
+    realized, done, curve = initial_equity, 0, [(start_ms, initial_equity)]
+    for moment in moments:
+        last.update(closes.get(moment, {}))
+        while done < len(by_exit) and by_exit[done].exit_time_ms <= moment:
+            realized += by_exit[done].pnl
+            done += 1
+        open_pnl = sum(
+            _open_pnl(t, last[t.symbol])
+            for t in by_exit[done:]
+            if t.entry_time_ms < moment and t.symbol in last
+        )
+        curve.append((moment, realized + open_pnl))
+    return curve
+
+
+def _open_pnl(trade: ClosedTrade, price: float) -> float:
+    sign = 1.0 if trade.side == Side.LONG else -1.0
+    return sign * (price - trade.entry_price) * trade.qty
+
+
 # --- files ------------------------------------------------------------------------------------
 
 
@@ -182,15 +279,16 @@ def write_report(
     equity: EquityCurve,
     out_dir: Path,
     title: str,
+    run: RunInfo | None = None,
 ) -> Path:
     """Write the four report files into `out_dir` (created if missing); return the HTML's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    png = equity_png(equity, summary.initial_equity, title)
+    png = equity_png(equity, summary.initial_equity, title, run.span if run else None)
     (out_dir / "report.json").write_bytes(report_json(summary, title))
     (out_dir / "trades.csv").write_bytes(trades_csv(trades).encode())
     (out_dir / "equity.png").write_bytes(png)
     page = out_dir / "report.html"
-    page.write_bytes(report_html(summary, trades, title, png).encode())
+    page.write_bytes(report_html(summary, trades, title, png, run).encode())
     return page
 
 
@@ -218,48 +316,6 @@ def _csv_cell(value: object) -> str:
     return str(getattr(value, "value", value))
 
 
-def equity_png(equity: EquityCurve, initial_equity: float, title: str) -> bytes:
-    """Equity and drawdown % over time, as PNG bytes without metadata."""
-    # "default" ignores any matplotlibrc on the machine, so the pixels depend on the input only
-    with matplotlib.style.context("default"):
-        figure = Figure(figsize=FIGURE_SIZE, dpi=DPI)
-        FigureCanvasAgg(figure)
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-        _plot_curves(top, bottom, equity, initial_equity)
-        top.set_title(title, parse_math=False)  # a "$" in a title is text, not TeX
-        figure.tight_layout()
-        out = io.BytesIO()
-        # Agg's PNG writer adds only a "Software" text chunk (with the version): drop it
-        figure.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
-    return out.getvalue()
-
-
-def _plot_curves(top: Axes, bottom: Axes, equity: EquityCurve, initial_equity: float) -> None:
-    top.set_ylabel("equity")
-    bottom.set_ylabel("drawdown %")
-    top.grid(True, alpha=0.3)
-    bottom.grid(True, alpha=0.3)
-    if not equity:
-        top.text(0.5, 0.5, "no equity data", ha="center", va="center", transform=top.transAxes)
-        return
-    times = [_utc(t) for t, _ in equity]
-    values = [v for _, v in equity]
-    peak, drawdowns = initial_equity, []
-    for value in values:
-        peak = max(peak, value)
-        drawdowns.append(-(peak - value) / peak * 100.0 if peak > 0 else 0.0)
-    top.plot(times, values, color="tab:blue", linewidth=1.2)
-    top.axhline(initial_equity, color="grey", linewidth=0.8, linestyle="--")
-    bottom.fill_between(times, drawdowns, 0.0, color="tab:red", alpha=0.4)
-    locator = mdates.AutoDateLocator()
-    bottom.xaxis.set_major_locator(locator)
-    bottom.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
-
-
-def _utc(time_ms: int) -> datetime:
-    return EPOCH + timedelta(milliseconds=time_ms)  # exact, unlike fromtimestamp(ms / 1000)
-
-
 # --- html -------------------------------------------------------------------------------------
 
 PAGE_STYLE = """
@@ -269,6 +325,7 @@ th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 thead th { background: #f0f0f0; }
 img { max-width: 100%; }
+.note { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.6em 1em; }
 """
 
 BREAKDOWN_COLUMNS = [
@@ -293,22 +350,47 @@ TRADE_HEADINGS = [
     "qty",
     "fees",
     "PnL",
+    "R",
+    "hold",
+    "MAE",
+    "MFE",
     "exit reason",
+]
+REFUSED_HEADINGS = [
+    "time (UTC)",
+    "symbol",
+    "strategy",
+    "side",
+    "quality",
+    "entry",
+    "stop",
+    "reason",
 ]
 
 
-def report_html(summary: Summary, trades: Sequence[ClosedTrade], title: str, png: bytes) -> str:
-    """One self-contained page (styles inline, the chart as a data URI); all text escaped."""
-    chart = base64.b64encode(png).decode("ascii")
+def report_html(
+    summary: Summary,
+    trades: Sequence[ClosedTrade],
+    title: str,
+    png: bytes,
+    run: RunInfo | None = None,
+) -> str:
+    """One self-contained page (styles inline, the charts as data URIs); all text escaped."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_esc(title)}</title><style>{PAGE_STYLE}</style></head><body>",
         f"<h1>{_esc(title)}</h1>",
+    ]
+    if run is not None:
+        parts += _run_header(run)
+    parts += [
         "<h2>Summary</h2>",
         _table(["figure", "value"], _summary_rows(summary)),
-        f'<img alt="equity curve and drawdown" src="data:image/png;base64,{chart}">',
+        _img("equity marked to market and drawdown", png),
     ]
+    if run is not None:
+        parts += _price_charts(trades, run)
     for heading, groups in [
         ("By strategy", summary.by_strategy),
         ("By quality", summary.by_quality),
@@ -316,16 +398,99 @@ def report_html(summary: Summary, trades: Sequence[ClosedTrade], title: str, png
     ]:
         parts.append(f"<h2>{_esc(heading)}</h2>")
         parts.append(_table(["", *BREAKDOWN_COLUMNS], _breakdown_rows(groups)))
-    parts.append(f"<h2>Trades ({len(trades)})</h2>")
-    parts.append(_table(TRADE_HEADINGS, [_trade_row(t) for t in trades]))
+    parts += _trade_tables(trades, run)
+    if run is not None:
+        parts += _refused_tables(run.refused())
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _run_header(run: RunInfo) -> list[str]:
+    parts = ["<h2>Run</h2>", _table(["setting", "value"], run.settings)]
+    parts += [f'<p class="note">{_esc(note)}</p>' for note in run.notes]
+    return parts
+
+
+def _price_charts(trades: Sequence[ClosedTrade], run: RunInfo) -> list[str]:
+    parts = ["<h2>Price, trades and refused signals</h2>"]
+    plans, refused = run.plans(), run.refused()
+    for symbol in sorted(set(run.bars) | {t.symbol for t in trades}):
+        png = price_png(
+            symbol,
+            run.bars.get(symbol, ()),
+            [t for t in trades if t.symbol == symbol],
+            plans,
+            [(s, d) for s, d in refused if s.symbol == symbol],
+            run.span,
+        )
+        parts.append(_img(f"{symbol} price with entries, exits, stops and targets", png))
+    return parts
+
+
+def _trade_tables(trades: Sequence[ClosedTrade], run: RunInfo | None) -> list[str]:
+    plans = run.plans() if run is not None else {}
+    bars = run.bars if run is not None else {}
+    bar_ms = run.bar_ms if run is not None else 0
+    closed = [t for t in trades if t.exit_reason != END_OF_DATA]
+    ended = [t for t in trades if t.exit_reason == END_OF_DATA]
+
+    def rows(group: list[ClosedTrade]) -> list[list[str]]:
+        return [
+            _trade_row(t, trade_detail(t, plans.get(t.signal_id), bars.get(t.symbol, ()), bar_ms))
+            for t in group
+        ]
+
+    parts = [f"<h2>Trades ({len(trades)})</h2>"]
+    if ended:
+        parts.append(f"<h3>Closed by a rule ({len(closed)})</h3>")
+    parts.append(_table(TRADE_HEADINGS, rows(closed)))
+    if ended:
+        parts.append(f"<h3>Still open when the data ended ({len(ended)})</h3>")
+        parts.append(
+            "<p>Closed at the last price by the backtest, not by a stop, target or time rule: "
+            "counted in net PnL and equity, not as wins or losses.</p>"
+        )
+        parts.append(_table(TRADE_HEADINGS, rows(ended)))
+    return parts
+
+
+def _refused_tables(refused: Sequence[tuple[Signal, Decision]]) -> list[str]:
+    parts = [f"<h2>Refused signals ({len(refused)})</h2>"]
+    if not refused:
+        return parts
+    counts: dict[str, int] = {}
+    for _, decision in refused:
+        counts[decision.reason] = counts.get(decision.reason, 0) + 1
+    parts.append(_table(["reason", "signals"], [[r, str(counts[r])] for r in sorted(counts)]))
+    if len(refused) > REFUSED_ROWS:
+        parts.append(f"<p>The first {REFUSED_ROWS} of {len(refused)}:</p>")
+    parts.append(_table(REFUSED_HEADINGS, [_refused_row(s, d) for s, d in refused[:REFUSED_ROWS]]))
+    return parts
+
+
+def _refused_row(signal: Signal, decision: Decision) -> list[str]:
+    return [
+        _when(signal.time_ms),
+        signal.symbol,
+        signal.strategy,
+        signal.side.value,
+        signal.quality.value,
+        f"{signal.entry:.10g}",
+        f"{signal.stop:.10g}",
+        decision.reason,
+    ]
+
+
+def _img(alt: str, png: bytes) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{_esc(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _summary_rows(s: Summary) -> list[list[str]]:
     return [
         ["trades", str(s.trades)],
-        ["wins / losses", f"{s.wins} / {s.losses}"],
+        ["still open at the end of the data", f"{s.open_at_end} (PnL {_money(s.open_at_end_pnl)})"],
+        ["wins / losses (closed by a rule)", f"{s.wins} / {s.losses}"],
         ["win rate", _rate(s.win_rate)],
         ["gross profit", _money(s.gross_profit)],
         ["gross loss", _money(s.gross_loss)],
@@ -359,7 +524,7 @@ def _breakdown_rows(groups: dict[str, TradeStats]) -> list[list[str]]:
     ]
 
 
-def _trade_row(t: ClosedTrade) -> list[str]:
+def _trade_row(t: ClosedTrade, d: TradeDetail) -> list[str]:
     return [
         str(t.signal_id),
         t.symbol,
@@ -373,6 +538,10 @@ def _trade_row(t: ClosedTrade) -> list[str]:
         f"{t.qty:.10g}",
         _money(t.fees),
         _money(t.pnl),
+        "—" if d.r_multiple is None else f"{d.r_multiple:+.2f}",
+        _duration(d.hold_ms),
+        _money(d.mae),
+        _money(d.mfe),
         t.exit_reason,
     ]
 
@@ -399,5 +568,11 @@ def _rate(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
 
 
+def _duration(ms: int) -> str:
+    seconds = ms // 1000
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 def _when(time_ms: int) -> str:
-    return _utc(time_ms).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    return utc(time_ms).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

@@ -16,6 +16,7 @@ arrive after that cap are not; `recorder_events` marks those periods and a backt
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -166,9 +167,10 @@ class Worker:
             for symbol in set(self.engine.paper.positions) - set(symbols):
                 _merge(self._pending, self.engine.drop_symbol(symbol, processed))
         self.state.processed_ms = processed
+        resumes = dt.datetime.fromtimestamp(processed / 1000, dt.UTC)
         log.info(
             "strategy worker resumes at %s on %s (%d open positions restored)",
-            processed, ",".join(symbols), restored,
+            resumes.isoformat(timespec="milliseconds"), ",".join(symbols), restored,
         )  # fmt: skip
 
     async def _symbols(self, reader: asyncpg.Connection, stop: asyncio.Event) -> tuple[str, ...]:

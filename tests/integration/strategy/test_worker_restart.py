@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -111,5 +112,6 @@ async def test_kill_9_three_times_leaves_no_duplicate_and_no_missing_row(
     replayed = {(str(s.signal_id), d.reason) for s, d in result.signals if s.time_ms >= first}
     assert live_signals == replayed
     assert len(fills) == len({r["fill_id"] for r in fills})
-    resumed = [int(m) for m in re.findall(r"resumes at (\d+)", log.read_text())]
+    found = re.findall(r"resumes at (\S+) on", log.read_text())
+    resumed = [datetime.fromisoformat(m) for m in found]
     assert len(resumed) == 4 and resumed == sorted(set(resumed)), resumed  # each kill lost nothing

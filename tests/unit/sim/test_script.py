@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from sim.book import ASK, BID
+from sim.instruments import instrument_for
+from sim.market import Market
 from sim.script import NORMAL, Episode, Script, load_script, regime_for
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -77,3 +80,22 @@ def test_the_preset_scripts_load_and_exhaustion_pulls_bids_under_buying() -> Non
     regime = regime_for(Episode("exhaustion", 0, 10), 0.5)
     # limit orders rest on the ask, cancels fall on the bid: the price sinks while buys lead
     assert regime.bid_prob < 0.5 < regime.buy_prob and regime.cancel_share > NORMAL.cancel_share
+
+
+def test_demo_episodes_move_the_price_with_both_sides_of_the_book_and_tight_spreads() -> None:
+    script = load_script(ROOT / "sim" / "scripts" / "demo.json")
+    step = 50
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        market, mids, worst_bps = Market(instrument_for(symbol), 1, 200.0), {}, 0.0
+        for ms in range(0, round(script.period * 1000), step):
+            market.step(ms, step, *script.regime(symbol, ms / 1000))
+            bid, ask = market.book.best_bid(), market.book.best_ask()
+            assert bid is not None and ask is not None, (symbol, ms)  # never one-sided
+            near = [market.book.top(side, 10)[-1][0] for side in (BID, ASK)]
+            assert abs(near[0] - near[1]) * 10_000 <= 6 * bid, (symbol, ms)  # 10 levels each side
+            worst_bps = max(worst_bps, (ask - bid) / bid * 10_000)
+            mids[ms] = market.mid_price()
+        assert worst_bps < 3.0, (symbol, worst_bps)  # liquid perpetuals: a few bps at worst
+        if symbol == "BTCUSDT":  # the panic (0:30-1:30) moves it down, the breakout up
+            assert mids[89_950] < mids[29_950] * 0.98, (mids[29_950], mids[89_950])
+        assert mids[194_950] > mids[164_950] * 1.003, (symbol, mids[164_950], mids[194_950])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 import struct
 import subprocess
 import sys
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import orjson
 import pytest
+from PIL import Image, ImageStat
 
-from strategy.report import DAY_MS, summarize, write_report
-from strategy.signals import Quality, Side
+from strategy.report import DAY_MS, RunInfo, marked_equity, summarize, trade_detail, write_report
+from strategy.risk import Decision
+from strategy.signals import Quality, Side, Signal
 from strategy.trades import ClosedTrade
 
 T0 = 1_790_000_000_000 // DAY_MS * DAY_MS  # a UTC midnight
@@ -244,3 +247,118 @@ def test_report_without_trades_or_equity(tmp_path):
     assert "<h2>Trades (0)</h2>" in page.read_text()
     assert orjson.loads((tmp_path / "report.json").read_bytes())["summary"]["sharpe"] is None
     assert png_chunks((tmp_path / "equity.png").read_bytes())[-1][0] == b"IEND"
+
+
+def test_a_trade_closed_by_the_end_of_data_is_neither_a_win_nor_a_loss():
+    trades = [trade(10.0, 0), trade(-4.0, 1), trade(25.0, 2, exit_reason="end_of_data")]
+    s = summarize(trades, curve_of(trades, 1000.0), 1000.0)
+    assert (s.trades, s.wins, s.losses, s.open_at_end) == (3, 1, 1, 1)
+    assert (s.win_rate, s.open_at_end_pnl, s.net_pnl) == (0.5, 25.0, 31.0)
+    assert (s.gross_profit, s.expectancy, s.final_equity) == (10.0, 3.0, 1031.0)
+
+
+def bar(minute: int, high: float, low: float, close: float) -> tuple[int, float, float, float]:
+    return (T0 + minute * 60_000, high, low, close)  # closing at the end of minute `minute`
+
+
+def plan(t: ClosedTrade, stop: float, target: float) -> Signal:
+    return Signal(t.entry_time_ms, t.symbol, t.strategy, t.side, t.entry_price, stop, (target,),
+                  t.quality, 1.0)  # fmt: skip
+
+
+def test_r_multiple_hold_mae_and_mfe_of_a_long_hand_computed():
+    # long 2 @ 100 from 0:00:30 to 0:02:30, stop 95: risk 10; bars 1..3 overlap the trade
+    t = replace(trade(12.0, 0), entry_time_ms=T0 + 30_000, exit_time_ms=T0 + 150_000,
+                entry_price=100.0, qty=2.0)  # fmt: skip
+    bars = [bar(0, 200, 1, 150), bar(1, 103, 98, 101), bar(2, 108, 99, 106), bar(3, 107, 97, 100)]
+    bars.append(bar(4, 300, 1, 150))  # opens after the exit: not counted
+    d = trade_detail(t, plan(t, 95.0, 110.0), bars, 60_000)
+    assert (d.r_multiple, d.hold_ms) == (1.2, 120_000)
+    assert (d.mae, d.mfe) == (-6.0, 16.0)  # lows 98, 99, 97 → −3 × 2; highs up to 108 → 8 × 2
+
+
+def test_a_short_excursion_and_a_trade_without_a_plan():
+    t = replace(trade(-3.0, 0), side=Side.SHORT, entry_time_ms=T0, exit_time_ms=T0 + 60_000,
+                entry_price=50.0, qty=1.0)  # fmt: skip
+    d = trade_detail(t, None, [bar(0, 52.0, 49.0, 51.0), bar(1, 53.0, 48.0, 52.0)], 60_000)
+    # the first bar closed at the entry, so only the second counts: high 53 (−3), low 48 (+2)
+    assert (d.r_multiple, d.mae, d.mfe) == (None, -3.0, 2.0)
+
+
+def test_equity_marked_to_market_moves_while_a_trade_is_open():
+    # long 1 @ 100 entered at 0:00:10, out at the close of minute 3 for +4 net of costs
+    t = replace(trade(4.0, 0), entry_time_ms=T0 + 10_000, exit_time_ms=T0 + 180_000,
+                entry_price=100.0, qty=1.0)  # fmt: skip
+    closes = [103.0, 97.0, 105.0, 90.0]  # at the ends of minutes 1..4
+    bars = {"BTCUSDT": [bar(m + 1, 0, 0, c) for m, c in enumerate(closes)]}
+    curve = marked_equity([t], bars, 1000.0, T0)
+    assert [v for _, v in curve] == [1000.0, 1003.0, 997.0, 1004.0, 1004.0]
+    assert [m for m, _ in curve] == [T0, *(b[0] for b in bars["BTCUSDT"])]
+    s = summarize([t], curve, 1000.0)
+    assert s.max_drawdown == pytest.approx(6.0)  # 1003 → 997, invisible at the exits alone
+
+
+def demo_run() -> tuple[list[ClosedTrade], RunInfo]:
+    trades, _ = sample()
+    closes = [97_000.0 + 30 * math.sin(i / 70) for i in range(80 * 60)]
+    bars = {"BTCUSDT": [(T0 + (i + 1) * 60_000, c + 5, c - 5, c) for i, c in enumerate(closes)]}
+    ended = replace(trades[-1], exit_reason="end_of_data")
+    trades = [*trades[:-1], ended]
+    signals = [(plan(t, t.entry_price - 40, t.entry_price + 60), Decision(True, "accepted", t.qty))
+               for t in trades]  # fmt: skip
+    refused = plan(trade(0.0, 5), 96_950.0, 97_100.0)
+    signals.append((replace(refused, time_ms=T0 + 333_000), Decision(False, "max_concurrent")))
+    run = RunInfo(T0, T0 + 80 * HOUR_MS, 60_000, [("bar size", "60 s"), ("fees", "4 bps per side")],
+                  (), bars, signals)  # fmt: skip
+    return trades, run
+
+
+def write_demo(out: Path) -> Path:
+    trades, run = demo_run()
+    equity = marked_equity(trades, run.bars, 10_000.0, run.start_ms)
+    return write_report(summarize(trades, equity, 10_000.0), trades, equity, out, "demo", run)
+
+
+def test_page_states_the_run_and_lists_refused_signals_and_end_of_data_exits(tmp_path):
+    text = write_demo(tmp_path).read_text()
+    assert "<td>fees</td><td>4 bps per side</td>" in text
+    assert "<h2>Refused signals (1)</h2>" in text and "<td>max_concurrent</td><td>1</td>" in text
+    assert "Still open when the data ended (1)" in text and "Closed by a rule (7)" in text
+    assert text.count('src="data:image/png;base64,') == 2  # equity, and BTCUSDT's price
+    for heading in ("<th>R</th>", "<th>hold</th>", "<th>MAE</th>", "<th>MFE</th>"):
+        assert heading in text
+
+
+def test_an_empty_run_says_why(tmp_path):
+    note = "No trades: no strategy signalled on 120 bars with the built-in defaults."
+    run = RunInfo(T0, T0 + 2 * HOUR_MS, 60_000, [("bar size", "60 s")], [note])
+    equity = [(T0, 1000.0)]
+    page = write_report(summarize([], equity, 1000.0), [], equity, tmp_path, "empty", run)
+    text = page.read_text()
+    assert f'<p class="note">{note}</p>' in text and "<h2>Refused signals (0)</h2>" in text
+
+
+def screenshot(page: Path, out: Path) -> Image.Image:
+    browser = shutil.which("chromium")
+    if browser is None:
+        pytest.skip(
+            "no chromium: `make test` installs Debian's package (scripts/install_chromium.sh)"
+        )
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--user-data-dir={out.parent / 'chromium-profile'}", "--window-size=1200,2400",
+         f"--screenshot={out}", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    return Image.open(out).convert("L")
+
+
+@pytest.mark.timeout(180)
+def test_report_renders_in_headless_chromium(tmp_path):
+    image = screenshot(write_demo(tmp_path / "report"), tmp_path / "shot.png")
+    assert image.size == (1200, 2400)
+    stats = ImageStat.Stat(image)
+    # a blank page is one colour (stddev 0); text, tables and charts spread the grey levels
+    assert stats.stddev[0] > 20, stats.stddev
+    dark = sum(image.histogram()[:128])  # text and lines
+    assert dark > 0.005 * image.size[0] * image.size[1], dark
