@@ -70,8 +70,8 @@ def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> i
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
     try:
+        setup_logging(settings.log_level, settings.log_format, settings.log_file)
         uvloop.run(job(settings))
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import sys
 
+import asyncpg
+
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import MigrationError, MigrationReport, migrate
 from db.retention import apply_policies
@@ -41,10 +43,31 @@ async def _init(settings: Settings) -> int:
         policies = []
         if report.license == "timescale" and settings.retention:
             policies = await apply_policies(conn, settings.retention)
+        grafana = await grafana_login(conn, settings.grafana_db_password)
     finally:
         await conn.close()
     print(format_init_report(report, policies, settings))
+    print(grafana)
     return 0
+
+
+async def grafana_login(conn: asyncpg.Connection, password: str) -> str:
+    """Lets Grafana's read-only role (sql/020) log in with GRAFANA_DB_PASSWORD; one line that
+    says what was done (never the password)."""
+    role = "flowline_grafana"
+    if not await conn.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", role):
+        return f"grafana: no role {role} (this DATABASE_URL role may not create roles)"
+    if not password:
+        return f"grafana: read-only role {role} (set GRAFANA_DB_PASSWORD to let it log in)"
+    # %L quotes the literal on the server: ALTER ROLE takes no bind parameters
+    statement = await conn.fetchval(
+        "SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", role, password
+    )
+    try:
+        await conn.execute(statement)
+    except asyncpg.InsufficientPrivilegeError:
+        return f"warning: GRAFANA_DB_PASSWORD is set but this role may not alter {role}"
+    return f"grafana: read-only role {role} may log in (password from GRAFANA_DB_PASSWORD)"
 
 
 def format_init_report(report: MigrationReport, policies: list[str], settings: Settings) -> str:
