@@ -7,33 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import asyncpg
 
 from strategy.cli import run_strategy
-from strategy.config import PaperParams, RiskParams, StrategySpec
+from strategy.config import PaperParams, RiskParams
 from strategy.worker import Worker
 from tests.integration.recorder.conftest import wait_until
 from tests.integration.strategy.conftest import record
-from tests.integration.strategy.test_signals_only import CHATTY
-from tests.integration.strategy.test_worker import SYMBOLS, fast_config
+from tests.integration.strategy.test_signals_only import CONFIG as SIGNALS_ONLY
+from tests.integration.strategy.test_worker import SYMBOLS
 
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = json.loads((ROOT / "sim" / "scripts" / "demo.json").read_text())
 SECONDS = 200  # the script's panic, absorption, wall and breakout once
-# Chatty signals, one position at a time and a 20 s time exit: positions open, end and are
-# refused (max_concurrent) many times, and the last one may still be open at the end.
-CONFIG = fast_config(
+# The signals-only test's chatty strategies, paper-traded, one position at a time and a 20 s
+# time exit: positions open, end and are refused (max_concurrent) many times.
+CONFIG = replace(
+    SIGNALS_ONLY,
     executor="paper",
-    strategies=(
-        StrategySpec("composite"),
-        StrategySpec("scored_imbalance", params=CHATTY),
-        StrategySpec("wall"),
-    ),
     paper=PaperParams(max_hold_ms=20_000),
     risk=RiskParams(cooldown_ms=10_000, max_concurrent=1),
-    warmup_ms=0,
 )
 
 
