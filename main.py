@@ -8,14 +8,20 @@ Commands:
   demo       simulator + recorder (+ strategy) together, offline
   db         database tools: ``db init``, ``db status``
   archive    the Parquet archive tier: ``archive run``, ``archive list``, ``archive restore``
-  status     short health summary of the database
+  status     short health check: age of each table's newest row, open holes, strategy workers
   flatten    kill switch: cancel all Flowline orders, close all Flowline positions on Binance
+
+`python main.py <command> --help` lists a command's options and the environment variables it
+reads (also from ./.env; every variable is documented in .env.example).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from typing import Any
+
+import environment
 
 # command -> module whose ``main(argv) -> int`` runs it; imported lazily so that one command's
 # dependencies never slow down or break another.
@@ -49,8 +55,21 @@ def main(argv: list[str]) -> int:
             return 2
         raise
     if command == "status":
-        rest = ["status", *rest]
+        rest = ["health", *rest]
+    if "-h" in rest or "--help" in rest:
+        return _help(command, module, rest)
     return int(module.main(rest) or 0)
+
+
+def _help(command: str, module: Any, rest: list[str]) -> int:
+    """The command's own help (argparse exits after printing it), then its environment."""
+    try:
+        code = module.main(rest)
+    except SystemExit as exc:
+        code = exc.code
+    print()
+    print(environment.help_for(command))
+    return int(code or 0)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,8 @@ class Settings:
     retention: Mapping[str, float] = field(default_factory=dict)  # table -> seconds
     archive_dir: Path = ROOT / "var" / "archive"
     archive_after: Mapping[str, float] = field(default_factory=dict)  # table -> seconds
+    log_file: Path | None = None  # LOG_FILE: append log lines there instead of stderr
+    grafana_db_password: str = field(default="", repr=False)  # db init: flowline_grafana's login
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -146,6 +148,8 @@ class Settings:
             retention=r.retention("RETENTION", ""),
             archive_dir=Path(r.text("ARCHIVE_DIR", str(ROOT / "var" / "archive"))).absolute(),
             archive_after=r.archive_after("ARCHIVE_AFTER"),
+            log_file=Path(r.text("LOG_FILE", "")).absolute() if r.text("LOG_FILE", "") else None,
+            grafana_db_password=env.get("GRAFANA_DB_PASSWORD", ""),
         )
 
 

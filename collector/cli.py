@@ -7,6 +7,7 @@ flushes every batch before exiting.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import datetime as dt
@@ -53,9 +54,13 @@ EVENT_TABLES = ("agg_trades", "depth_updates", "mark_prices", "force_orders")
 
 
 def main(argv: list[str]) -> int:
-    if argv and argv[0] in ("-h", "--help"):
-        print("usage: python main.py record   (configured by environment / .env; see .env.example)")
-        return 0
+    argparse.ArgumentParser(
+        prog="main.py record",
+        description="Record Binance USD-M futures (and with MARKETS=futures,spot, spot) market "
+        "data into TimescaleDB: trades, book diffs and snapshots, book samples, mark prices and "
+        "funding, liquidations, open interest. Runs until SIGINT/SIGTERM, then flushes. No "
+        "options: everything is configured by the environment below.",
+    ).parse_args(argv)
     return run_with_settings(_run_until_signal)
 
 
@@ -70,8 +75,8 @@ def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> i
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
     try:
+        setup_logging(settings.log_level, settings.log_format, settings.log_file)
         uvloop.run(job(settings))
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

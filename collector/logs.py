@@ -1,11 +1,16 @@
-"""Logging set-up: plain text by default, one JSON object per line with LOG_FORMAT=json."""
+"""Logging set-up: plain text by default, one JSON object per line with LOG_FORMAT=json; to
+stderr, or appended to LOG_FILE for those who run Flowline without docker or journald."""
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import sys
+from pathlib import Path
 
 import orjson
+
+from settings import SettingsError
 
 
 class JsonFormatter(logging.Formatter):
@@ -21,8 +26,14 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-def setup_logging(level: str, fmt: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+def setup_logging(level: str, fmt: str, file: Path | None = None) -> None:
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    if file is not None:
+        try:
+            # reopens the file when logrotate moves it away
+            handler = logging.handlers.WatchedFileHandler(file, encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"LOG_FILE: cannot append to {file}: {exc.strerror}") from None
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -1,22 +1,47 @@
-"""``python main.py db init|status`` and ``python main.py status``."""
+"""``python main.py db init|status`` and ``python main.py status``.
+
+``db init`` applies the schema (sql/) and the retention policies; ``db status`` is the full
+inventory (rows, sizes, chunks, compression, archive, newest row per symbol); ``status`` is the
+short health check: how old each table's newest row is, open holes, strategy workers.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import sys
+
+import asyncpg
 
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import MigrationError, MigrationReport, migrate
 from db.retention import apply_policies
-from db.status import DatabaseStatus, database_status
+from db.status import DatabaseStatus, Health, database_status, health
 from settings import Settings, SettingsError, redact_url
 
 
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    if argv[:1] == ["health"]:  # `python main.py status`
+        parser = argparse.ArgumentParser(
+            prog="main.py status",
+            description="Short health check: the age of each table's newest row, the holes "
+            "still open and each strategy worker's watermark (full inventory: db status).",
+        )
+        parser.add_argument("action", choices=["health"], help=argparse.SUPPRESS)
+        return parser.parse_args(argv)
+    parser = argparse.ArgumentParser(prog="main.py db", description="Database tools.")
+    parser.add_argument(
+        "action",
+        choices=["init", "status"],
+        help="init: apply the schema (sql/), retention policies and Grafana's role login; "
+        "status: rows, sizes, chunks, compression, archive and newest row per table and symbol",
+    )
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="main.py db", description="Database tools")
-    parser.add_argument("action", choices=["init", "status"])
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
@@ -25,6 +50,8 @@ def main(argv: list[str]) -> int:
     try:
         if args.action == "init":
             return asyncio.run(_init(settings))
+        if args.action == "health":
+            return asyncio.run(_health(settings))
         return asyncio.run(_status(settings))
     except (DatabaseUnavailable, MigrationError) as exc:
         hint = ""
@@ -41,10 +68,31 @@ async def _init(settings: Settings) -> int:
         policies = []
         if report.license == "timescale" and settings.retention:
             policies = await apply_policies(conn, settings.retention)
+        grafana = await grafana_login(conn, settings.grafana_db_password)
     finally:
         await conn.close()
     print(format_init_report(report, policies, settings))
+    print(grafana)
     return 0
+
+
+async def grafana_login(conn: asyncpg.Connection, password: str) -> str:
+    """Lets Grafana's read-only role (sql/020) log in with GRAFANA_DB_PASSWORD; one line that
+    says what was done (never the password)."""
+    role = "flowline_grafana"
+    if not await conn.fetchval("SELECT true FROM pg_roles WHERE rolname = $1", role):
+        return f"grafana: no role {role} (this DATABASE_URL role may not create roles)"
+    if not password:
+        return f"grafana: read-only role {role} (set GRAFANA_DB_PASSWORD to let it log in)"
+    # %L quotes the literal on the server: ALTER ROLE takes no bind parameters
+    statement = await conn.fetchval(
+        "SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', $1::text, $2::text)", role, password
+    )
+    try:
+        await conn.execute(statement)
+    except asyncpg.InsufficientPrivilegeError:
+        return f"warning: GRAFANA_DB_PASSWORD is set but this role may not alter {role}"
+    return f"grafana: read-only role {role} may log in (password from GRAFANA_DB_PASSWORD)"
 
 
 def format_init_report(report: MigrationReport, policies: list[str], settings: Settings) -> str:
@@ -85,6 +133,39 @@ async def _status(settings: Settings) -> int:
         await conn.close()
     print(format_status(status, settings))
     return 0
+
+
+async def _health(settings: Settings) -> int:
+    conn = await connect(settings.database_url)
+    try:
+        report = await health(conn)
+    finally:
+        await conn.close()
+    print(format_health(report, dt.datetime.now(dt.UTC)))
+    return 0
+
+
+def format_health(report: Health, now: dt.datetime) -> str:
+    if not report.newest:
+        return "no tables yet: run `python main.py db init`"
+    lines = [f"{'table':<19}{'newest row (UTC)':<25}age"]
+    for name, newest in report.newest.items():
+        when = f"{newest:%Y-%m-%d %H:%M:%S}" if newest else "no rows"
+        age = _age(now - newest) if newest else ""
+        lines.append(f"{name:<19}{when:<25}{age}")
+    lines.append(f"open holes: {report.open_holes} (SELECT * FROM data_gaps WHERE status = 'open')")
+    for worker, processed in report.workers.items():
+        lines.append(f"strategy worker {worker}: bars done up to {processed:%Y-%m-%d %H:%M:%S} "
+                     f"({_age(now - processed)} ago)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _age(delta: dt.timedelta) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def format_status(status: DatabaseStatus, settings: Settings) -> str:

@@ -126,3 +126,31 @@ async def _newest_per_symbol(conn: asyncpg.Connection, table: str) -> dict[str, 
         """  # table names come from the catalog, never from input
     )
     return {r["symbol"]: r["newest"] for r in rows}
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``python main.py status`` reports: is data arriving, are holes open, are workers up."""
+
+    newest: dict[str, dt.datetime | None]  # hypertable -> its newest row over every symbol
+    open_holes: int
+    workers: dict[str, dt.datetime]  # strategy worker -> processed watermark
+
+
+async def health(conn: asyncpg.Connection) -> Health:
+    names = await conn.fetch(
+        "SELECT hypertable_name FROM timescaledb_information.hypertables"
+        " WHERE hypertable_schema = 'public' ORDER BY hypertable_name"
+    )
+    newest = {}
+    for row in names:
+        per_symbol = await _newest_per_symbol(conn, row["hypertable_name"])
+        newest[row["hypertable_name"]] = max(per_symbol.values(), default=None)
+    holes = 0
+    if await conn.fetchval("SELECT to_regclass('data_gaps') IS NOT NULL"):
+        holes = await conn.fetchval("SELECT count(*) FROM data_gaps WHERE status = 'open'")
+    workers = {}
+    if await conn.fetchval("SELECT to_regclass('strategy_state') IS NOT NULL"):
+        rows = await conn.fetch("SELECT worker, processed FROM strategy_state ORDER BY worker")
+        workers = {r["worker"]: r["processed"] for r in rows}
+    return Health(newest, holes, workers)

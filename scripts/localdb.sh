@@ -12,7 +12,8 @@
 # peer authentication (the server's OS user, and root); the app role `flowline` (no superuser,
 # owns the tables it writes) over TCP on 127.0.0.1 with a generated password kept in
 # var/pg/pgpass (mode 0600, libpq's passfile format; the URL names the file, not the password).
-# No replication entries. A cluster made by the earlier version of this script (trust for
+# No replication entries; Grafana's read-only role `flowline_grafana` exists without a login.
+# A cluster made by the earlier version of this script (trust for
 # everyone, `flowline` the superuser) is converted in place by `start`, keeping its data.
 # FLOWLINE_PGHOME moves the whole cluster elsewhere (tests build a throw-away one).
 set -euo pipefail
@@ -166,6 +167,11 @@ ALTER ROLE $DB_USER NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRL
 SELECT format('CREATE DATABASE %I', '$DB_NAME')
     WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
 GRANT CONNECT, TEMPORARY, CREATE ON DATABASE $DB_NAME TO $DB_USER;
+-- Grafana's read-only role (sql/020 grants it SELECT; the app role may not create roles)
+SELECT 'CREATE ROLE flowline_grafana NOLOGIN'
+    WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'flowline_grafana') \gexec
+COMMENT ON ROLE flowline_grafana IS
+    'Grafana''s read-only role: SELECT on the tables and views of public; LOGIN and password from GRAFANA_DB_PASSWORD at db init';
 SQL
     sql_as "$ADMIN" "$DB_NAME" >/dev/null <<'SQL'
 GRANT USAGE, CREATE ON SCHEMA public TO flowline;

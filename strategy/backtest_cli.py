@@ -27,7 +27,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--start", type=_when, help="UTC, e.g. 2026-11-01 or 2026-11-01T12:00")
     p.add_argument("--end", type=_when, help="UTC, exclusive (default: the last recorded trade)")
     p.add_argument("--strategy", action="append", help="run only these (repeatable)")
-    p.add_argument("--config", type=Path, default=os.environ.get("STRATEGY_CONFIG") or None)
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=os.environ.get("STRATEGY_CONFIG") or None,
+        help="TOML file (default: $STRATEGY_CONFIG, else built-in defaults; the demo's is "
+        "strategy/demo.toml)",
+    )
     p.add_argument("--preset", help="strategy/presets/NAME.toml: " + ", ".join(presets()))
     p.add_argument("--out", type=Path, default=Path("var/backtest"), help="report directory")
     return p.parse_args(argv)

@@ -78,8 +78,8 @@ def run_job(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, settings.log_format)
     try:
+        setup_logging(settings.log_level, settings.log_format, settings.log_file)
         uvloop.run(job(settings))
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
