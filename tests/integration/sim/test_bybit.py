@@ -300,3 +300,31 @@ async def test_binance_side_unchanged_when_bybit_is_on():
         await sim.advance(2000)
         await sim.stop()
     assert plain.truth.agg_trades == both.truth.agg_trades
+
+
+async def test_control_api_steers_the_bybit_side(bybit_sim, http):
+    async def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        async with http.post(bybit_sim.http_url + path, json=body) as response:
+            assert response.status == 200, await response.text()
+            return await response.json()
+
+    async with http.ws_connect(bybit_sim.bybit_ws_url) as ws:
+        await send(ws, {"op": "subscribe", "args": ["orderbook.50.BTCUSDT"]})
+        await post("/sim/bybit/skip_deltas", {"symbol": "BTCUSDT", "count": 1, "depth": 50})
+        await bybit_sim.advance(500)
+        await post("/sim/bybit/restart", {"symbol": "BTCUSDT"})
+        frames = frames_of(await drain_text(ws))
+    us = [f["data"]["u"] for f in frames]
+    assert us[-1] == 1 and 2 in [b - a for a, b in pairwise(us[:-1])]
+    await post("/sim/bybit/turnover", {"symbol": "ETHUSDT", "turnover24h": "123.5"})
+    tickers = await get(http, bybit_sim, "/v5/market/tickers?category=linear&symbol=ETHUSDT")
+    assert tickers["result"]["list"][0]["turnover24h"] == "123.5"
+    async with http.get(bybit_sim.http_url + "/sim/truth/bybit/book?symbol=BTCUSDT") as r:
+        assert (await r.json())["u"] == 1
+    async with http.get(bybit_sim.http_url + "/sim/truth/bybit/trades?symbol=BTCUSDT") as r:
+        assert await r.json() == bybit_sim.bybit_truth.trades["BTCUSDT"]
+    await post("/sim/bybit/ban", {"seconds": 60})
+    async with http.get(bybit_sim.http_url + "/v5/market/tickers?category=linear") as r:
+        assert r.status == 403
+    async with http.post(bybit_sim.http_url + "/sim/bybit/restart", json={"symbol": "X"}) as r:
+        assert r.status == 400

@@ -8,7 +8,7 @@ import datetime as dt
 from collector.venues.bybit import parse
 from collector.venues.bybit.book import BybitBook, Gap, Outcome
 from collector.venues.bybit.rows import BookRow
-from tests.unit.collector.venues.bybit_frames import (
+from tests.bybit_frames import (
     EPOCH_MS,
     at,
     bybit_market,

@@ -11,7 +11,7 @@ import pytest
 
 from collector.venues.bybit import parse
 from collector.venues.bybit.rows import TickerRow
-from tests.unit.collector.venues.bybit_frames import (
+from tests.bybit_frames import (
     EPOCH_MS,
     at,
     bybit_market,
