@@ -9,7 +9,8 @@ The client drives everything with ``{"op": ..., "args": [...], "req_id": ...}``:
   subscription gets its snapshot right after the ack, on that connection only.
 - ``ping``: answered ``{"success": true, "ret_msg": "pong", ..., "op": "ping"}``. Bybit wants one
   about every 20 s and closes a connection it has not heard from for ``idle_timeout`` seconds
-  (about 10 minutes); the server itself never pings.
+  (about 10 minutes; only JSON messages count, protocol pings are answered but do not); the
+  server itself never pings.
 
 Data frames are the bare payloads (no ``{"stream","data"}`` wrapper).
 """
@@ -45,7 +46,10 @@ class BybitConnection(Connection):
     def __init__(self, ws: web.WebSocketResponse, request: web.Request, feed: BybitFeed) -> None:
         super().__init__(ws, request, BYBIT, False, feed.hub)
         self.conn_id = str(uuid.uuid4())
-        self.heard = time.monotonic()
+        self.heard = time.monotonic()  # the last JSON message from the client
+
+    def announce_shutdown(self) -> None:
+        """Bybit sends no notice before maintenance (Binance spot's serverShutdown)."""
 
 
 def ack(connection: BybitConnection, op: str, req_id: Any, error: str = "") -> dict[str, Any]:
