@@ -427,6 +427,14 @@ def rest_result(body: Any) -> Payload:
     return result
 
 
+def page(result: Payload) -> tuple[list[Payload], str]:
+    """A paged REST result's entries and the cursor of the next page ("" after the last)."""
+    entries = result["list"]
+    if not isinstance(entries, list):
+        raise TypeError("Bybit REST list is not an array")
+    return entries, str(result.get("nextPageCursor") or "")
+
+
 def instrument(d: Payload) -> InstrumentRow:
     """One entry of ``/v5/market/instruments-info?category=linear``.
 
