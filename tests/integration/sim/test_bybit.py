@@ -328,3 +328,12 @@ async def test_control_api_steers_the_bybit_side(bybit_sim, http):
         assert r.status == 403
     async with http.post(bybit_sim.http_url + "/sim/bybit/restart", json={"symbol": "X"}) as r:
         assert r.status == 400
+
+
+async def test_topics_over_21000_characters_are_refused(bybit_sim, http):
+    async with http.ws_connect(bybit_sim.bybit_ws_url) as ws:
+        many = [f"tickers.COIN{i:05d}USDT" for i in range(1001)]  # 21,021 characters
+        reply = await send(ws, {"op": "subscribe", "args": many})
+        assert reply["success"] is False and "21000" in reply["ret_msg"]
+        ok = await send(ws, {"op": "subscribe", "args": ["tickers.BTCUSDT"]})
+        assert ok["success"] is True  # nothing of the refused request was kept
