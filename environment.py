@@ -48,6 +48,9 @@ VARIABLES = {
     "STRATEGY_SYMBOLS": "symbols to trade, or top:N (default: what the recorder records)",
     "EXECUTION": "off (signals only), paper or binance",
     "WEBHOOK_URL": "POST each signal as JSON to this URL",
+    "TELEGRAM_BOT_TOKEN": "Telegram bot token: signals, exits and reports to a chat (never logged)",
+    "TELEGRAM_CHAT_ID": "the chat the bot writes to (set with TELEGRAM_BOT_TOKEN)",
+    "TELEGRAM_API_URL": "Bot API base (default https://api.telegram.org)",
     "STRATEGY_METRICS_HOST": "bind address of the worker's /health and /metrics",
     "STRATEGY_METRICS_PORT": "their port (default 9109)",
     # Binance execution
@@ -79,6 +82,7 @@ _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRE
                 "GAP_HOLD_MAX")  # fmt: skip
 _WRITING = ("BATCH_MAX_ROWS", "BATCH_MAX_MS", "QUEUE_MAX_ROWS", "SPOOL_DIR", "SPOOL_MAX_BYTES")
 _STRATEGY = ("STRATEGY_CONFIG", "STRATEGY_SYMBOLS", "EXECUTION", "WEBHOOK_URL",
+             "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL",
              "STRATEGY_METRICS_HOST", "STRATEGY_METRICS_PORT")  # fmt: skip
 COMMANDS: dict[str, tuple[str, ...]] = {
     "record": (

@@ -31,6 +31,7 @@ from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig, fingerprint
 from strategy.engine import Engine, Outputs
+from strategy.notify import Notifiers
 from strategy.signals import Signal
 from strategy.source import (
     WINDOW_MS,
@@ -39,8 +40,8 @@ from strategy.source import (
     infer_tick_size,
     setup_reader,
 )
+from strategy.telegram import TelegramConfig
 from strategy.warmup import warm_up
-from strategy.webhook import Webhook
 
 log = logging.getLogger("flowline.strategy")
 STALL_MS = 5_000
@@ -90,7 +91,7 @@ class Worker:
         self._followed_at = 0.0  # when the recorder's universe was last read
         self.state = WorkerState()
         self.engine: Engine | None = None
-        self.webhook: Webhook | None = None
+        self.notify: Notifiers | None = None
         self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -104,10 +105,8 @@ class Worker:
                 await setup_reader(conn)
             await listener.add_listener(ROWS_CHANNEL, lambda *_: self._wake.set())
             await listener.add_listener(COMMITTED_CHANNEL, self._on_committed)
-            if self.config.webhook_url:
-                self.webhook = Webhook(self.config.webhook_url)
-                self.webhook.start()
-                _export_webhook_counters(self.webhook)
+            self.notify = Notifiers(self.config.webhook_url, TelegramConfig.from_env())
+            self.notify.start()
             if self.config.executor == "binance" and self.exchange is None:
                 # made once: it outlives the restarts a database outage causes, so the exchange
                 # is watched throughout (closed by `close()` when the worker stops for good)
@@ -119,8 +118,8 @@ class Worker:
                 if not await self._step(reader, writer):
                     await self._sleep(stop)
         finally:
-            if self.webhook is not None:
-                await self.webhook.close()
+            if self.notify is not None:
+                await self.notify.close()
             if stop.is_set():
                 await self.close()
             for conn in (listener, writer, reader):
@@ -301,8 +300,10 @@ class Worker:
                 signal.strategy, signal.symbol, signal.side.value, signal.entry, signal.stop,
                 list(signal.targets), signal.quality.value, decision.reason,
             )  # fmt: skip
-            if self.webhook is not None:
-                self.webhook.send(store.signal_json(signal, decision))
+            if self.notify is not None:
+                self.notify.signal(signal, decision, self._hold_ms(signal))
+        for trade in out.closed if self.notify is not None else ():
+            self.notify.closed(trade)
         for position in out.positions.values():
             for fill in position.fills if self.config.executor == "paper" else ():
                 metrics.FILLS.labels(fill.kind).inc()  # (EXECUTION=off: hypothetical, not fills)
@@ -311,6 +312,12 @@ class Worker:
             state.open_positions = len(self.engine.paper.positions)
         if self.on_step is not None:
             self.on_step(out)
+
+    def _hold_ms(self, signal: Signal) -> int:
+        """How long the signal's position may be held (its time exit; 0: no limit)."""
+        exits = self.engine.exits.get(signal.strategy) if self.engine is not None else None
+        default = self.config.paper.max_hold_ms
+        return exits.hold_ms(signal.quality.value, default) if exits is not None else default
 
     def _on_committed(self, conn: object, pid: int, channel: str, payload: str) -> None:
         try:
@@ -372,8 +379,3 @@ def _merge(first: Outputs, then: Outputs) -> Outputs:
     first.closed += then.closed
     first.equity += then.equity
     return first
-
-
-def _export_webhook_counters(webhook: Webhook) -> None:
-    for outcome in ("sent", "failed", "dropped"):
-        metrics.WEBHOOK.labels(outcome).set_function(lambda o=outcome: getattr(webhook, o))

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 QUIET = {"episodes": [{"kind": "quiet", "start": 0, "duration": 20}]}
 ENV = {"PYTHONWARNINGS": "ignore"}  # the child's own output only
 NO_KEYS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "STRATEGY_SYMBOLS", "STRATEGY_CONFIG",
-           "EXECUTION", "SYMBOLS")  # fmt: skip
+           "EXECUTION", "SYMBOLS", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")  # fmt: skip
 STRATEGIES = "composite, macd_book, scored_imbalance, wall"
 
 
@@ -67,9 +67,11 @@ async def test_a_bad_strategy_config_is_one_line_and_exit_2(tmp_path: Path):
         runs.append(cli("strategy", "--config", str(path)))
     runs.append(cli("strategy", env={"EXECUTION": "binance"}))
     runs.append(cli("strategy", env={"STRATEGY_SYMBOLS": "top:0"}))
+    runs.append(cli("strategy", env={"TELEGRAM_BOT_TOKEN": "1:SECRET"}))
     expected = [line for _, line in CONFIG_ERRORS] + [
         "BINANCE_API_KEY is required to trade on Binance (EXECUTION=binance, flatten)",
         "STRATEGY_SYMBOLS=top:N needs 1 <= N <= 1000, got 'top:0'",
+        "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID are set together",
     ]
     for (code, lines), line in zip(await asyncio.gather(*runs), expected, strict=True):
         assert (code, lines) == (2, [f"error: {line}"])
