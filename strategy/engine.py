@@ -18,6 +18,7 @@ from strategy.filters import SymbolFilters
 from strategy.paper import PaperExecutor, Position, closed_trade
 from strategy.pipeline import SymbolPipeline
 from strategy.risk import Decision, RiskManager
+from strategy.screen import Gate
 from strategy.signals import Signal
 from strategy.snapshot import Snapshot
 from strategy.source import DEPTH, LIQUIDATION, MARK, OPEN_INTEREST, SNAPSHOT, SymbolRows
@@ -76,6 +77,8 @@ class Engine:
         tracked = config.executor in ("paper", "off")
         self.paper = PaperExecutor(config.paper, filters) if tracked else None
         self.exits = {spec.name: spec.exits for spec in config.strategies}
+        # [universe]: the callers add its checks (strategy/screen.py run_checks) before feeding
+        self.gate = Gate(config.universe) if config.universe.active else None
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
         # newest depth diff and mark price seen per symbol: is it still being recorded?
@@ -168,13 +171,16 @@ class Engine:
             for snap in self.pipelines[symbol].close_bars(boundary):
                 if emit:
                     out.snapshots.append(snap)
+                if self.gate is not None:
+                    self.gate.on_bar(snap)
                 self._strategy_exit(snap, out)
                 for strategy in self.strategies[symbol]:
                     signal = strategy.on_bar(snap)
                     if signal is not None and emit:
                         candidates.append(signal)
         for signal in candidates:
-            decision = self.risk.decide(signal)
+            excluded = self.gate.refusal(signal.symbol, boundary) if self.gate else None
+            decision = Decision(False, excluded) if excluded else self.risk.decide(signal)
             out.signals.append((signal, decision))
             if decision.accepted and self.paper is not None:
                 exits = self.exits.get(signal.strategy)

@@ -31,7 +31,9 @@ from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig, fingerprint
 from strategy.engine import Engine, Outputs
+from strategy.live_report import ReportScheduler
 from strategy.notify import Notifiers
+from strategy.screen import run_checks
 from strategy.signals import Signal
 from strategy.source import (
     WINDOW_MS,
@@ -92,6 +94,7 @@ class Worker:
         self.state = WorkerState()
         self.engine: Engine | None = None
         self.notify: Notifiers | None = None
+        self.reports: ReportScheduler | None = None  # made once, with the notifiers
         self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -107,6 +110,9 @@ class Worker:
             await listener.add_listener(COMMITTED_CHANNEL, self._on_committed)
             self.notify = Notifiers(self.config.webhook_url, TelegramConfig.from_env())
             self.notify.start()
+            if self.reports is None:
+                self.reports = ReportScheduler(self.config)
+            self.reports.notify = self.notify
             if self.config.executor == "binance" and self.exchange is None:
                 # made once: it outlives the restarts a database outage causes, so the exchange
                 # is watched throughout (closed by `close()` when the worker stops for good)
@@ -166,6 +172,7 @@ class Worker:
             for symbol in set(self.engine.paper.positions) - set(symbols):
                 _merge(self._pending, self.engine.drop_symbol(symbol, processed))
         self.state.processed_ms = processed
+        await self._report(reader, processed)
         resumes = dt.datetime.fromtimestamp(processed / 1000, dt.UTC)
         log.info(
             "strategy worker resumes at %s on %s (%d open positions restored)",
@@ -246,6 +253,9 @@ class Worker:
         if until <= state.processed_ms:
             return False
         rows = await fetch_range(reader, engine.symbols, state.processed_ms, until)
+        if engine.gate is not None:  # the universe checks these bars are judged by
+            symbols = list(engine.symbols)
+            await run_checks(reader, engine.gate, symbols, state.processed_ms, until, bar)
         if self.exchange is not None:  # positions the exchange closed free their risk slot
             for symbol, pnl in self.exchange.take_closed():  # a loss counts towards the cooldown
                 if symbol in engine.risk.open:
@@ -266,10 +276,20 @@ class Worker:
         metrics.DB_UP.set(1)
         state.db_ok = True
         self._after_commit(out, until, newest, received)
+        await self._report(reader, until)
         for signal, decision in out.signals:
             if decision.accepted:
                 self._enter(signal, decision.qty)
         return True
+
+    async def _report(self, reader: asyncpg.Connection, processed: int) -> None:
+        """The daily/weekly reports due now; a file that cannot be written is logged, not
+        retried (the worker goes on trading)."""
+        if self.reports is not None:
+            try:
+                await self.reports.tick(reader, processed)
+            except OSError as exc:
+                log.error("report not written: %s", exc)
 
     def _enter(self, signal: Signal, qty: float) -> None:
         """On the exchange, in the background: an entry may wait on a LIMIT order."""

@@ -46,6 +46,8 @@ CONFIG_ERRORS = [
     ("[worker]\nsettle = 'soon'\n",
      "[worker] settle: 'soon' is not a duration like 30s, 12h or 7d"),
     ("[risk]\ncooldown_ms = 5\n", "[risk] cooldown_ms: unknown setting (use cooldown)"),
+    ("[worker]\nreports = ['hourly']\n",
+     """[worker] reports: expected a list of "daily", "weekly" (or []), got ['hourly']"""),
     ("[strategies.walls]\nenabled = true\n",
      f"[strategies.walls]: unknown strategy (known: {STRATEGIES})"),
     ("[strategies.wall.params]\nerosion_mn = 0.3\n",
