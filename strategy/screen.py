@@ -89,7 +89,7 @@ def _minimums(p: UniverseParams, m: Measure) -> str | None:
 
 
 _DAY = """
-SELECT symbol, sum(quote_volume) AS volume, sum(trades) AS trades,
+SELECT symbol, sum(quote_volume)::float8 AS volume, sum(trades)::bigint AS trades,
        first(open, bucket) AS open, last(close, bucket) AS close
 FROM candles_1m WHERE symbol = ANY($1) AND market = 'usdm' AND bucket >= $2 AND bucket < $3
 GROUP BY symbol"""

@@ -36,7 +36,8 @@ async def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[
 
 CONFIG_ERRORS = [
     ("[indicator]\nbar = '1s'\n",
-     "[indicator]: unknown section (allowed: worker, indicators, risk, paper, strategies)"),
+     "[indicator]: unknown section (allowed: worker, indicators, risk, paper, universe, "
+     "strategies)"),
     ("[risk]\nequity = -5\n", "[risk] equity: expected > 0, got -5"),
     ("[risk]\nrisk_per_trade = -0.01\n",
      "[risk] risk_per_trade: expected > 0 and <= 1 (a fraction of equity), got -0.01"),
@@ -46,6 +47,9 @@ CONFIG_ERRORS = [
     ("[worker]\nsettle = 'soon'\n",
      "[worker] settle: 'soon' is not a duration like 30s, 12h or 7d"),
     ("[risk]\ncooldown_ms = 5\n", "[risk] cooldown_ms: unknown setting (use cooldown)"),
+    ("[universe]\nmin_volume = 5\n",
+     "[universe] min_volume: unknown setting (allowed: check, min_volume_24h, min_open_interest, "
+     "max_spread_pct, min_score, gainers, losers, emergency_spread_pct)"),
     ("[worker]\nreports = ['hourly']\n",
      """[worker] reports: expected a list of "daily", "weekly" (or []), got ['hourly']"""),
     ("[strategies.walls]\nenabled = true\n",

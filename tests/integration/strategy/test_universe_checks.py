@@ -4,13 +4,16 @@ check time count; volume, change, open interest, spread, depth and status by han
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 
 import asyncpg
 import pytest
 
-from strategy.config import UniverseParams
+from strategy.config import StrategySpec, UniverseParams
 from strategy.screen import judge, measure
 from strategy.source import setup_reader
+from tests.integration.strategy.test_signals_only import CHATTY
+from tests.integration.strategy.test_worker import _assert_backtest_agrees, _run_live, fast_config
 
 T = int(dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC).timestamp() * 1000)
 HOUR, MINUTE = 3_600_000, 60_000
@@ -71,10 +74,23 @@ async def test_figures_from_the_rows_before_the_check(strategy_db):
     mid = (110.0 + 110.05) / 2  # the newest book: levels within 1 % of its mid
     assert a.depth == pytest.approx(110 * 1 + 109.5 * 2 + 110.05 + 111) and mid * 0.99 < 109.5
     assert a.atr_pct == pytest.approx((0 + 2) / 2 / 112 * 100)  # hourly ranges 0 and 2
-    assert a.status == "TRADING"
+    assert a.status == "TRADING" and isinstance(a.trades_24h, int) and 0 < a.score < 100
     assert (b.volume_24h, b.change_pct, b.open_interest, b.spread_pct, b.status) == (
         0.0, None, None, None, "SETTLING")  # fmt: skip
     p = UniverseParams(min_volume_24h=1000.0, min_open_interest=6000.0, max_spread_pct=0.2)
     assert judge(p, measures) == {"BBBUSDT": "not_trading"}
     assert judge(UniverseParams(max_spread_pct=0.1), measures) == {
         "AAAUSDT": "wide_spread", "BBBUSDT": "not_trading"}  # fmt: skip
+
+
+async def test_live_and_backtest_refuse_the_same_signals(record_session, strategy_db):
+    """A paper worker with the top gainer only (checked every simulated minute) over a recorded
+    session, then a backtest of it: the same signals refused for the same reasons."""
+    chatty = StrategySpec("scored_imbalance", params=CHATTY)
+    config = fast_config(executor="paper", strategies=(chatty,),
+                         universe=UniverseParams(check_ms=MINUTE, gainers=1))  # fmt: skip
+    live, signals, final = await _run_live(record_session, strategy_db, config)
+    await _assert_backtest_agrees(strategy_db, config, live, signals, final)
+    decisions = Counter(r["decision"] for r in signals)
+    assert decisions["universe_not_a_mover"] > 0, decisions
+    assert sum(n for d, n in decisions.items() if not d.startswith("universe_")) > 0, decisions
