@@ -51,6 +51,7 @@ VARIABLES = {
     "TELEGRAM_BOT_TOKEN": "Telegram bot token: signals, exits and reports to a chat (never logged)",
     "TELEGRAM_CHAT_ID": "the chat the bot writes to (set with TELEGRAM_BOT_TOKEN)",
     "TELEGRAM_API_URL": "Bot API base (default https://api.telegram.org)",
+    "TELEGRAM_MIN_INTERVAL": "seconds between Telegram messages (default 1; a group: 3)",
     "STRATEGY_METRICS_HOST": "bind address of the worker's /health and /metrics",
     "STRATEGY_METRICS_PORT": "their port (default 9109)",
     # Binance execution
@@ -82,7 +83,7 @@ _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRE
                 "GAP_HOLD_MAX")  # fmt: skip
 _WRITING = ("BATCH_MAX_ROWS", "BATCH_MAX_MS", "QUEUE_MAX_ROWS", "SPOOL_DIR", "SPOOL_MAX_BYTES")
 _STRATEGY = ("STRATEGY_CONFIG", "STRATEGY_SYMBOLS", "EXECUTION", "WEBHOOK_URL",
-             "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL",
+             "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL", "TELEGRAM_MIN_INTERVAL",
              "STRATEGY_METRICS_HOST", "STRATEGY_METRICS_PORT")  # fmt: skip
 COMMANDS: dict[str, tuple[str, ...]] = {
     "record": (

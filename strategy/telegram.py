@@ -37,11 +37,13 @@ class TelegramConfig:
     token: str = field(repr=False)
     chat_id: str
     api_url: str = API_URL
+    min_interval: float = 1.0  # seconds between messages (Telegram: ~1/s per chat, 20/min a group)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> TelegramConfig | None:
         """TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID (both or neither; None: no Telegram) and
-        TELEGRAM_API_URL (plain http only to loopback: the token travels in the path)."""
+        TELEGRAM_API_URL (plain http only to loopback: the token travels in the path) and
+        TELEGRAM_MIN_INTERVAL (seconds between messages)."""
         env = os.environ if env is None else env
         token = env.get("TELEGRAM_BOT_TOKEN", "").strip()
         chat = env.get("TELEGRAM_CHAT_ID", "").strip()
@@ -57,7 +59,17 @@ class TelegramConfig:
             raise SettingsError(f"TELEGRAM_API_URL={printable(url, 100)!r}: expected https://host")
         if parts.scheme == "http" and not _loopback(parts.hostname):
             raise SettingsError("TELEGRAM_API_URL: plain http only to loopback (the token is sent)")
-        return cls(token, chat, url)
+        return cls(token, chat, url, _interval(env.get("TELEGRAM_MIN_INTERVAL", "").strip()))
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text) if text else 1.0
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise SettingsError(f"TELEGRAM_MIN_INTERVAL={printable(text, 40)!r}: expected seconds >= 0")
+    return value
 
 
 def _loopback(host: str) -> bool:
@@ -81,7 +93,7 @@ class Telegram(Webhook):
         max_attempts: int = 5,
         backoff_initial: float = 1.0,
         backoff_max: float = 30.0,
-        min_interval: float = 1.0,
+        min_interval: float | None = None,
         max_retry_after: float = 300.0,
     ) -> None:
         super().__init__(
@@ -89,7 +101,7 @@ class Telegram(Webhook):
             max_attempts=max_attempts, backoff_initial=backoff_initial, backoff_max=backoff_max,
         )  # fmt: skip
         self.chat_id = config.chat_id
-        self.min_interval = min_interval
+        self.min_interval = config.min_interval if min_interval is None else min_interval
         self.max_retry_after = max_retry_after
         self.rate_limited = 0  # 429 answers
         self._last_post = -float("inf")

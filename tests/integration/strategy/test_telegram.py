@@ -9,15 +9,19 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import asyncpg
 import orjson
 import pytest
 from aiohttp import web
 
+from strategy.config import PaperParams, StrategySpec
 from strategy.notify import Notifiers, exit_text, signal_text
 from strategy.risk import Decision
 from strategy.signals import Quality, Side, Signal
 from strategy.telegram import MAX_TEXT, Telegram, TelegramConfig
 from strategy.trades import ClosedTrade
+from tests.integration.strategy.test_signals_only import CHATTY
+from tests.integration.strategy.test_worker import _run_live, fast_config
 
 TOKEN = "123456:SECRET-t0ken_value"
 FAST = {"max_attempts": 4, "backoff_initial": 0.01, "backoff_max": 0.05, "min_interval": 0.0}
@@ -184,3 +188,29 @@ async def test_the_token_comes_from_the_environment_only():
     config = TelegramConfig.from_env({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHAT_ID": "42"})
     assert config is not None and config.api_url == "https://api.telegram.org"
     assert "SECRET" not in repr(config)
+
+
+async def test_a_live_worker_sends_its_accepted_signals_and_closed_trades(
+    record_session, strategy_db, bot_api, monkeypatch
+):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_CHAT_ID", "42")
+    monkeypatch.setenv("TELEGRAM_API_URL", bot_api.base)
+    monkeypatch.setenv("TELEGRAM_MIN_INTERVAL", "0")
+    config = fast_config(executor="paper", paper=PaperParams(max_hold_ms=20_000),
+                         strategies=(StrategySpec("scored_imbalance", params=CHATTY),))  # fmt: skip
+    _, signals, _ = await _run_live(record_session, strategy_db, config)
+    conn = await asyncpg.connect(strategy_db)
+    try:
+        closed = await conn.fetch(
+            "SELECT position_id FROM positions WHERE status = 'closed' AND entry_price IS NOT NULL"
+        )
+    finally:
+        await conn.close()
+    texts = [b["text"] for _, _, b in bot_api.requests]
+    ids = {kind: [t.splitlines()[-1].removeprefix("id ") for t in texts if t.startswith(kind)]
+           for kind in ("ENTRY", "EXIT")}  # fmt: skip
+    accepted = [str(r["signal_id"]) for r in signals if r["decision"] == "accepted"]
+    assert accepted and sorted(ids["ENTRY"]) == sorted(accepted)
+    assert closed and sorted(ids["EXIT"]) == sorted(str(r["position_id"]) for r in closed)
+    assert len(texts) == len(accepted) + len(closed)
