@@ -80,6 +80,10 @@ class RiskParams:
     )
     cooldown_after_losses: int = 3
     cooldown_ms: int = 1_800_000
+    # refuse a signal whose symbol's bar returns correlate beyond this (either sign) with a
+    # symbol holding a position, over the last `correlation_bars` bars (0: off)
+    max_correlation: float = 0.0
+    correlation_bars: int = 96
 
     def __post_init__(self) -> None:
         if self.sizing not in SIZINGS:
@@ -230,6 +234,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "max_concurrent": (1, 1e9, ">= 1"),
     "cooldown_after_losses": (1, 1e9, ">= 1"),
     "cooldown_ms": (0, 1e15, ">= 0"),
+    "max_correlation": (0, 1.0, ">= 0 and <= 1 (0: off)"),
+    "correlation_bars": (4, 1e6, ">= 4"),
     "wall_k_mult": (1.0, 1e9, ">= 1 (times the median level)"),
     "footprint_min_volume": (0, 1e18, ">= 0"),
     "footprint_ratio": (1.0, 1e9, ">= 1"),
@@ -447,6 +453,8 @@ def fingerprint(config: StrategyConfig) -> str:
     # them still matches (it would otherwise have to --reset after an upgrade).
     if shaping["indicators"]["wall_baseline"] == "median":
         del shaping["indicators"]["wall_baseline"]
+    if shaping["risk"]["max_correlation"] == 0 and shaping["risk"]["correlation_bars"] == 96:
+        del shaping["risk"]["max_correlation"], shaping["risk"]["correlation_bars"]
     if shaping["universe"] == asdict(UniverseParams()):
         del shaping["universe"]
     for spec in shaping["strategies"]:

@@ -173,6 +173,8 @@ class Engine:
                     out.snapshots.append(snap)
                 if self.gate is not None:
                     self.gate.on_bar(snap)
+                if self.risk.correlations is not None and snap.close is not None:
+                    self.risk.correlations.add(symbol, snap.time_ms, snap.close)
                 self._strategy_exit(snap, out)
                 for strategy in self.strategies[symbol]:
                     signal = strategy.on_bar(snap)

@@ -9,7 +9,7 @@ from collections import Counter
 import asyncpg
 import pytest
 
-from strategy.config import StrategySpec, UniverseParams
+from strategy.config import RiskParams, StrategySpec, UniverseParams
 from strategy.screen import judge, measure
 from strategy.source import setup_reader
 from tests.integration.strategy.test_signals_only import CHATTY
@@ -94,3 +94,14 @@ async def test_live_and_backtest_refuse_the_same_signals(record_session, strateg
     decisions = Counter(r["decision"] for r in signals)
     assert decisions["universe_not_a_mover"] > 0, decisions
     assert sum(n for d, n in decisions.items() if not d.startswith("universe_")) > 0, decisions
+
+
+async def test_live_and_backtest_refuse_the_same_correlated_signals(record_session, strategy_db):
+    """max_correlation over the engine's own bars: the live worker and its backtest agree."""
+    chatty = StrategySpec("scored_imbalance", params=CHATTY)
+    risk = RiskParams(max_correlation=0.01, correlation_bars=10, cooldown_ms=0)
+    config = fast_config(executor="paper", strategies=(chatty,), risk=risk)
+    live, signals, final = await _run_live(record_session, strategy_db, config)
+    await _assert_backtest_agrees(strategy_db, config, live, signals, final)
+    decisions = Counter(r["decision"] for r in signals)
+    assert decisions["max_correlation"] > 0 and decisions["accepted"] > 0, decisions

@@ -53,6 +53,7 @@ def test_the_presets_follow_their_documents():
     u = config.universe  # §3 universe minimums, checked hourly
     assert (u.min_volume_24h, u.min_open_interest, u.max_spread_pct) == (50e6, 10e6, 0.02)
     assert (u.check_ms, u.emergency_spread_pct) == (3_600_000, 0.02)
+    assert (config.risk.max_correlation, config.risk.correlation_bars) == (0.6, 16)
 
     config, p = params("macd_book")  # 003 OrderBook Analysis Settings
     assert (p.max_spread_pct, p.min_liquidity_depth, p.big_wall_threshold) == (0.3, 15, 5000.0)

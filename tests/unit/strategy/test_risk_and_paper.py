@@ -117,3 +117,29 @@ def test_config_file_and_environment(tmp_path: Path):
     path.write_text("[risk]\nmax_concurent = 2\n")
     with pytest.raises(SettingsError, match=r"\[risk\] max_concurent"):
         load_config(path, env={})
+
+
+def test_a_signal_correlated_with_an_open_position_is_refused():
+    risk = RiskManager(RiskParams(max_correlation=0.6, correlation_bars=8, max_exposure=100))
+    assert risk.correlations is not None
+    moves = [1.0, -2.0, 0.5, 3.0, -1.0, 2.0, -0.5, 1.5]
+    price = {"BTCUSDT": 100.0, "ETHUSDT": 50.0, "XRPUSDT": 1.0, "SOLUSDT": 20.0}
+    for i, move in enumerate([0.0, *moves]):
+        price["BTCUSDT"] *= 1 + move / 100
+        price["ETHUSDT"] *= 1 + 0.8 * move / 100  # the same moves, smaller
+        price["XRPUSDT"] *= 1 - move / 100  # the opposite moves: correlated too (-1)
+        price["SOLUSDT"] *= 1 + (0.5 if i % 2 else -0.5) / 100  # its own rhythm
+        for symbol, close in price.items():
+            risk.correlations.add(symbol, T0 + i * 60_000, close)
+    assert risk.correlations.between("BTCUSDT", "ETHUSDT") == pytest.approx(1.0)
+    assert risk.correlations.between("BTCUSDT", "XRPUSDT") == pytest.approx(-1.0, abs=1e-3)
+    sol = risk.correlations.between("BTCUSDT", "SOLUSDT")
+    assert sol is not None and abs(sol) <= 0.6
+    assert risk.correlations.between("BTCUSDT", "DOGEUSDT") is None  # no bars: not judged
+    assert risk.decide(signal("BTCUSDT")).accepted
+    assert risk.decide(signal("ETHUSDT")).reason == "max_correlation"
+    assert risk.decide(signal("XRPUSDT")).reason == "max_correlation"
+    assert risk.decide(signal("SOLUSDT")).accepted
+    assert risk.decide(signal("DOGEUSDT")).accepted
+    risk.on_closed("BTCUSDT", 1.0, T0 + 10 * 60_000)
+    assert risk.decide(signal("ETHUSDT")).accepted  # BTC closed: nothing correlated is held
