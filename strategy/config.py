@@ -63,6 +63,7 @@ class IndicatorParams:
 
 SIZINGS = ("risk", "margin", "notional")
 REPORTS = ("daily", "weekly")
+ENTRIES = ("market", "limit")
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,16 @@ class PaperParams:
     # A position still open this long after its entry is closed at the market at a bar close
     # (paper, and the hypothetical positions of EXECUTION=off, so a symbol always frees itself).
     max_hold_ms: int = 14_400_000
+    # "limit": the entry rests at the signal's price; not filled within limit_timeout it is
+    # re-placed at the last price limit_replaces times, then cancelled (strategy/paper.py)
+    entry: str = "market"
+    limit_timeout_ms: int = 30_000
+    limit_replaces: int = 0
+
+    def __post_init__(self) -> None:
+        if self.entry not in ENTRIES:
+            raise SettingsError(f"[paper] entry = {self.entry!r}: expected one of "
+                                f"{', '.join(ENTRIES)}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -225,7 +236,7 @@ DURATIONS = {
     "worker": {"settle": "settle_ms", "poll": "poll_ms", "warmup": "warmup_ms"},
     "indicators": {"bar": "bar_ms"},
     "risk": {"cooldown": "cooldown_ms"},
-    "paper": {"max_hold": "max_hold_ms"},
+    "paper": {"max_hold": "max_hold_ms", "limit_timeout": "limit_timeout_ms"},
     "universe": {"check": "check_ms"},
 }
 # Allowed ranges (inclusive) and how a message says them; numbers not listed must be > 0.
@@ -242,6 +253,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "fee_bps": (0, 1e4, ">= 0"),
     "slippage_bps": (0, 1e4, ">= 0"),
     "max_hold_ms": (0, 1e15, ">= 0 (0: never)"),
+    "limit_timeout_ms": (1, 1e15, "> 0"),
+    "limit_replaces": (0, 9, ">= 0 and <= 9"),
     "settle_ms": (0, 1e9, ">= 0"),
     "warmup_ms": (0, 1e15, ">= 0"),
     "metrics_port": (0, 65535, "a port, 0 to 65535"),
@@ -455,6 +468,11 @@ def fingerprint(config: StrategyConfig) -> str:
         del shaping["indicators"]["wall_baseline"]
     if shaping["risk"]["max_correlation"] == 0 and shaping["risk"]["correlation_bars"] == 96:
         del shaping["risk"]["max_correlation"], shaping["risk"]["correlation_bars"]
+    paper = shaping["paper"]
+    limit_keys = ("entry", "limit_timeout_ms", "limit_replaces")
+    if tuple(paper[k] for k in limit_keys) == ("market", 30_000, 0):
+        for key in limit_keys:
+            del paper[key]
     if shaping["universe"] == asdict(UniverseParams()):
         del shaping["universe"]
     for spec in shaping["strategies"]:

@@ -275,7 +275,9 @@ class Engine:
 
     def _position_changed(self, pos: Position, out: Outputs) -> None:
         out.positions[pos.position_id] = pos
-        if pos.status == "closed":
+        if pos.status == "closed" and pos.entry_price is None:  # a LIMIT entry never filled
+            self.risk.on_closed(pos.signal.symbol, 0.0, pos.exit_time_ms or 0)
+        elif pos.status == "closed":
             trade = closed_trade(pos)
             self.risk.on_closed(pos.signal.symbol, trade.pnl, trade.exit_time_ms)
             out.closed.append(trade)

@@ -143,3 +143,26 @@ def test_a_signal_correlated_with_an_open_position_is_refused():
     assert risk.decide(signal("DOGEUSDT")).accepted
     risk.on_closed("BTCUSDT", 1.0, T0 + 10 * 60_000)
     assert risk.decide(signal("ETHUSDT")).accepted  # BTC closed: nothing correlated is held
+
+
+def test_a_limit_entry_timed_out_is_replaced_at_the_last_price_then_cancelled():
+    params = PaperParams(entry="limit", limit_timeout_ms=10_000, limit_replaces=1,
+                         slippage_bps=0.0, fee_bps=0.0)  # fmt: skip
+    paper = PaperExecutor(params)
+    pos = paper.submit(signal(entry=100.0, stop=98.0, targets=(110.0,)), 1.0)
+    assert (pos.limit, pos.deadline_ms) == (100.0, T0 + 10_000)
+    assert paper.on_trade("BTCUSDT", T0 + 1_000, 100.5) is None  # above a buy limit: rests
+    assert paper.on_trade("BTCUSDT", T0 + 9_000, 101.2) is None
+    # the first trade at the deadline: re-placed at the last price (101.2), and 101.5 is above it
+    assert paper.on_trade("BTCUSDT", T0 + 10_000, 101.5) is pos
+    assert (pos.status, pos.limit, pos.deadline_ms, pos.replaces) == (
+        "pending", 101.2, T0 + 20_000, 0)  # fmt: skip
+    assert paper.on_trade("BTCUSDT", T0 + 12_000, 101.2) is pos  # traded at the new limit
+    assert (pos.status, pos.entry_price, pos.entry_time_ms) == ("open", 101.2, T0 + 12_000)
+
+    pos = paper.submit(signal(symbol="ETHUSDT", entry=100.0, stop=98.0), 1.0)
+    paper.on_trade("ETHUSDT", T0 + 5_000, 101.0)
+    paper.on_trade("ETHUSDT", T0 + 10_000, 102.0)  # re-placed at 101, the last replacement
+    assert paper.on_trade("ETHUSDT", T0 + 20_000, 103.0) is pos  # not filled: cancelled
+    assert (pos.status, pos.exit_reason, pos.entry_price) == ("closed", "entry_timeout", None)
+    assert "ETHUSDT" not in paper.positions and pos.fills == []
