@@ -64,6 +64,7 @@ VARIABLES = {
     "MARGIN_TYPE": "ISOLATED (default) or CROSSED",
     "ENTRY_TYPE": "MARKET (default) or LIMIT",
     "LIMIT_ENTRY_TIMEOUT": "seconds a LIMIT entry may rest (default 30)",
+    "LIMIT_ENTRY_REPLACES": "times an unfilled LIMIT entry is re-placed at the best price (0-9)",
     "STALE_FLATTEN_AFTER": "seconds of silent recorded streams before a symbol is flattened",
     # simulator and docker compose
     "SIM_API_KEYS": "the simulator's accounts, KEY:SECRET,... (or --api-keys-file)",
@@ -75,7 +76,7 @@ _DB = ("DATABASE_URL", "FLOWLINE_DB_PORT")
 _LOGS = ("LOG_LEVEL", "LOG_FORMAT", "LOG_FILE")
 _EXECUTION = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "BINANCE_LIVE", "BINANCE_TRADE_REST_URL",
               "BINANCE_TRADE_WS_URL", "LEVERAGE", "MARGIN_TYPE", "ENTRY_TYPE",
-              "LIMIT_ENTRY_TIMEOUT", "STALE_FLATTEN_AFTER")  # fmt: skip
+              "LIMIT_ENTRY_TIMEOUT", "LIMIT_ENTRY_REPLACES", "STALE_FLATTEN_AFTER")  # fmt: skip
 _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRESH", "MARKETS",
                 "BINANCE_SPOT_WS_URL", "BINANCE_SPOT_REST_URL", "SPOT_DEPTH_SPEED", "DEPTH_SPEED",
                 "OI_POLL_INTERVAL", "DEPTH_SNAPSHOT_INTERVAL", "BOOK_TOP_INTERVAL",
