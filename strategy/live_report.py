@@ -22,18 +22,20 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from strategy.config import StrategyConfig
 from strategy.notify import Notifiers
-from strategy.report import RunInfo, Summary, marked_equity, summarize, write_report
-from strategy.report_charts import PriceBars
 from strategy.risk import DAY_MS, Decision
 from strategy.signals import Quality, Side, Signal
 from strategy.store import signal_from_row
 from strategy.trades import ClosedTrade
+
+if TYPE_CHECKING:
+    from strategy.report import Summary
+    from strategy.report_charts import PriceBars
 
 log = logging.getLogger(__name__)
 WEEK_MS = 7 * DAY_MS
@@ -141,6 +143,9 @@ async def build(
     conn: asyncpg.Connection, config: StrategyConfig, kind: str, start: int, end: int, folder: Path
 ) -> LiveReport:
     """Read the period's trades, signals and bars (`conn` has the ms codec) and write the files."""
+    # imported here: matplotlib would add most of a second to every worker start
+    from strategy.report import RunInfo, marked_equity, summarize, write_report
+
     trades = await closed_trades(conn, config, start, end)
     signals = await period_signals(conn, config, start, end)
     symbols = sorted({t.symbol for t in trades} | {s.symbol for s, _ in signals})

@@ -8,11 +8,11 @@ blocks and never raises: each outlet counts what it delivered, refused and dropp
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from strategy import metrics, store
-from strategy.report_charts import utc
 from strategy.risk import Decision
 from strategy.signals import Signal
 from strategy.telegram import Telegram, TelegramConfig
@@ -105,4 +105,4 @@ def _duration(ms: int) -> str:
 
 
 def _utc(ms: int) -> str:
-    return utc(ms).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

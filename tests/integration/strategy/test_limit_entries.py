@@ -53,9 +53,9 @@ def best_bid(sim: Simulator, symbol: str = "BTCUSDT") -> float:
 
 
 async def test_binance_limit_entry_is_replaced_at_the_best_bid_and_fills_there(
-    executor_factory,
-    exchange,
-    pool,  # noqa: F811 (fixtures of tests/integration/execution)
+    executor_factory,  # noqa: F811 (the fixtures of tests/integration/execution)
+    exchange,  # noqa: F811
+    pool,  # noqa: F811
 ):
     executor = await executor_factory(entry_type="LIMIT", limit_entry_timeout=0.5,
                                       limit_entry_replaces=2)  # fmt: skip
@@ -81,9 +81,9 @@ async def test_binance_limit_entry_is_replaced_at_the_best_bid_and_fills_there(
 
 
 async def test_binance_limit_entry_never_filled_is_cancelled_after_its_replacements(
-    executor_factory,
-    exchange,
-    pool,  # noqa: F811 (fixtures of tests/integration/execution)
+    executor_factory,  # noqa: F811 (the fixtures of tests/integration/execution)
+    exchange,  # noqa: F811
+    pool,  # noqa: F811
 ):
     executor = await executor_factory(entry_type="LIMIT", limit_entry_timeout=0.3,
                                       limit_entry_replaces=1)  # fmt: skip
