@@ -167,8 +167,8 @@ class Gate:
     def due(self, after_ms: int, until_ms: int, bar_ms: int) -> list[int]:
         """The check times the bar closes in (after_ms, until_ms] are judged by, not yet added."""
         check = self.params.check_ms
-        first = (after_ms + bar_ms) - (after_ms + bar_ms) % check
-        return [t for t in range(first, until_ms + 1, check) if t not in self.checks]
+        closes = range(after_ms - after_ms % bar_ms + bar_ms, until_ms + 1, bar_ms)
+        return sorted({b - b % check for b in closes} - self.checks.keys())
 
     def add(self, at_ms: int, symbols: list[str], refused: dict[str, str]) -> None:
         self.checks[at_ms] = {s: refused.get(s) for s in symbols}

@@ -65,6 +65,10 @@ def test_the_gate_judges_each_bar_by_the_check_before_it():
     assert gate.due(10 * hour + hour // 2, 12 * hour, 60_000) == [10 * hour, 11 * hour, 12 * hour]
     gate.add(10 * hour, ["BTCUSDT", "ETHUSDT"], {"ETHUSDT": "wide_spread"})
     assert gate.due(10 * hour, 11 * hour - 60_000, 60_000) == []
+    assert gate.due(10 * hour, 13 * hour, hour) == [11 * hour, 12 * hour, 13 * hour]
+    # hourly bars checked every 5 minutes: only the checks at their closes are needed
+    five = Gate(UniverseParams(check_ms=300_000, gainers=1))
+    assert five.due(10 * hour, 12 * hour, hour) == [11 * hour, 12 * hour]
     assert gate.refusal("BTCUSDT", 10 * hour + 60_000) is None
     assert gate.refusal("ETHUSDT", 11 * hour - 60_000) == "universe_wide_spread"
     assert gate.refusal("BTCUSDT", 11 * hour) == "universe_unchecked"  # 11:00 not added
