@@ -31,6 +31,9 @@ from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig, fingerprint
 from strategy.engine import Engine, Outputs
+from strategy.live_report import ReportScheduler
+from strategy.notify import Notifiers
+from strategy.screen import run_checks
 from strategy.signals import Signal
 from strategy.source import (
     WINDOW_MS,
@@ -39,8 +42,8 @@ from strategy.source import (
     infer_tick_size,
     setup_reader,
 )
+from strategy.telegram import TelegramConfig
 from strategy.warmup import warm_up
-from strategy.webhook import Webhook
 
 log = logging.getLogger("flowline.strategy")
 STALL_MS = 5_000
@@ -90,7 +93,8 @@ class Worker:
         self._followed_at = 0.0  # when the recorder's universe was last read
         self.state = WorkerState()
         self.engine: Engine | None = None
-        self.webhook: Webhook | None = None
+        self.notify: Notifiers | None = None
+        self.reports: ReportScheduler | None = None  # made once, with the notifiers
         self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -104,10 +108,11 @@ class Worker:
                 await setup_reader(conn)
             await listener.add_listener(ROWS_CHANNEL, lambda *_: self._wake.set())
             await listener.add_listener(COMMITTED_CHANNEL, self._on_committed)
-            if self.config.webhook_url:
-                self.webhook = Webhook(self.config.webhook_url)
-                self.webhook.start()
-                _export_webhook_counters(self.webhook)
+            self.notify = Notifiers(self.config.webhook_url, TelegramConfig.from_env())
+            self.notify.start()
+            if self.reports is None:
+                self.reports = ReportScheduler(self.config)
+            self.reports.notify = self.notify
             if self.config.executor == "binance" and self.exchange is None:
                 # made once: it outlives the restarts a database outage causes, so the exchange
                 # is watched throughout (closed by `close()` when the worker stops for good)
@@ -119,8 +124,8 @@ class Worker:
                 if not await self._step(reader, writer):
                     await self._sleep(stop)
         finally:
-            if self.webhook is not None:
-                await self.webhook.close()
+            if self.notify is not None:
+                await self.notify.close()
             if stop.is_set():
                 await self.close()
             for conn in (listener, writer, reader):
@@ -167,6 +172,7 @@ class Worker:
             for symbol in set(self.engine.paper.positions) - set(symbols):
                 _merge(self._pending, self.engine.drop_symbol(symbol, processed))
         self.state.processed_ms = processed
+        await self._report(reader, processed)
         resumes = dt.datetime.fromtimestamp(processed / 1000, dt.UTC)
         log.info(
             "strategy worker resumes at %s on %s (%d open positions restored)",
@@ -247,6 +253,9 @@ class Worker:
         if until <= state.processed_ms:
             return False
         rows = await fetch_range(reader, engine.symbols, state.processed_ms, until)
+        if engine.gate is not None:  # the universe checks these bars are judged by
+            symbols = list(engine.symbols)
+            await run_checks(reader, engine.gate, symbols, state.processed_ms, until, bar)
         if self.exchange is not None:  # positions the exchange closed free their risk slot
             for symbol, pnl in self.exchange.take_closed():  # a loss counts towards the cooldown
                 if symbol in engine.risk.open:
@@ -267,10 +276,20 @@ class Worker:
         metrics.DB_UP.set(1)
         state.db_ok = True
         self._after_commit(out, until, newest, received)
+        await self._report(reader, until)
         for signal, decision in out.signals:
             if decision.accepted:
                 self._enter(signal, decision.qty)
         return True
+
+    async def _report(self, reader: asyncpg.Connection, processed: int) -> None:
+        """The daily/weekly reports due now; a file that cannot be written is logged, not
+        retried (the worker goes on trading)."""
+        if self.reports is not None:
+            try:
+                await self.reports.tick(reader, processed)
+            except OSError as exc:
+                log.error("report not written: %s", exc)
 
     def _enter(self, signal: Signal, qty: float) -> None:
         """On the exchange, in the background: an entry may wait on a LIMIT order."""
@@ -301,8 +320,10 @@ class Worker:
                 signal.strategy, signal.symbol, signal.side.value, signal.entry, signal.stop,
                 list(signal.targets), signal.quality.value, decision.reason,
             )  # fmt: skip
-            if self.webhook is not None:
-                self.webhook.send(store.signal_json(signal, decision))
+            if self.notify is not None:
+                self.notify.signal(signal, decision, self._hold_ms(signal))
+        for trade in out.closed if self.notify is not None else ():
+            self.notify.closed(trade)
         for position in out.positions.values():
             for fill in position.fills if self.config.executor == "paper" else ():
                 metrics.FILLS.labels(fill.kind).inc()  # (EXECUTION=off: hypothetical, not fills)
@@ -311,6 +332,12 @@ class Worker:
             state.open_positions = len(self.engine.paper.positions)
         if self.on_step is not None:
             self.on_step(out)
+
+    def _hold_ms(self, signal: Signal) -> int:
+        """How long the signal's position may be held (its time exit; 0: no limit)."""
+        exits = self.engine.exits.get(signal.strategy) if self.engine is not None else None
+        default = self.config.paper.max_hold_ms
+        return exits.hold_ms(signal.quality.value, default) if exits is not None else default
 
     def _on_committed(self, conn: object, pid: int, channel: str, payload: str) -> None:
         try:
@@ -372,8 +399,3 @@ def _merge(first: Outputs, then: Outputs) -> Outputs:
     first.closed += then.closed
     first.equity += then.equity
     return first
-
-
-def _export_webhook_counters(webhook: Webhook) -> None:
-    for outcome in ("sent", "failed", "dropped"):
-        metrics.WEBHOOK.labels(outcome).set_function(lambda o=outcome: getattr(webhook, o))
