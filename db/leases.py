@@ -63,8 +63,8 @@ _LEAVE = "DELETE FROM recorder_members WHERE owner = $1"
 _FLOORS = """
 SELECT owner, min(watermark) AS watermark, min(takeover_floor) AS floor
 FROM recorder_leases
-WHERE (owner IS NOT NULL AND expires_at > now() - $1 * interval '1 second')
-   OR takeover_floor IS NOT NULL
+WHERE (owner IS NOT NULL OR takeover_floor IS NOT NULL)
+  AND expires_at > now() - $1 * interval '1 second'
 GROUP BY owner
 """
 
@@ -132,5 +132,6 @@ async def floors(
     conn: asyncpg.Connection, grace: float
 ) -> list[tuple[str | None, dt.datetime | None, dt.datetime | None]]:
     """(owner, its last written watermark, lowest takeover floor of its leases) per owner of a
-    lease that has not been expired for ``grace`` seconds, or that is still settling."""
+    lease that has not been expired for ``grace`` seconds (one nobody took over is not waited
+    for longer)."""
     return [(r[0], r[1], r[2]) for r in await conn.fetch(_FLOORS, grace)]
