@@ -34,6 +34,7 @@ from collector.leases import Follower, Leases
 from collector.logs import setup_logging
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
+from collector.processes import CONFIG_ERROR, run_processes
 from collector.rest import SPOT_WEIGHT_LIMIT, BinanceRest, RestError, SpotRest, WeightBudget
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
@@ -93,6 +94,10 @@ async def _run_until_signal(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if settings.recorder_processes > 1:
+        if await run_processes(settings, stop) == CONFIG_ERROR:
+            raise StartupError("a recorder process cannot start as configured (its error above)")
+        return
     await run_recorder(settings, stop)
 
 
