@@ -35,6 +35,7 @@ VARIABLES = {
     "LEASES": "on: share the symbols with other recorders via leases in the database (default off)",
     "LEASE_TIMEOUT": "seconds a silent recorder keeps its symbols before others take them (15)",
     "RECORDER_PROCESSES": "recorder processes sharing the symbols on this host (default 1)",
+    "LEASE_MEMBERS": "recorders expected to share: at start take only that share (default 1)",
     # writing
     "BATCH_MAX_ROWS": "flush a table's batch at this many rows (default 5000)",
     "BATCH_MAX_MS": "... or when its oldest row is this old (default 100)",
@@ -97,6 +98,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "LEASES",
         "LEASE_TIMEOUT",
         "RECORDER_PROCESSES",
+        "LEASE_MEMBERS",
         *_LOGS,
     ),
     "strategy": (*_DB, *_STRATEGY, *_LOGS, *_EXECUTION),

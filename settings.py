@@ -97,6 +97,7 @@ class Settings:
     leases: bool = False  # LEASES=on: share the symbols with other recorders (sql/021)
     lease_timeout: float = 15.0  # LEASE_TIMEOUT: a recorder silent this long loses its symbols
     recorder_processes: int = 1  # RECORDER_PROCESSES: child recorders sharing through leases
+    lease_members: int = 1  # LEASE_MEMBERS: recorders expected; the first takes only its share
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -156,6 +157,7 @@ class Settings:
             leases=r.choice("LEASES", "off", ("on", "off")) == "on",
             lease_timeout=r.number("LEASE_TIMEOUT", 15.0, 1.0),
             recorder_processes=r.integer("RECORDER_PROCESSES", 1, 1, 64),
+            lease_members=r.integer("LEASE_MEMBERS", 1, 1, 1000),
         )
 
 

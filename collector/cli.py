@@ -457,6 +457,7 @@ def _leases(
         watermark,
         universe_of=universe_of,
         universe_refresh=s.universe_refresh,
+        expect=s.lease_members,
     )
 
 

@@ -63,6 +63,7 @@ class Leases:
         *,
         universe_of: Callable[[], Awaitable[list[str]]] | None = None,
         universe_refresh: float = 3600.0,
+        expect: int = 1,
     ) -> None:
         self.url = url
         self.timeout = timeout
@@ -70,6 +71,7 @@ class Leases:
         self.watermark = watermark
         self.universe_of = universe_of  # top:N, re-evaluated every universe_refresh
         self.universe_refresh = universe_refresh
+        self.expect = expect  # recorders expected: the first beat takes no more than that share
         self.started = time.time()
         self.owner = owner_id(self.started)
         watermark.instance = self.owner  # the worker matches NOTIFYs to lease rows by it
@@ -108,7 +110,8 @@ class Leases:
         mark = self._watermark()
         held = await sql.renew(conn, MARKET, self.owner, self.timeout, mark)
         lost = [s for s in self.held if s not in held]  # taken while this recorder was late
-        share = math.ceil(len(self.universe) / max(1, live))
+        share = math.ceil(len(self.universe) / max(1, live, self.expect))
+        self.expect = 1  # later beats count who is there
         keep = [s for s in self.held if s in held and s in self.universe]
         give = [s for s in held if s not in self.universe] + keep[share:]
         keep = keep[:share]

@@ -49,6 +49,7 @@ class Child:
             **os.environ,
             "RECORDER_PROCESSES": "1",
             "LEASES": "on",
+            "LEASE_MEMBERS": str(settings.recorder_processes),
             "METRICS_HOST": "127.0.0.1",
             "METRICS_PORT": str(self.port),
             "SPOOL_DIR": str(spool),
@@ -135,7 +136,11 @@ def _app(children: list[Child], http: aiohttp.ClientSession) -> web.Application:
 
     async def metrics(_: web.Request) -> web.Response:
         answers = await asyncio.gather(*(_ask(http, c, "/metrics") for c in children))
-        texts = {str(c.index): text for c, (_, text) in zip(children, answers, strict=True)}
+        # a child still starting (or restarting) is left out, and said so by the up gauge
+        texts = {
+            str(c.index): text if status == 200 else None
+            for c, (status, text) in zip(children, answers, strict=True)
+        }
         registry = prometheus_client.CollectorRegistry(auto_describe=False)
         registry.register(_Merged(texts))
         return web.Response(
@@ -152,13 +157,15 @@ def _app(children: list[Child], http: aiohttp.ClientSession) -> web.Application:
 class _Merged(Collector):
     """The children's metric families, each sample labelled with its process index."""
 
-    def __init__(self, texts: dict[str, str]) -> None:
+    def __init__(self, texts: dict[str, str | None]) -> None:
         self.texts = texts
 
     def collect(self) -> Iterable[Metric]:
-        merged: dict[str, Metric] = {}
+        up = Metric("flowline_recorder_process_up", "1 when the recorder process answers", "gauge")
+        merged: dict[str, Metric] = {up.name: up}
         for index, text in self.texts.items():
-            for family in text_string_to_metric_families(text):
+            up.add_sample(up.name, {"process": index}, 0.0 if text is None else 1.0)
+            for family in text_string_to_metric_families(text or ""):
                 into = merged.get(family.name)
                 if into is None:
                     into = merged[family.name] = Metric(

@@ -25,7 +25,8 @@ def test_empty_symbols_are_refused_not_replaced_by_the_defaults():
 @pytest.mark.parametrize(
     ("name", "value"),
     [("LEASES", "yes"), ("LEASE_TIMEOUT", "0.5"), ("LEASE_TIMEOUT", "soon"),
-     ("LEASE_TIMEOUT", "inf"), ("RECORDER_PROCESSES", "0"), ("RECORDER_PROCESSES", "two")],
+     ("LEASE_TIMEOUT", "inf"), ("RECORDER_PROCESSES", "0"), ("RECORDER_PROCESSES", "two"),
+     ("LEASE_MEMBERS", "0")],
 )  # fmt: skip
 def test_bad_sharing_settings_are_refused_with_the_name(name, value):
     with pytest.raises(SettingsError, match=name):
