@@ -135,7 +135,13 @@ class Leases:
             if taken:
                 self._hold()
             if self.on_change is not None:
-                await self.on_change(taken, gone)
+                try:
+                    await self.on_change(taken, gone)
+                except (*FAILURES, DatabaseUnavailable):
+                    # not resumed (its last stored ids unknown): back for whoever can
+                    self.held = [s for s in self.held if s not in taken]
+                    await sql.release(conn, MARKET, self.owner, taken, mark)
+                    raise
 
     async def close(self) -> None:
         """Give every lease back (with the final watermark) and leave the members."""
@@ -219,6 +225,7 @@ class Follower:
         self.spot_follow = spot_follow
 
     async def __call__(self, gained: list[str], lost: list[str]) -> None:
+        lost = [s for s in lost if s in self.symbols]
         follow(self.symbols, self.handler, self.keeper, self.subscriptions, self._streams, [], lost)
         if gained:
             await self._gain(gained)

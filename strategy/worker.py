@@ -346,7 +346,10 @@ class Worker:
         if now - self._leases_read < LEASE_POLL:
             return
         self._leases_read = now
-        rows = await leases.floors(reader, LEASE_GRACE)
+        try:
+            rows = await leases.floors(reader, LEASE_GRACE)
+        except asyncpg.UndefinedTableError:  # a database from before sql/021: no leases
+            rows = []
         recent = now - STALL_MS / 1000
         floors = []
         for owner, mark, floor in rows:
