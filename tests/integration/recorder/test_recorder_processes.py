@@ -1,10 +1,13 @@
 """Issue 18 item 2: ``RECORDER_PROCESSES=2`` runs two recorder processes that split the symbols
 through the leases, each with its own writer, behind one /health and one /metrics; together they
-record every aggTrade once and every depth diff (or declare its gap), and stop cleanly."""
+record every aggTrade once and every depth diff (or declare its gap), also across a ``kill -9`` of
+one of them (the parent starts it again), and stop cleanly."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 from pathlib import Path
 
@@ -77,12 +80,26 @@ async def test_two_recorder_processes_record_everything_once_behind_one_health(
             }
             assert sorted(written) == ["0", "1"] and all(written.values()), written
 
+            # kill -9 of one recorder process: the parent starts it again, the symbols go round
+            os.kill(body["processes"]["1"]["pid"], signal.SIGKILL)
+
+            async def back() -> bool:
+                async with http.get(f"http://127.0.0.1:{port}/health") as resp:
+                    now = await resp.json()
+                pid = now["processes"]["1"]["pid"]
+                return resp.status == 200 and pid != body["processes"]["1"]["pid"]
+
+            await eventually(back, 30, "the killed recorder process to be started again")
+            await eventually(shared, 30, "the symbols shared by both processes again")
+            await asyncio.sleep(3.0)  # every symbol trades again: any hole left is visible
             sim.pause()
             await asyncio.sleep(0.5)
             await eventually(lambda: no_open_gaps(db), 60, "every hole backfilled or resynced")
             assert await parent.stop() == 0, parent.output()[-3000:]
 
-    pids = {o.split(":")[1] for o in await db.fetch("SELECT owner FROM recorder_members")}
-    assert not pids, "both processes left the members when they stopped"
+    live = await db.fetchval("SELECT count(*) FROM recorder_members WHERE expires_at > now()")
+    assert live == 0, "both processes left the members when they stopped"
+    kinds = await db.fetch("SELECT DISTINCT stream FROM data_gaps WHERE stream = 'agg_trades'")
+    assert kinds, "the kill left aggTrade holes (all backfilled, see below)"
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
     await assert_depth_explained(db, sim.truth, SYMBOLS)
