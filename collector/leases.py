@@ -238,7 +238,10 @@ class Follower:
         since = time.monotonic()
         for symbol in gained:
             self.symbols.append(symbol)
-            self.handler.trades[symbol] = resume.sequences[symbol]
+            seq, old = resume.sequences[symbol], self.handler.trades.get(symbol)
+            for lo, hi in old.holes if old is not None else []:
+                seq.reopen(lo, hi)  # held before: a backfill still queued must find its hole
+            self.handler.trades[symbol] = seq
             self.handler.symbols.add(symbol)
             self.keeper.add(symbol)
             book = self.keeper.books[symbol]
