@@ -20,7 +20,7 @@ from tests.integration.recorder.invariants import (
 )
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "BNBUSDT", "ADAUSDT"]
-LEASE_ENV = {"LEASES": "on", "LEASE_TIMEOUT": "1.5", "OI_POLL_INTERVAL": "10"}
+LEASE_ENV = {"LEASES": "on", "LEASE_TIMEOUT": "3", "OI_POLL_INTERVAL": "10"}
 
 
 async def held(db: asyncpg.Connection) -> dict[str, list[str]]:
