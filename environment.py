@@ -31,6 +31,11 @@ VARIABLES = {
     "CONNECTION_MAX_AGE": "seconds before a connection is replaced (default 82800)",
     "STREAM_SILENT_AFTER": "seconds without a frame before a reconnect (default 30)",
     "GAP_HOLD_MAX": "seconds the commit watermark waits for a hole to fill (default 60)",
+    # sharing
+    "LEASES": "on: share the symbols with other recorders via leases in the database (default off)",
+    "LEASE_TIMEOUT": "seconds a silent recorder keeps its symbols before others take them (15)",
+    "RECORDER_PROCESSES": "recorder processes sharing the symbols on this host (default 1)",
+    "LEASE_MEMBERS": "recorders expected to share: at start take only that share (default 1)",
     # writing
     "BATCH_MAX_ROWS": "flush a table's batch at this many rows (default 5000)",
     "BATCH_MAX_MS": "... or when its oldest row is this old (default 100)",
@@ -96,6 +101,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "RETENTION",
         "ARCHIVE_AFTER",
         "ARCHIVE_DIR",
+        "LEASES",
+        "LEASE_TIMEOUT",
+        "RECORDER_PROCESSES",
+        "LEASE_MEMBERS",
         *_LOGS,
     ),
     "strategy": (*_DB, *_STRATEGY, *_LOGS, *_EXECUTION),

@@ -30,9 +30,11 @@ from collector.depth import DepthKeeper
 from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
+from collector.leases import Follower, Leases
 from collector.logs import setup_logging
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
+from collector.processes import CONFIG_ERROR, run_processes
 from collector.rest import SPOT_WEIGHT_LIMIT, BinanceRest, RestError, SpotRest, WeightBudget
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
@@ -92,6 +94,10 @@ async def _run_until_signal(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if settings.recorder_processes > 1:
+        if await run_processes(settings, stop) == CONFIG_ERROR:
+            raise StartupError("a recorder process cannot start as configured (its error above)")
+        return
     await run_recorder(settings, stop)
 
 
@@ -112,6 +118,7 @@ class Recorder:
     spot: SpotSide | None = None  # MARKETS=futures,spot
     started: float = field(default_factory=time.monotonic)
     metrics_port: int | None = None
+    leases: Leases | None = None  # LEASES=on: the symbols held are recorder.symbols
 
     @property
     def connections(self) -> list[StreamConnection]:
@@ -215,6 +222,7 @@ async def run_recorder(
     writer_tasks = [
         asyncio.create_task(_supervised(w), name=f"writer:{t}") for t, w in writers.items()
     ]
+    leases: Leases | None = None
     try:
         async with aiohttp.ClientSession() as http:
             budget = WeightBudget()
@@ -237,8 +245,11 @@ async def run_recorder(
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
+            leases = _leases(settings, symbols, watermark, rest) if settings.leases else None
+            if leases is not None:
+                symbols = await leases.first()
             recorder = Recorder(
-                settings, symbols, writers, spool, budget, dropped_trades, watermark
+                settings, symbols, writers, spool, budget, dropped_trades, watermark, leases=leases
             )
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
@@ -249,6 +260,8 @@ async def run_recorder(
                 await writers[table].close()
             await asyncio.gather(*(by_table[t] for t in group), return_exceptions=True)
         _report_shutdown(writers, spool)
+        if leases is not None:  # after the final flush: the next owner resumes from there
+            await leases.close()
 
 
 async def _supervised(writer: TableWriter) -> None:
@@ -346,7 +359,19 @@ async def _record(
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(subscriptions.run(), name="ws")
-            if s.top_n:
+            if recorder.leases is not None:
+                recorder.leases.on_change = Follower(
+                    s.database_url,
+                    symbols,
+                    handler,
+                    keeper,
+                    backfiller,
+                    subscriptions,
+                    s.depth_speed,
+                    spot.follow if spot is not None else None,
+                )
+                tg.create_task(recorder.leases.run(), name="leases")
+            elif s.top_n:  # with leases, the lease keeper follows top:N
                 universe = Universe(
                     s.top_n,
                     s.universe_refresh,
@@ -416,6 +441,24 @@ class _Stopped(Exception):
 async def _raise_when_set(stop: asyncio.Event) -> None:
     await stop.wait()
     raise _Stopped
+
+
+def _leases(
+    s: Settings, symbols: list[str], watermark: CommitWatermark, rest: BinanceRest
+) -> Leases:
+    async def top() -> list[str]:
+        return await top_symbols(rest, s.top_n or 0)
+
+    universe_of = top if s.top_n else None
+    return Leases(
+        s.database_url,
+        s.lease_timeout,
+        symbols,
+        watermark,
+        universe_of=universe_of,
+        universe_refresh=s.universe_refresh,
+        expect=s.lease_members,
+    )
 
 
 def _subscriptions(

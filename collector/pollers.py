@@ -40,7 +40,11 @@ async def poll_open_interest(
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
         for gone in set(latest) - set(round_):
             del latest[gone]  # out of the universe: not recorded on purpose, not a hole
-        step = interval / max(1, len(round_))  # spread the requests over the interval
+        if not round_:  # other recorders hold every symbol for now (LEASES=on)
+            await asyncio.sleep(interval)
+            next_at = loop.time()
+            continue
+        step = interval / len(round_)  # spread the requests over the interval
         for symbol in round_:
             # paced by the clock, not by a sleep after each answer: slow answers do not
             # stretch a round (and its samples' spacing) beyond the interval

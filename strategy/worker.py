@@ -11,6 +11,9 @@ The watermark does not advance while a recorder's rows wait in its spool (a data
 nor, for up to GAP_HOLD_MAX, while a futures connection is down or an aggTrade hole is being
 backfilled (db/writer.py `CommitWatermark.hold`), so backfilled trades are seen live. Rows that
 arrive after that cap are not; `recorder_events` marks those periods and a backtest includes them.
+Recorders sharing the symbols through leases (LEASES=on) are all waited for: one that went silent
+while holding leases holds the worker at its last watermark, and a lease taken over at the
+previous owner's until the new owner has repaired the takeover (`recorder_leases`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import asyncpg
 
+from db import leases
 from db.connect import connect, create_pool
 from db.writer import COMMITTED_CHANNEL
 from strategy import metrics, store, universe
@@ -47,6 +51,8 @@ from strategy.warmup import warm_up
 
 log = logging.getLogger("flowline.strategy")
 STALL_MS = 5_000
+LEASE_POLL = 0.5  # seconds between reads of recorder_leases
+LEASE_GRACE = 60.0  # seconds an expired lease nobody took over is still waited for
 FOLLOW_EVERY_S = 1.0  # how often the recorder's declared universe is read
 ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
@@ -99,6 +105,8 @@ class Worker:
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._committed: dict[str, tuple[int, float]] = {}  # recorder -> (watermark, heard at)
+        self._lease_floors: list[int] = []  # ms: silent lease holders and unsettled takeovers
+        self._leases_read = 0.0
         self.on_step: Callable[[Outputs], None] | None = None  # after each commit (executors)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -243,6 +251,7 @@ class Worker:
         if engine is None or state.processed_ms is None:
             return False
         await self._follow(reader)
+        await self._read_leases(reader)
         bar = cfg.indicators.bar_ms
         after = state.processed_ms - 60_000
         newest, received = await horizon(reader, engine.symbols, after, self.cutoff())
@@ -352,9 +361,35 @@ class Worker:
         self._wake.set()
 
     def _watermarks(self) -> list[int]:
-        """The watermark of every recorder heard from lately (a stopped one is not waited for)."""
+        """The watermark of every recorder heard from lately (a stopped one is not waited for),
+        and the floors the recorders sharing symbols through leases leave."""
         recent = time.monotonic() - STALL_MS / 1000
-        return [ms for ms, heard in self._committed.values() if heard >= recent]
+        return [ms for ms, heard in self._committed.values() if heard >= recent] + (
+            self._lease_floors
+        )
+
+    async def _read_leases(self, reader: asyncpg.Connection) -> None:
+        now = time.monotonic()
+        if now - self._leases_read < LEASE_POLL:
+            return
+        self._leases_read = now
+        try:
+            rows = await leases.floors(reader, LEASE_GRACE)
+        except asyncpg.UndefinedTableError:  # a database from before sql/021: no leases
+            rows = []
+        recent = now - STALL_MS / 1000
+        floors = []
+        for owner, mark, floor in rows:
+            if floor is not None:
+                floors.append(_ms(floor))
+            heard = self._committed.get(owner or "")
+            if owner is None or (heard is not None and heard[1] >= recent):
+                continue  # a live recorder's own NOTIFYs count
+            if heard is not None:
+                floors.append(heard[0])
+            elif mark is not None:
+                floors.append(_ms(mark))
+        self._lease_floors = floors
 
     def cutoff(self) -> int:
         """Rows received before this (ms) are committed: the recorders' watermarks, or without
@@ -389,6 +424,10 @@ async def _binance_executor(dsn: str) -> BinanceExecutor:
     except BaseException:
         await pool.close()
         raise
+
+
+def _ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
 
 
 def _merge(first: Outputs, then: Outputs) -> Outputs:
