@@ -40,6 +40,7 @@ async def poll_open_interest(
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
         for gone in set(latest) - set(round_):
             del latest[gone]  # out of the universe: not recorded on purpose, not a hole
+            seen_at.pop(gone, None)
         if not round_:  # other recorders hold every symbol for now (LEASES=on)
             await asyncio.sleep(interval)
             next_at = loop.time()
