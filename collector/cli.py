@@ -274,13 +274,17 @@ def _report_shutdown(
     level = logging.ERROR if lost or left or dropped else logging.INFO
     if spooled and level == logging.INFO:
         level = logging.WARNING
+    # the gap rows that declare drops are recorder_events rows: if those were dropped too, the
+    # next start's scan for undeclared holes is what finds them (aggTrades and depth)
+    declared = "recorder_events" not in dropped
     log.log(
         level,
         "recorder stopped: the final flush committed %d rows and spooled %d (%d bytes in"
-        " SPOOL_DIR wait for the next start); %d rows lost, %d dropped this run (declared in"
-        " data_gaps: %s); rows left in memory: %s",
-        committed, spooled, spool.bytes_used, lost, sum(dropped.values()), dropped or "none",
-        left or "none",
+        " SPOOL_DIR wait for the next start); %d rows lost, %d dropped this run (%s: %s);"
+        " rows left in memory: %s",
+        committed, spooled, spool.bytes_used, lost, sum(dropped.values()),
+        "declared in data_gaps" if declared else "their gap rows lost too, found at next start",
+        dropped or "none", left or "none",
     )  # fmt: skip
 
 

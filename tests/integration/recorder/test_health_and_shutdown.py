@@ -18,6 +18,7 @@ from sim.server import Simulator
 from tests.integration.recorder.conftest import recorder_env, wait_until
 from tests.integration.recorder.invariants import (
     assert_agg_trades_exact,
+    assert_depth_explained,
     eventually,
     settle,
     settle_process,
@@ -170,3 +171,37 @@ async def test_sigterm_while_the_database_hangs_spools_everything_and_says_so(
     # the ordinary stop at the end: committed, nothing spooled, nothing lost
     committed, spooled, _, lost, dropped = (int(x) for x in lines[-1])
     assert committed >= 0 and (spooled, lost, dropped) == (0, 0, 0), lines
+
+
+def _spool_bytes(spool: Path) -> int:
+    return sum(p.stat().st_size for p in spool.glob("*/*.rows"))
+
+
+async def test_sigterm_during_an_outage_with_a_full_spool_loses_nothing_undeclared(
+    db, database_url, proxy: TcpProxy, tmp_path: Path
+):
+    """Case 7's scenario: the database away, a 1 MiB spool full, then SIGTERM. What could not be
+    kept is counted in the stop line, and after the next start every missing trade is back and
+    every missing diff inside a declared gap."""
+    spool, symbols = tmp_path / "spool", ["BTCUSDT", "ETHUSDT"]
+    async with Simulator(symbols, seed=79, rate=5000, record_truth=True, paused=True) as sim:
+        env = recorder_env(proxy.url(database_url), sim, spool, SPOOL_MAX_BYTES=str(1024**2))
+        async with RecorderProcess(env, tmp_path / "recorder.log") as recorder:
+            await recorder.start()
+            await wait_until(lambda: len(sim.hub.open) >= 2, 20, "the recorder to connect")
+            await start_market_for_process(sim)
+            await asyncio.sleep(1.0)
+            await proxy.cut()
+            await wait_until(lambda: _spool_bytes(spool) > 900_000, 30, "the spool to fill up")
+            await asyncio.sleep(1.0)  # rows beyond the cap are dropped now
+            assert await recorder.stop(within=40) == 0, recorder.output()[-3000:]
+            stopped = STOP_LINE.findall(recorder.output())
+            await proxy.restore()
+            await recorder.start()
+            await settle_process(sim, recorder, db)
+
+    assert stopped, recorder.output()[-3000:]
+    dropped = int(stopped[0][4])
+    assert dropped > 0  # said, not "all batches flushed"
+    await assert_agg_trades_exact(db, sim.truth, symbols)
+    await assert_depth_explained(db, sim.truth, symbols)
