@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
@@ -36,6 +38,7 @@ VERIFY_HOURS = 48.0
 # a declaration put after it may be lost, and rows carry exchange times, a little behind.
 SCAN_MARGIN = dt.timedelta(minutes=10)
 UNDECLARED = "undeclared at start"  # the reason of a gap found by that scan
+Row = Mapping[str, Any]  # an asyncpg.Record
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ async def undeclared_holes(
     return found
 
 
-def uncovered(brk: asyncpg.Record, declared: list[asyncpg.Record]) -> list[tuple[int, int]]:
+def uncovered(brk: Row, declared: list[Row]) -> list[tuple[int, int]]:
     """The parts of a break's missing ids that no declared gap covers: by ids, or (rows dropped
     with a full spool, declared by time only) by a span that reaches into the break's."""
     parts = [(brk["first_id"], brk["last_id"])]
