@@ -26,11 +26,9 @@ async def poll_open_interest(
     last: dict[str, dt.datetime] | None = None,
 ) -> None:
     """``last``: the newest sample per symbol an earlier run stored. Samples that could not be
-    taken (a ban, 429s, errors, slow answers, the recorder down) leave a silence longer than two
-    intervals between two stored samples: it is declared as a hole, since Binance's history
-    (/futures/data/openInterestHist) has 5-minute samples at best. The silence is timed on our
-    clock while we run (an exchange clock that runs faster, as a simulator's may, is no hole),
-    and on the samples' own times across a restart."""
+    taken or stored (a ban, 429s, errors, slow answers, the recorder down) leave a silence
+    between two stored samples: it is declared as a hole, since Binance's history
+    (/futures/data/openInterestHist) has 5-minute samples at best (see ``_missed``)."""
     latest = dict(last or {})
     seen_at: dict[str, float] = {}  # symbol -> loop time of its last sample in this run
     failed: dict[str, int] = {}  # symbol -> polls that failed since its last sample
@@ -67,18 +65,21 @@ async def poll_open_interest(
             before, now = latest.get(symbol), loop.time()
             if before is None or row.time > before:
                 latest[symbol] = row.time
-            if (
-                before is not None
-                and _silence(row.time - before, seen_at.get(symbol), now) > 2 * interval
-            ):
+            since = seen_at.get(symbol)
+            if before is not None and _missed(row.time - before, since, now, interval):
                 _declare(events, symbol, before, row.time, failed.get(symbol, 0))
             seen_at[symbol] = now
             failed.pop(symbol, None)
 
 
-def _silence(exchange: dt.timedelta, seen_at: float | None, now: float) -> float:
-    """Seconds since the previous sample: on our clock within a run, else on the exchange's."""
-    return exchange.total_seconds() if seen_at is None else now - seen_at
+def _missed(exchange: dt.timedelta, seen_at: float | None, now: float, interval: float) -> bool:
+    """Whether samples may be missing since the previous one. Within a run: a silence of two
+    intervals on our clock (one slow answer stretches a single interval). Across a restart, on
+    the samples' own times: more than one interval, since the process that died may have been
+    answered and not stored the answer (an undeclared loss the soak found)."""
+    if seen_at is None:
+        return exchange.total_seconds() > interval
+    return now - seen_at > 2 * interval
 
 
 def _declare(

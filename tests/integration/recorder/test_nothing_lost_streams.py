@@ -87,7 +87,7 @@ async def test_backfill_waits_out_429_then_418_and_completes(db, start_recorder)
 async def test_connections_roll_over_before_the_cut_with_no_hole(db, start_recorder):
     async with (
         Simulator(SYMBOLS, seed=41, rate=400, record_truth=True, paused=True) as sim,
-        start_recorder(sim, CONNECTION_MAX_AGE="3") as running,
+        start_recorder(sim, CONNECTION_MAX_AGE="2") as running,  # 3 s to spare on a busy box
     ):
         sim.faults.shorten_connection_age(5)  # the "24 h" cut, shortened
         await start_market(sim, running)
