@@ -27,16 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from db.archive_fetch import batch_query, decode
 from db.archive_format import (
-    ARROW_TYPES,
     DAY_US,
     DEFAULT_MARKET,
     PG_EPOCH_US,
-    TIMESTAMP,
     ArchiveError,
     Layout,
     add_checksums,
@@ -54,9 +54,10 @@ log = logging.getLogger(__name__)
 
 # One archiver at a time (the recorder's schedule and a manual run): any constant works.
 _LOCK_KEY = 0x466C6F7741726368
-# Rows per fetch: bounded memory whatever the chunk's size (a depth row holds ~100 floats).
-BATCH_ROWS = 50_000
-BATCH_ROWS_WITH_ARRAYS = 5_000
+# Rows per batch: bounded memory whatever the chunk's size (a depth row holds ~50 floats).
+BATCH_ROWS = 100_000
+BATCH_ROWS_WITH_ARRAYS = 20_000
+ROW_GROUP_ROWS = 50_000
 ZSTD_LEVEL = 3  # 6 and 9 saved 1-7 % more and wrote 2-3x slower
 # Test hook: FLOWLINE_ARCHIVE_PAUSE_AT=<step> stops the run there (tests kill -9 it at each step).
 PAUSE_ENV = "FLOWLINE_ARCHIVE_PAUSE_AT"
@@ -93,17 +94,20 @@ class Part:
 
     market: str
     symbol: str
-    day: dt.date
-    rows: int  # counted by the database
-    min_time: int
-    max_time: int
-    start: int  # the range it stands for: the chunk's, clipped to the day
+    day_index: int  # days since 1970-01-01 (UTC)
+    start: int  # the range it stands for: the chunk's, clipped to the day (µs since 2000)
     end: int
     path: Path
-    written: int = 0
+    rows: int = 0  # streamed
+    min_time: int = 0  # µs since 2000, of the rows streamed
+    max_time: int = 0
     checksum: int = 0
     bytes: int = 0
     writer: pq.ParquetWriter | None = field(default=None, repr=False)
+
+    @property
+    def day(self) -> dt.date:
+        return dt.date(1970, 1, 1) + dt.timedelta(days=self.day_index)
 
     @property
     def tmp(self) -> Path:
@@ -191,86 +195,139 @@ async def archive_chunk(
 
 
 async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: Path) -> list[Part]:
-    market = '"market"' if layout.has_market else f"'{DEFAULT_MARKET}'"
-    groups = f"""
-        SELECT {market}, symbol, (time AT TIME ZONE 'UTC')::date, count(*), min(time), max(time)
-        FROM {chunk.qualified} GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""
-    columns = ", ".join(f'"{c}"' for c in layout.file_columns)
-    query = f"SELECT {columns} FROM {chunk.qualified} ORDER BY {layout.order_by}"
-    arrays = any(ARROW_TYPES[t] == pa.list_(pa.float64()) for t in layout.types.values())
-    batch = BATCH_ROWS_WITH_ARRAYS if arrays else BATCH_ROWS
-    # One snapshot for the counts and the rows: the cursor returns exactly the counted rows.
+    size = BATCH_ROWS_WITH_ARRAYS if layout.has_arrays else BATCH_ROWS
+    files = _Files(root, layout, chunk)
+    # One snapshot for every batch; the drop step counts the chunk again against the files.
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await conn.execute("SET LOCAL work_mem = '64MB'")  # the sort spills to disk past this
-        parts = [_part(root, layout, chunk, *g) for g in await conn.fetch(groups)]
-        into = _Files(layout, parts)
-        cursor = await conn.cursor(query)
+        await conn.execute("SET LOCAL work_mem = '64MB'")
+        await conn.execute("SET LOCAL jit = off")  # compiling cost more than each batch's run
+        series = [tuple(r) for r in await conn.fetch(_series(layout, chunk))]
+        sql = batch_query(layout, chunk.qualified)
+        batches = _Batches(conn, layout, sql, series, size, chunk.start)
+        pending = None
         try:
-            records = await cursor.fetch(batch)
-            while records:
+            pending = batches.next()
+            while pending is not None:
+                market, symbol, row = await pending
+                table = decode(layout, row)
+                batches.advance(table)
                 # The server reads the next batch while a thread encodes this one.
-                upcoming = asyncio.ensure_future(cursor.fetch(batch))
-                try:
-                    await asyncio.to_thread(into.add, records)
-                finally:
-                    records = await upcoming
-            _finish(into.part)
+                pending = batches.next()
+                await asyncio.to_thread(files.add, market, symbol, table)
+            await asyncio.to_thread(files.finish)
         except BaseException:
-            for p in parts:
-                if p.writer is not None:
-                    p.writer.close()
-                p.tmp.unlink(missing_ok=True)
+            if pending is not None:
+                pending.cancel()
+            files.discard()
             raise
-    return parts
+    return files.parts
+
+
+def _series(layout: Layout, chunk: Chunk) -> str:
+    """The chunk's (market, symbol) pairs; without a market column the symbols, read by skipping
+    through the key's index (symbol first) rather than the rows."""
+    if layout.has_market:
+        return f"SELECT DISTINCT market, symbol FROM {chunk.qualified} ORDER BY 1, 2"
+    table = chunk.qualified
+    return f"""
+        WITH RECURSIVE s(symbol) AS (
+            (SELECT symbol FROM {table} ORDER BY symbol LIMIT 1)
+            UNION ALL
+            SELECT (SELECT symbol FROM {table} WHERE symbol > s.symbol ORDER BY symbol LIMIT 1)
+            FROM s WHERE s.symbol IS NOT NULL)
+        SELECT '{DEFAULT_MARKET}', symbol FROM s WHERE symbol IS NOT NULL"""
+
+
+class _Batches:
+    """The batches of each (market, symbol) in turn, until one comes back short: each starts at
+    the last time of the one before, skipping the rows of that time it held."""
+
+    def __init__(self, conn: asyncpg.Connection, layout: Layout, sql: str,
+                 series: list[tuple[str, str]], size: int, start: int) -> None:  # fmt: skip
+        self.conn, self.layout, self.sql, self.size = conn, layout, sql, size
+        self.todo = iter(series)
+        self.current: tuple[str, str] | None = None
+        self.start = self.at = start  # µs since 2000
+        self.skip = 0
+
+    def next(self) -> asyncio.Future | None:
+        if self.current is None:
+            self.current = next(self.todo, None)
+            if self.current is None:
+                return None
+            self.at, self.skip = self.start, 0
+        market, symbol = self.current
+        where = (market,) if self.layout.has_market else ()
+        args = (symbol, *where, self.at, self.skip, self.size)
+        return asyncio.ensure_future(self._fetch(market, symbol, args))
+
+    async def _fetch(self, market: str, symbol: str, args: tuple) -> tuple[str, str, tuple]:
+        return market, symbol, tuple(await self.conn.fetchrow(self.sql, *args))
+
+    def advance(self, table: pa.Table) -> None:
+        if len(table) < self.size:
+            self.current = None  # the last batch of this market and symbol
+        if not len(table):
+            return
+        times = table["time"].cast(pa.int64()).to_numpy() - PG_EPOCH_US
+        last = int(times[-1])
+        if times[0] < self.at:
+            raise ArchiveError(f"{self.layout.table}: a batch began before the one before ended")
+        same = int(np.count_nonzero(times == last))
+        self.skip = self.skip + same if last == self.at else same
+        self.at = last
 
 
 class _Files:
-    """Cuts the ordered stream into the parts' files by their counted rows."""
+    """Cuts the stream, ordered by market, symbol and time, into one file per market, symbol
+    and UTC day."""
 
-    def __init__(self, layout: Layout, parts: list[Part]) -> None:
-        self.layout = layout
-        self.todo = iter(parts)
-        self.part: Part | None = None
-        self.left = 0
+    def __init__(self, root: Path, layout: Layout, chunk: Chunk) -> None:
+        self.root, self.layout, self.chunk = root, layout, chunk
+        self.parts: list[Part] = []
 
-    def add(self, records: list[asyncpg.Record]) -> None:
-        table, offset = _to_arrow(self.layout, records), 0
-        while offset < len(table):
-            if self.left == 0:
-                _finish(self.part)
-                self.part = next(self.todo)
-                self.left = self.part.rows
-            take = min(self.left, len(table) - offset)
-            _write(self.part, self.layout, table.slice(offset, take))
-            offset += take
-            self.left -= take
+    def add(self, market: str, symbol: str, table: pa.Table) -> None:
+        if not len(table):
+            return
+        times = table["time"].cast(pa.int64()).to_numpy()  # µs since 1970
+        days = times // DAY_US
+        cuts = np.flatnonzero(np.diff(days)) + 1
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(table)], strict=True):
+            day = int(days[lo])
+            part = self.parts[-1] if self.parts else None
+            if part is None or (part.market, part.symbol, part.day_index) != (market, symbol, day):
+                _finish(part)
+                part = _part(self.root, self.layout, self.chunk, market, symbol, day)
+                self.parts.append(part)
+            _write(part, self.layout, table.slice(lo, hi - lo))
+
+    def finish(self) -> None:
+        _finish(self.parts[-1] if self.parts else None)
+
+    def discard(self) -> None:
+        for p in self.parts:
+            if p.writer is not None:
+                p.writer.close()
+            p.tmp.unlink(missing_ok=True)
 
 
-def _part(root: Path, layout: Layout, chunk: Chunk, market: str, symbol: str, day: dt.date,
-          rows: int, lo: int, hi: int) -> Part:  # fmt: skip
-    day_start = datetime_to_us(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC))
+def _part(root: Path, layout: Layout, chunk: Chunk, market: str, symbol: str, day: int) -> Part:
+    day_start = day * DAY_US - PG_EPOCH_US
     start, end = max(chunk.start, day_start), min(chunk.end, day_start + DAY_US)
     path = file_path(root, layout.table, market, symbol, us_to_datetime(start))
-    return Part(market, symbol, day, rows, lo, hi, start, end, path)
-
-
-def _to_arrow(layout: Layout, records: list[asyncpg.Record]) -> pa.Table:
-    arrays = []
-    for name, values in zip(layout.file_columns, zip(*records, strict=True), strict=True):
-        kind = ARROW_TYPES[layout.types[name]]
-        if kind == TIMESTAMP:  # µs since 2000 (the connection's codec) -> since 1970
-            arrays.append(pc.add(pa.array(values, pa.int64()), PG_EPOCH_US).cast(TIMESTAMP))
-        else:
-            arrays.append(pa.array(values, kind))
-    return pa.Table.from_arrays(arrays, schema=layout.schema)
+    return Part(market, symbol, day, start, end, path)
 
 
 def _write(part: Part, layout: Layout, rows: pa.Table) -> None:
     if part.writer is None:
         part.path.parent.mkdir(parents=True, exist_ok=True)
         part.writer = pq.ParquetWriter(part.tmp, layout.schema, **_encoding(layout))
-    part.writer.write_table(rows, row_group_size=BATCH_ROWS)
-    part.written += len(rows)
+    part.writer.write_table(rows, row_group_size=ROW_GROUP_ROWS)
+    times = rows["time"].cast(pa.int64())
+    if not part.rows:
+        part.min_time = times[0].as_py() - PG_EPOCH_US
+    part.max_time = times[-1].as_py() - PG_EPOCH_US
+    part.rows += len(rows)
     part.checksum = add_checksums(part.checksum, key_checksum([rows[k] for k in layout.key]))
 
 
@@ -299,8 +356,6 @@ def _finish(part: Part | None) -> None:
     part.writer = None
     with open(part.tmp, "rb") as f:
         os.fsync(f.fileno())
-    if part.written != part.rows:
-        raise ArchiveError(f"{part.path}: streamed {part.written} rows, counted {part.rows}")
 
 
 def _rename(part: Part) -> None:
@@ -320,7 +375,7 @@ def _verify(part: Part, layout: Layout) -> None:
     """Read the file back from disk: rows, time range and key checksum equal the chunk's."""
     f = pq.ParquetFile(part.path)
     checksum, lo, hi = 0, None, None
-    for batch in f.iter_batches(columns=list(layout.key), batch_size=BATCH_ROWS):
+    for batch in f.iter_batches(columns=list(layout.key), batch_size=ROW_GROUP_ROWS):
         checksum = add_checksums(checksum, key_checksum([batch[k] for k in layout.key]))
         times = pc.min_max(batch["time"].cast(pa.int64()))
         lo = times["min"].as_py() if lo is None else min(lo, times["min"].as_py())
