@@ -4,12 +4,13 @@ Per chunk, oldest first:
 
 1. rows of files already catalogued for the chunk's range go back into the chunk first (after an
    ``archive restore``, or a row written late), so a file is always rewritten whole;
-2. the chunk is streamed (a server-side cursor, in batches; never held whole) in the order
-   market, symbol, time, key into one file per market, symbol and UTC day, each written under a
-   temporary name, fsynced, renamed, its directory fsynced;
-3. each file is read back: its row count, time range and key checksum must equal the chunk's;
-4. in one transaction the chunk is locked against writes, its row count checked again, the files
-   catalogued in ``archive_files`` and the chunk dropped.
+2. the chunk is streamed (db/archive_fetch.py: batches of columns, one snapshot; never held
+   whole) in the order market, symbol, time, key into one file per market, symbol and UTC day,
+   each written under a temporary name, fsynced, renamed, its directory fsynced;
+3. each file is read back: its row count, time range and key checksum must equal the rows
+   streamed into it;
+4. in one transaction the chunk is locked against writes, its row count checked against the
+   files', the files catalogued in ``archive_files`` and the chunk dropped.
 
 A kill at any point leaves the chunk (steps 1-3, or step 4 rolled back) or verified, catalogued
 files (step 4 committed), never neither; the next run deletes what an interrupted run left.
