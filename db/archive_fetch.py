@@ -8,9 +8,9 @@ The batches of one market and symbol follow each other by time: a batch starts a
 time of the one before, skipping the rows of that time it already held (OFFSET), so the index on
 (symbol, time) serves every batch and a chunk is never sorted, nor held, whole.
 
-Column forms (NULLs become a flag column plus a placeholder, as string_agg skips NULL):
-fixed-width types their send form; text and jsonb their text and byte lengths; float8[] its
-array_send form and cardinality.
+Column forms: fixed-width types their send form (and for a nullable column a flag per row, its
+NULLs a placeholder); text and jsonb their text and byte lengths; float8[] its array_send form
+and cardinality (-1 for a NULL, whose value string_agg skips).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ _FIXED = {  # PostgreSQL type -> (send function, numpy dtype of the send form)
 }
 _TEXT = ("text", "jsonb")
 _ARRAY = "double precision[]"
-_EMPTY_ARRAY = "array_send('{}'::float8[])"
 
 
 def _agg(expr: str) -> str:
@@ -37,25 +36,27 @@ def _agg(expr: str) -> str:
 
 
 def _fields(name: str, kind: str, nullable: bool) -> list[str]:
-    """The aggregates that carry one column."""
+    """The aggregates that carry one column. string_agg skips NULL: a text or array column sends
+    its non-NULL values and -1 as the length of a NULL; a fixed-width one a placeholder and a
+    flag."""
     c = f'"{name}"'
     if kind in _FIXED:
         send = f"{_FIXED[kind][0]}({c})"
+        if not nullable:
+            return [_agg(send)]
         width = np.dtype(_FIXED[kind][1]).itemsize
-        value = f"coalesce({send}, '\\x{'00' * width}'::bytea)" if nullable else send
-        out = [_agg(value)]
-    elif kind in _TEXT:
-        text = f"{c}::text"
-        out = [_agg(f"coalesce(textsend({text}), ''::bytea)"),
-               _agg(f"int4send(coalesce(octet_length({text}), 0))")]  # fmt: skip
-    elif kind == _ARRAY:
-        out = [_agg(f"coalesce(array_send({c}), {_EMPTY_ARRAY})"),
-               _agg(f"int4send(coalesce(cardinality({c}), 0))")]  # fmt: skip
-    else:
-        raise ArchiveError(f"no archive form for a column of type {kind}")
-    if nullable:
-        out.append(_agg(f"boolsend({c} IS NULL)"))
-    return out
+        return [
+            _agg(f"coalesce({send}, '\\x{'00' * width}'::bytea)"),
+            _agg(f"boolsend({c} IS NULL)"),
+        ]
+    if kind in _TEXT:
+        return [
+            _agg(f"textsend({c}::text)"),
+            _agg(f"int4send(coalesce(octet_length({c}::text), -1))"),
+        ]
+    if kind == _ARRAY:
+        return [_agg(f"array_send({c})"), _agg(f"int4send(coalesce(cardinality({c}), -1))")]
+    raise ArchiveError(f"no archive form for a column of type {kind}")
 
 
 def batch_query(layout: Layout, chunk: str) -> str:
@@ -81,36 +82,44 @@ def decode(layout: Layout, row: tuple) -> pa.Table:
         return layout.schema.empty_table()
     arrays = []
     for name in layout.file_columns:
-        kind, nullable = layout.types[name], name not in layout.not_null
-        parts = [next(values)] if kind in _FIXED else [next(values), next(values)]
-        nulls = np.frombuffer(next(values), np.bool_) if nullable else None
-        array = _column(kind, parts, rows, nulls)
+        kind = layout.types[name]
+        if kind in _FIXED:
+            nullable = name not in layout.not_null
+            data, nulls = next(values), np.frombuffer(next(values), np.bool_) if nullable else None
+            array = _fixed(kind, data, nulls)
+        else:
+            array = _varying(kind, next(values) or b"", np.frombuffer(next(values), ">i4"))
         if len(array) != rows:
             raise ArchiveError(f"{layout.table}.{name}: {len(array)} values for {rows} rows")
         arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=layout.schema)
 
 
-def _column(kind: str, parts: list[bytes], rows: int, nulls: np.ndarray | None) -> pa.Array:
-    if kind in _FIXED:
-        values = np.frombuffer(parts[0], _FIXED[kind][1])
-        if kind == "timestamp with time zone":  # µs since 2000 -> since 1970
-            since_1970 = values.astype(np.int64) + PG_EPOCH_US
-            return pa.array(since_1970, pa.int64(), mask=nulls).cast(TIMESTAMP)
-        native = values.astype(values.dtype.newbyteorder("="))
-        return pa.array(native, ARROW_TYPES[kind], mask=nulls)
-    lengths = np.frombuffer(parts[1], ">i4").astype(np.int32)
-    offsets = np.zeros(rows + 1, np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    validity = None if nulls is None else pa.py_buffer(np.packbits(~nulls, bitorder="little"))
+def _fixed(kind: str, data: bytes, nulls: np.ndarray | None) -> pa.Array:
+    values = np.frombuffer(data, _FIXED[kind][1])
+    if kind == "timestamp with time zone":  # µs since 2000 -> since 1970
+        since_1970 = values.astype(np.int64) + PG_EPOCH_US
+        return pa.array(since_1970, pa.int64(), mask=nulls).cast(TIMESTAMP)
+    native = values.astype(values.dtype.newbyteorder("="))
+    return pa.array(native, ARROW_TYPES[kind], mask=nulls)
+
+
+def _varying(kind: str, data: bytes, lengths: np.ndarray) -> pa.Array:
+    """Text (byte lengths) or float8[] (cardinalities) of the non-NULL values, -1 for NULL."""
+    valid = lengths >= 0
+    sizes = np.where(valid, lengths, 0).astype(np.int32)
+    offsets = np.zeros(len(sizes) + 1, np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    validity = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
     if kind in _TEXT:
         return pa.StringArray.from_buffers(
-            rows, pa.py_buffer(offsets), pa.py_buffer(parts[0]), validity
+            len(sizes), pa.py_buffer(offsets), pa.py_buffer(data), validity
         )
-    elements = _array_elements(parts[0], lengths)
+    elements = _array_elements(data, sizes[valid])
     return pa.ListArray.from_buffers(
-        ARROW_TYPES[kind], rows, [validity, pa.py_buffer(offsets)], children=[pa.array(elements)]
-    )
+        ARROW_TYPES[kind], len(sizes), [validity, pa.py_buffer(offsets)],
+        children=[pa.array(elements)],
+    )  # fmt: skip
 
 
 def _array_elements(blob: bytes, cardinality: np.ndarray) -> np.ndarray:
@@ -120,9 +129,11 @@ def _array_elements(blob: bytes, cardinality: np.ndarray) -> np.ndarray:
     sizes = np.where(n > 0, 20 + 12 * n, 12)
     starts = np.zeros(len(n), np.int64)
     np.cumsum(sizes[:-1], out=starts[1:])
-    words = np.frombuffer(blob, ">i4")
-    if sizes.sum() != len(blob) or not len(n):
+    if sizes.sum() != len(blob):
         raise ArchiveError("an array column is not one-dimensional float8 without NULLs")
+    if not len(n):  # every array NULL
+        return np.empty(0, np.float64)
+    words = np.frombuffer(blob, ">i4")
     head = starts // 4
     ndims, has_null = words[head], words[head + 1]
     if np.any(ndims != np.where(n > 0, 1, 0)) or np.any(has_null != 0):
