@@ -272,7 +272,7 @@ async def main() -> None:
     p.add_argument("--hours", type=float, default=4.0, help="synthetic hours per symbol")
     p.add_argument("--symbols", type=int, default=1, choices=range(1, len(SYMBOLS) + 1))
     p.add_argument("--chunk-rows", type=int, default=10_000_000, help="rows of step 2's chunk")
-    p.add_argument("--recorder-rate", type=float, default=2000, help="messages/s in step 2")
+    p.add_argument("--recorder-rate", type=float, default=4000, help="messages/s in step 2")
     p.add_argument("--recorder-seconds", type=float, default=15, help="window before archiving")
     args = p.parse_args()
     cluster = bench_cluster()
