@@ -52,7 +52,7 @@ from bench.recorder_e2e import (  # noqa: E402
     wait_ready,
 )
 from collector.rows import COLUMNS  # noqa: E402
-from db.archive import archive_run  # noqa: E402
+from db.archive import archive_tables  # noqa: E402
 from db.archive_format import datetime_to_us, set_codecs, table_layout  # noqa: E402
 from db.archive_read import catalogued, restore_files  # noqa: E402
 from db.writer import TableWriter  # noqa: E402
@@ -162,13 +162,16 @@ async def restore_all(url: str) -> tuple[int, float]:
 
 
 async def archive_in_process(url: str, root: Path) -> tuple[dict[str, int], float]:
-    """Both tables archived by db/archive.py: (rows per table, seconds)."""
-    conn = await asyncpg.connect(url)
+    """Both tables archived as `main.py archive run` does (db/archive.py, a connection per
+    table): (rows per table, seconds)."""
+    conn, more = await asyncpg.connect(url), await asyncpg.connect(url)
     try:
-        report = await archive_run(conn, root, dt.datetime.now(dt.UTC), list(TABLES))
+        cuts = dict.fromkeys(TABLES, dt.datetime.now(dt.UTC))
+        report = await archive_tables(conn, root, cuts, (more,))
     finally:
         await conn.close()
-    return {t: rows for t, (rows, _) in report.by_table.items()}, report.seconds
+        await more.close()
+    return {t: r.rows for t, r in report.by_table.items()}, report.seconds
 
 
 # ---- step 2: a 10-million-row chunk, archived while the recorder records ----------------------

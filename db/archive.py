@@ -26,6 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import asyncpg
 import numpy as np
@@ -115,6 +116,13 @@ class Part:
         return self.path.with_name(f".{self.path.name}.tmp")
 
 
+class TableReport(NamedTuple):
+    rows: int = 0
+    bytes: int = 0
+    chunks: int = 0
+    files: int = 0
+
+
 @dataclass
 class ArchiveReport:
     chunks: int = 0
@@ -122,7 +130,14 @@ class ArchiveReport:
     bytes: int = 0
     files: int = 0
     seconds: float = 0.0
-    by_table: dict[str, tuple[int, int]] = field(default_factory=dict)  # rows, bytes
+    by_table: dict[str, TableReport] = field(default_factory=dict)
+
+    def add(self, table: str, rows: int, size: int, files: int) -> None:
+        self.chunks, self.rows, self.bytes, self.files = (
+            self.chunks + 1, self.rows + rows, self.bytes + size, self.files + files)  # fmt: skip
+        old = self.by_table.get(table, TableReport())
+        self.by_table[table] = TableReport(old.rows + rows, old.bytes + size, old.chunks + 1,
+                                           old.files + files)  # fmt: skip
 
 
 def pause_at(step: str) -> None:
@@ -135,27 +150,46 @@ async def archive_run(
     conn: asyncpg.Connection, root: Path, cut: dt.datetime, tables: list[str]
 ) -> ArchiveReport:
     """Archive every chunk of `tables` whose range ends at or before `cut`."""
+    return await archive_tables(conn, root, dict.fromkeys(tables, cut))
+
+
+async def archive_tables(
+    conn: asyncpg.Connection,
+    root: Path,
+    cuts: dict[str, dt.datetime],
+    more: tuple[asyncpg.Connection, ...] = (),
+) -> ArchiveReport:
+    """Archive every chunk of each table whose range ends at or before its cut. Each connection
+    of `more` archives other tables at the same time: most of a chunk's time is one database
+    backend's, so a second one uses another core."""
     if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _LOCK_KEY):
         raise ArchiveError("another archive run is in progress")
+    connections = (conn, *more)
     try:
-        await set_codecs(conn)
+        for c in connections:
+            await set_codecs(c)
         await clean_leftovers(conn, root)
-        report = ArchiveReport()
+        report, todo = ArchiveReport(), list(cuts.items())
         began = time.perf_counter()
-        for table in tables:
-            layout = await table_layout(conn, table)
-            for r in await conn.fetch(_CHUNKS, table, datetime_to_us(cut)):
-                rows, size, files = await archive_chunk(conn, layout, Chunk(*r), root)
-                report.chunks += 1
-                report.rows += rows
-                report.bytes += size
-                report.files += files
-                old = report.by_table.get(table, (0, 0))
-                report.by_table[table] = (old[0] + rows, old[1] + size)
+
+        async def work(c: asyncpg.Connection) -> None:
+            while todo:
+                table, cut = todo.pop(0)
+                layout = await table_layout(c, table)
+                for r in await c.fetch(_CHUNKS, table, datetime_to_us(cut)):
+                    report.add(table, *await archive_chunk(c, layout, Chunk(*r), root))
+
+        try:
+            async with asyncio.TaskGroup() as group:  # a failure cancels the other tables' work
+                for c in connections:
+                    group.create_task(work(c))
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0] from None
         report.seconds = time.perf_counter() - began
         return report
     finally:
-        await conn.reset_type_codec("timestamptz", schema="pg_catalog")  # the caller's again
+        for c in connections:
+            await c.reset_type_codec("timestamptz", schema="pg_catalog")  # the caller's again
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
