@@ -262,7 +262,7 @@ async def chunk_step(url: str, root: Path, rows: int, rate: float, seconds: floa
     print(f"chunk: {rows:,} agg_trades rows in one chunk archived in {took:.1f} s "
           f"({rows / took:,.0f} rows/s, `main.py archive run`, process start included), "
           f"its peak RSS {rss // 1024} MB")  # fmt: skip
-    print(f"  {out}")
+    print("\n".join(f"  {line}" for line in out.splitlines()))
     if rate:
         for name, r in (("before the archive run", before), ("during the archive run", during)):
             print(f"recorder {name}: simulator sent {r.sent_s:,.0f} frames/s, recorder "
