@@ -56,9 +56,12 @@ log = logging.getLogger(__name__)
 
 # One archiver at a time (the recorder's schedule and a manual run): any constant works.
 _LOCK_KEY = 0x466C6F7741726368
-# Rows per batch: bounded memory whatever the chunk's size (a depth row holds ~50 floats).
+# Rows per batch: bounded memory whatever the chunk's size. Tables with arrays start small (a
+# snapshot may hold thousands of levels) and every table's next batch is sized to BATCH_BYTES by
+# the one before.
 BATCH_ROWS = 100_000
-BATCH_ROWS_WITH_ARRAYS = 20_000
+BATCH_ROWS_WITH_ARRAYS = 100
+BATCH_BYTES = 8 << 20
 ROW_GROUP_ROWS = 50_000
 ZSTD_LEVEL = 3  # 6 and 9 saved 1-7 % more and wrote 2-3x slower
 # Test hook: FLOWLINE_ARCHIVE_PAUSE_AT=<step> stops the run there (tests kill -9 it at each step).
@@ -245,7 +248,7 @@ async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: 
             while pending is not None:
                 market, symbol, row = await pending
                 table = decode(layout, row)
-                batches.advance(table)
+                batches.advance(table, sum(len(v) for v in row[1:] if v is not None))
                 # The server reads the next batch while a thread encodes this one.
                 pending = batches.next()
                 await asyncio.to_thread(files.add, market, symbol, table)
@@ -283,7 +286,7 @@ class _Batches:
         self.todo = iter(series)
         self.current: tuple[str, str] | None = None
         self.start = self.at = start  # µs since 2000
-        self.skip = 0
+        self.skip = self.asked = 0
 
     def next(self) -> asyncio.Future | None:
         if self.current is None:
@@ -293,17 +296,20 @@ class _Batches:
             self.at, self.skip = self.start, 0
         market, symbol = self.current
         where = (market,) if self.layout.has_market else ()
-        args = (symbol, *where, self.at, self.skip, self.size)
+        self.asked = self.size
+        args = (symbol, *where, self.at, self.skip, self.asked)
         return asyncio.ensure_future(self._fetch(market, symbol, args))
 
     async def _fetch(self, market: str, symbol: str, args: tuple) -> tuple[str, str, tuple]:
         return market, symbol, tuple(await self.conn.fetchrow(self.sql, *args))
 
-    def advance(self, table: pa.Table) -> None:
-        if len(table) < self.size:
+    def advance(self, table: pa.Table, size: int) -> None:
+        """After a batch of `size` bytes."""
+        if len(table) < self.asked:
             self.current = None  # the last batch of this market and symbol
         if not len(table):
             return
+        self.size = max(1, min(BATCH_ROWS, BATCH_BYTES * len(table) // max(size, 1)))
         times = table["time"].cast(pa.int64()).to_numpy() - PG_EPOCH_US
         last = int(times[-1])
         if times[0] < self.at:
