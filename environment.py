@@ -31,6 +31,11 @@ VARIABLES = {
     "CONNECTION_MAX_AGE": "seconds before a connection is replaced (default 82800)",
     "STREAM_SILENT_AFTER": "seconds without a frame before a reconnect (default 30)",
     "GAP_HOLD_MAX": "seconds the commit watermark waits for a hole to fill (default 60)",
+    # sharing
+    "LEASES": "on: share the symbols with other recorders via leases in the database (default off)",
+    "LEASE_TIMEOUT": "seconds a silent recorder keeps its symbols before others take them (15)",
+    "RECORDER_PROCESSES": "recorder processes sharing the symbols on this host (default 1)",
+    "LEASE_MEMBERS": "recorders expected to share: at start take only that share (default 1)",
     # writing
     "BATCH_MAX_ROWS": "flush a table's batch at this many rows (default 5000)",
     "BATCH_MAX_MS": "... or when its oldest row is this old (default 100)",
@@ -48,6 +53,10 @@ VARIABLES = {
     "STRATEGY_SYMBOLS": "symbols to trade, or top:N (default: what the recorder records)",
     "EXECUTION": "off (signals only), paper or binance",
     "WEBHOOK_URL": "POST each signal as JSON to this URL",
+    "TELEGRAM_BOT_TOKEN": "Telegram bot token: signals, exits and reports to a chat (never logged)",
+    "TELEGRAM_CHAT_ID": "the chat the bot writes to (set with TELEGRAM_BOT_TOKEN)",
+    "TELEGRAM_API_URL": "Bot API base (default https://api.telegram.org)",
+    "TELEGRAM_MIN_INTERVAL": "seconds between Telegram messages (default 1; a group: 3)",
     "STRATEGY_METRICS_HOST": "bind address of the worker's /health and /metrics",
     "STRATEGY_METRICS_PORT": "their port (default 9109)",
     # Binance execution
@@ -60,6 +69,7 @@ VARIABLES = {
     "MARGIN_TYPE": "ISOLATED (default) or CROSSED",
     "ENTRY_TYPE": "MARKET (default) or LIMIT",
     "LIMIT_ENTRY_TIMEOUT": "seconds a LIMIT entry may rest (default 30)",
+    "LIMIT_ENTRY_REPLACES": "times an unfilled LIMIT entry is re-placed at the best price (0-9)",
     "STALE_FLATTEN_AFTER": "seconds of silent recorded streams before a symbol is flattened",
     # simulator and docker compose
     "SIM_API_KEYS": "the simulator's accounts, KEY:SECRET,... (or --api-keys-file)",
@@ -71,7 +81,7 @@ _DB = ("DATABASE_URL", "FLOWLINE_DB_PORT")
 _LOGS = ("LOG_LEVEL", "LOG_FORMAT", "LOG_FILE")
 _EXECUTION = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "BINANCE_LIVE", "BINANCE_TRADE_REST_URL",
               "BINANCE_TRADE_WS_URL", "LEVERAGE", "MARGIN_TYPE", "ENTRY_TYPE",
-              "LIMIT_ENTRY_TIMEOUT", "STALE_FLATTEN_AFTER")  # fmt: skip
+              "LIMIT_ENTRY_TIMEOUT", "LIMIT_ENTRY_REPLACES", "STALE_FLATTEN_AFTER")  # fmt: skip
 _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRESH", "MARKETS",
                 "BINANCE_SPOT_WS_URL", "BINANCE_SPOT_REST_URL", "SPOT_DEPTH_SPEED", "DEPTH_SPEED",
                 "OI_POLL_INTERVAL", "DEPTH_SNAPSHOT_INTERVAL", "BOOK_TOP_INTERVAL",
@@ -79,6 +89,7 @@ _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRE
                 "GAP_HOLD_MAX")  # fmt: skip
 _WRITING = ("BATCH_MAX_ROWS", "BATCH_MAX_MS", "QUEUE_MAX_ROWS", "SPOOL_DIR", "SPOOL_MAX_BYTES")
 _STRATEGY = ("STRATEGY_CONFIG", "STRATEGY_SYMBOLS", "EXECUTION", "WEBHOOK_URL",
+             "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL", "TELEGRAM_MIN_INTERVAL",
              "STRATEGY_METRICS_HOST", "STRATEGY_METRICS_PORT")  # fmt: skip
 COMMANDS: dict[str, tuple[str, ...]] = {
     "record": (
@@ -90,6 +101,10 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "RETENTION",
         "ARCHIVE_AFTER",
         "ARCHIVE_DIR",
+        "LEASES",
+        "LEASE_TIMEOUT",
+        "RECORDER_PROCESSES",
+        "LEASE_MEMBERS",
         *_LOGS,
     ),
     "strategy": (*_DB, *_STRATEGY, *_LOGS, *_EXECUTION),

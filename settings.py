@@ -94,6 +94,10 @@ class Settings:
     archive_after: Mapping[str, float] = field(default_factory=dict)  # table -> seconds
     log_file: Path | None = None  # LOG_FILE: append log lines there instead of stderr
     grafana_db_password: str = field(default="", repr=False)  # db init: flowline_grafana's login
+    leases: bool = False  # LEASES=on: share the symbols with other recorders (sql/021)
+    lease_timeout: float = 15.0  # LEASE_TIMEOUT: a recorder silent this long loses its symbols
+    recorder_processes: int = 1  # RECORDER_PROCESSES: child recorders sharing through leases
+    lease_members: int = 1  # LEASE_MEMBERS: recorders expected; the first takes only its share
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -150,6 +154,10 @@ class Settings:
             archive_after=r.archive_after("ARCHIVE_AFTER"),
             log_file=Path(r.text("LOG_FILE", "")).absolute() if r.text("LOG_FILE", "") else None,
             grafana_db_password=env.get("GRAFANA_DB_PASSWORD", ""),
+            leases=r.choice("LEASES", "off", ("on", "off")) == "on",
+            lease_timeout=r.number("LEASE_TIMEOUT", 15.0, 1.0),
+            recorder_processes=r.integer("RECORDER_PROCESSES", 1, 1, 64),
+            lease_members=r.integer("LEASE_MEMBERS", 1, 1, 1000),
         )
 
 

@@ -29,6 +29,10 @@ the same load. One line per rate, then the best sustained rate against raw COPY:
     .venv/bin/python bench/recorder_e2e.py
     .venv/bin/python bench/recorder_e2e.py --rates 10000,50000 --seconds 20
     .venv/bin/python bench/recorder_e2e.py --rates 50000 --profile   # + cProfile of the recorder
+    .venv/bin/python bench/recorder_e2e.py --processes 2   # RECORDER_PROCESSES=2 (issue 18)
+
+With ``--processes N`` the recorder runs as N processes sharing the symbols through leases; CPU
+and RSS are summed over the parent and its children.
 """
 
 from __future__ import annotations
@@ -109,6 +113,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--symbols", type=int, default=5, help=f"1..{len(SYMBOLS)}")
     p.add_argument("--step-ms", type=int, default=10, choices=(5, 10, 25, 50))
     p.add_argument("--profile", action="store_true", help="run the recorder under cProfile")
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=int(os.environ.get("RECORDER_PROCESSES", "1")),
+        help="RECORDER_PROCESSES: recorder processes sharing the symbols (default 1)",
+    )
     return p.parse_args(argv)
 
 
@@ -131,6 +141,29 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (RECORDER_PROCESSES > 1: the parent and its recorders)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        with contextlib.suppress(OSError):
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    return sum(cpu_by_pid(process_tree(pid)).values())
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0.0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += rss_mb(p)
+    return total
 
 
 def tail(path: Path, chars: int = 4000) -> str:
@@ -217,7 +250,13 @@ class Simulators:
 
 
 async def start_recorder(
-    database_url: str, sim_url: str, symbols: list[str], port: int, work: Path, profile: bool
+    database_url: str,
+    sim_url: str,
+    symbols: list[str],
+    port: int,
+    work: Path,
+    profile: bool,
+    processes: int = 1,
 ) -> asyncio.subprocess.Process:
     env = os.environ | {
         "DATABASE_URL": database_url,
@@ -228,6 +267,7 @@ async def start_recorder(
         "METRICS_PORT": str(port),
         "SPOOL_DIR": str(work / "spool"),
         "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        "RECORDER_PROCESSES": str(processes),
     }
     python = [sys.executable]
     if profile:
@@ -343,7 +383,7 @@ async def wait_ready(
             raise RuntimeError(f"the recorder exited with {process.returncode}:\n{tail(log)}")
         with contextlib.suppress(aiohttp.ClientError):
             s = await scrape(http, port)
-            if s.books_valid == books and s.rows > 0:
+            if s.books_valid >= books and s.rows > 0:
                 return
         await asyncio.sleep(0.2)
     raise RuntimeError("the recorder did not get ready within 60 s")
@@ -354,12 +394,12 @@ async def window(
 ) -> tuple[Scrape, Scrape, float, float | None, float]:
     """Scrapes at both ends, recorder CPU %, its backends' CPU %, peak RSS (MB)."""
     pid, backends = pids
-    first, cpu0, db0, peak = await scrape(http, port), cpu_seconds(pid), cpu_by_pid(backends), 0.0
-    end = time.perf_counter() + seconds
+    first, cpu0, db0 = await scrape(http, port), tree_cpu_seconds(pid), cpu_by_pid(backends)
+    peak, end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < end:
-        peak = max(peak, rss_mb(pid))
+        peak = max(peak, tree_rss_mb(pid))
         await asyncio.sleep(0.25)
-    last, cpu1, db1 = await scrape(http, port), cpu_seconds(pid), cpu_by_pid(backends)
+    last, cpu1, db1 = await scrape(http, port), tree_cpu_seconds(pid), cpu_by_pid(backends)
     elapsed = last.at - first.at
     db_seconds = cpu_used(db0, db1)
     db_cpu = None if db_seconds is None else 100 * db_seconds / elapsed
@@ -413,7 +453,9 @@ async def measure(
         aiohttp.ClientSession() as http,
         simulators.run(http, symbols, per_stream) as (sim_url, offset),
     ):
-        recorder = await start_recorder(url, sim_url, symbols, port, work, args.profile)
+        recorder = await start_recorder(
+            url, sim_url, symbols, port, work, args.profile, args.processes
+        )
         conn = await asyncpg.connect(url)
         try:
             await wait_ready(http, port, recorder, len(symbols), work / "recorder.log")
@@ -539,12 +581,11 @@ def print_e2e(rate: float, r: Run) -> None:
     )
 
 
-def print_saturation(results: dict[float, Run]) -> None:
+def print_saturation(results: dict[float, Run], processes: int) -> None:
     """The best rate kept up, against raw COPY measured right after it."""
     kept = [r for r in results.values() if kept_up(r)]
     best = max(kept, key=lambda r: r.committed, default=None)
     rows, raw = (best.committed, best.raw_rate) if best else (0.0, math.nan)
-    processes = os.environ.get("RECORDER_PROCESSES", "1")
     print(
         f"e2e: saturation rows_s={rows:.0f} raw_copy_rows_s={raw:.0f}"
         f" ratio={rows / raw:.2f} processes={processes}"
@@ -576,8 +617,8 @@ def print_profile(path: Path, top: int = 25) -> None:
 async def main(argv: list[str]) -> int:
     args = parse_args(argv)
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
-    if not rates or not 1 <= args.symbols <= len(SYMBOLS):
-        raise SystemExit(f"need at least one rate and 1..{len(SYMBOLS)} symbols")
+    if not rates or not 1 <= args.symbols <= len(SYMBOLS) or not 1 <= args.processes <= 64:
+        raise SystemExit(f"need at least one rate, 1..{len(SYMBOLS)} symbols, 1..64 processes")
     cluster = bench_cluster()
     results: dict[float, Run] = {}
     simulators = Simulators(args.step_ms)
@@ -599,7 +640,7 @@ async def main(argv: list[str]) -> int:
         )
         print_table(results)
         print_targets(results, raw_rows, results[rates[-1]].raw_rate)
-        print_saturation(results)
+        print_saturation(results, args.processes)
         if args.profile:
             print_profile(work / "recorder.prof")
     return 0

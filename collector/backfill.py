@@ -67,12 +67,20 @@ class Backfiller:
             asyncio.Queue()
         )
 
-    def on_hole(self, symbol: str, first: int, last: int, reason: str | None = None) -> None:
+    def on_hole(
+        self,
+        symbol: str,
+        first: int,
+        last: int,
+        reason: str | None = None,
+        span: tuple[dt.datetime | None, dt.datetime] | None = None,
+    ) -> None:
         ref = uuid.uuid4()
         details: dict[str, object] = {"missing": last - first + 1}
         if reason is not None:
             details["reason"] = reason
-        span = self.sequences[symbol].span if reason is None and symbol in self.sequences else None
+        if span is None and reason is None and symbol in self.sequences:
+            span = self.sequences[symbol].span
         self.events.record(
             "gap",
             details,
@@ -91,10 +99,18 @@ class Backfiller:
             self.watermark.hold(ref)
         self._queue.put_nowait((time.monotonic() + self.grace, symbol, first, last, ref))
 
-    def refetch(self, symbol: str, first: int, last: int, reason: str) -> None:
-        """Ids this run received but could not store (``reason``): a hole to backfill."""
+    def refetch(
+        self,
+        symbol: str,
+        first: int,
+        last: int,
+        reason: str,
+        span: tuple[dt.datetime | None, dt.datetime] | None = None,
+    ) -> None:
+        """Ids this run received but could not store, or found missing and undeclared at start
+        (``reason``): a hole to declare and backfill."""
         self.sequences[symbol].reopen(first, last)
-        self.on_hole(symbol, first, last, reason)
+        self.on_hole(symbol, first, last, reason, span)
 
     def resume(self, symbol: str, first: int, last: int, ref: uuid.UUID) -> None:
         """Backfill a hole an earlier run recorded (``ref``) but died before repairing."""

@@ -30,9 +30,11 @@ from collector.depth import DepthKeeper
 from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
+from collector.leases import Follower, Leases
 from collector.logs import setup_logging
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
+from collector.processes import CONFIG_ERROR, run_processes
 from collector.rest import SPOT_WEIGHT_LIMIT, BinanceRest, RestError, SpotRest, WeightBudget
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
@@ -46,6 +48,7 @@ from db.migrate import timescaledb_license
 from db.retention import drop_expired_chunks
 from db.spool import Spool
 from db.writer import CommitWatermark, Dropped, TableWriter
+from db.writer_tasks import WriterTasks
 from settings import Settings, SettingsError
 
 log = logging.getLogger("collector")
@@ -92,6 +95,10 @@ async def _run_until_signal(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    if settings.recorder_processes > 1:
+        if await run_processes(settings, stop) == CONFIG_ERROR:
+            raise StartupError("a recorder process cannot start as configured (its error above)")
+        return
     await run_recorder(settings, stop)
 
 
@@ -110,8 +117,10 @@ class Recorder:
     keeper: DepthKeeper | None = None
     subscriptions: Subscriptions | None = None
     spot: SpotSide | None = None  # MARKETS=futures,spot
+    writer_tasks: WriterTasks | None = None
     started: float = field(default_factory=time.monotonic)
     metrics_port: int | None = None
+    leases: Leases | None = None  # LEASES=on: the symbols held are recorder.symbols
 
     @property
     def connections(self) -> list[StreamConnection]:
@@ -135,6 +144,9 @@ class Recorder:
         for name, w in self.writers.items():
             s = w.stats
             failing = now - s.failing_since if s.failing_since else 0.0
+            busy = now - s.busy_since if s.busy_since else 0.0
+            if busy > health.WRITE_HUNG_AFTER:  # no error, no answer: down all the same
+                failing = max(failing, busy)
             db_failing_for = max(db_failing_for, failing)
             tables[name] = {
                 "last_flush_age": round(now - s.last_flush, 3) if s.last_flush else None,
@@ -212,9 +224,9 @@ async def run_recorder(
         )
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
-    writer_tasks = [
-        asyncio.create_task(_supervised(w), name=f"writer:{t}") for t, w in writers.items()
-    ]
+    writer_tasks = WriterTasks(writers)
+    writer_tasks.start()
+    leases: Leases | None = None
     try:
         async with aiohttp.ClientSession() as http:
             budget = WeightBudget()
@@ -237,49 +249,56 @@ async def run_recorder(
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
+            leases = _leases(settings, symbols, watermark, rest) if settings.leases else None
+            if leases is not None:
+                symbols = await leases.first()
             recorder = Recorder(
-                settings, symbols, writers, spool, budget, dropped_trades, watermark
+                settings, symbols, writers, spool, budget, dropped_trades, watermark, leases=leases
             )
+            recorder.writer_tasks = writer_tasks
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
+        before = {t: _counts(w) for t, w in writers.items()}
         # recorder_events last: the others' final flushes may still record events (a replay)
-        by_table = dict(zip(writers, writer_tasks, strict=True))
-        for group in ([t for t in writers if t != "recorder_events"], ["recorder_events"]):
-            for table in group:
-                await writers[table].close()
-            await asyncio.gather(*(by_table[t] for t in group), return_exceptions=True)
-        _report_shutdown(writers, spool)
+        others = [t for t in writers if t != "recorder_events"]
+        await writer_tasks.close([others, ["recorder_events"]])
+        _report_shutdown(writers, spool, before)
+        if leases is not None:  # after the final flush: the next owner resumes from there
+            await leases.close()
 
 
-async def _supervised(writer: TableWriter) -> None:
-    """Run a table's writer; if its task ever ends with an error, say so loudly and restart."""
-    while True:
-        try:
-            await writer.run()
-            return
-        except Exception:
-            metrics.WRITER_ERRORS.labels(writer.table).inc()
-            writer.down_since = writer.down_since or time.time()
-            log.exception("%s: writer task died; restarting it", writer.table)
-            if writer.closing:
-                return
-            await asyncio.sleep(1.0)
+def _counts(w: TableWriter) -> tuple[int, int, int]:
+    """Rows committed (new or already stored), spooled and dropped so far."""
+    s = w.stats
+    return s.rows_written + s.rows_duplicate, s.rows_spooled, s.rows_dropped
 
 
-def _report_shutdown(writers: dict[str, TableWriter], spool: Spool) -> None:
-    """Exactly what could not be flushed; those rows were declared as gaps as they were dropped."""
-    lost = {t: w.stats.rows_dropped for t, w in writers.items() if w.stats.rows_dropped}
+def _report_shutdown(
+    writers: dict[str, TableWriter], spool: Spool, before: dict[str, tuple[int, int, int]]
+) -> None:
+    """One line: what the final flush committed, spooled and lost (lost rows were declared as
+    gaps as they were dropped), and anything still in memory, which no flush reached."""
+    moved = {
+        t: [a - b for a, b in zip(_counts(w), before[t], strict=True)] for t, w in writers.items()
+    }
+    committed, spooled, lost = (sum(m[i] for m in moved.values()) for i in range(3))
     left = {t: w.queued for t, w in writers.items() if w.queued}
-    if lost or left:
-        log.error(
-            "recorder stopped; rows lost (declared in data_gaps): %s; rows left in memory: %s",
-            lost or "none",
-            left or "none",
-        )
-    elif spool.bytes_used:
-        log.warning("recorder stopped; %d spooled bytes wait for the next start", spool.bytes_used)
-    else:
-        log.info("all batches flushed; recorder stopped")
+    dropped = {t: w.stats.rows_dropped for t, w in writers.items() if w.stats.rows_dropped}
+    level = logging.ERROR if lost or left or dropped else logging.INFO
+    if spooled and level == logging.INFO:
+        level = logging.WARNING
+    # the gap rows that declare drops are recorder_events rows: if those were dropped too, the
+    # next start's scan for undeclared holes is what finds them (aggTrades and depth)
+    declared = "recorder_events" not in dropped
+    log.log(
+        level,
+        "recorder stopped: the final flush committed %d rows and spooled %d (%d bytes in"
+        " SPOOL_DIR wait for the next start); %d rows lost, %d dropped this run (%s: %s);"
+        " rows left in memory: %s",
+        committed, spooled, spool.bytes_used, lost, sum(dropped.values()),
+        "declared in data_gaps" if declared else "their gap rows lost too, found at next start",
+        dropped or "none", left or "none",
+    )  # fmt: skip
 
 
 async def _record(
@@ -346,7 +365,19 @@ async def _record(
     try:
         async with asyncio.TaskGroup() as tg:
             tg.create_task(subscriptions.run(), name="ws")
-            if s.top_n:
+            if recorder.leases is not None:
+                recorder.leases.on_change = Follower(
+                    s.database_url,
+                    symbols,
+                    handler,
+                    keeper,
+                    backfiller,
+                    subscriptions,
+                    s.depth_speed,
+                    spot.follow if spot is not None else None,
+                )
+                tg.create_task(recorder.leases.run(), name="leases")
+            elif s.top_n:  # with leases, the lease keeper follows top:N
                 universe = Universe(
                     s.top_n,
                     s.universe_refresh,
@@ -416,6 +447,24 @@ class _Stopped(Exception):
 async def _raise_when_set(stop: asyncio.Event) -> None:
     await stop.wait()
     raise _Stopped
+
+
+def _leases(
+    s: Settings, symbols: list[str], watermark: CommitWatermark, rest: BinanceRest
+) -> Leases:
+    async def top() -> list[str]:
+        return await top_symbols(rest, s.top_n or 0)
+
+    universe_of = top if s.top_n else None
+    return Leases(
+        s.database_url,
+        s.lease_timeout,
+        symbols,
+        watermark,
+        universe_of=universe_of,
+        universe_refresh=s.universe_refresh,
+        expect=s.lease_members,
+    )
 
 
 def _subscriptions(

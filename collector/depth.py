@@ -16,6 +16,7 @@ from collector import metrics, parse
 from collector.book import BookSync, Break
 from collector.events import EventLog
 from collector.rest import BinanceRest, RestError
+from collector.resume import UNDECLARED, Hole
 from collector.rows import BookTopRow
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,25 @@ class DepthKeeper:
                 "%s: depth chain broken after u=%d (pu=%s); resyncing", symbol, brk.prev_u, pu
             )
         self.request(symbol, "resync" if self._open_gaps.get(symbol) else "start")
+
+    def declare_found(self, hole: Hole) -> None:
+        """A hole in the stored diffs an earlier run did not live to declare: declared now, and
+        closed by the book's next snapshot like any other break."""
+        ref = uuid.uuid4()
+        self._open_gaps.setdefault(hole.symbol, []).append(ref)
+        self.events.record(
+            "gap",
+            {"reason": UNDECLARED},
+            symbol=hole.symbol,
+            market=self.market,
+            stream="depth_updates",
+            first_id=hole.first_id,
+            last_id=hole.last_id,
+            start_time=hole.after,
+            end_time=hole.before,
+            status="open",
+            ref=ref,
+        )
 
     def request(self, symbol: str, reason: str) -> None:
         if symbol not in self._pending:

@@ -11,6 +11,8 @@ import prometheus_client
 from aiohttp import web
 
 DB_FAILING_THRESHOLD = 30.0  # seconds of failed writes before /health says 503
+# A write under way this long counts as failing since it began (a database that hangs).
+WRITE_HUNG_AFTER = 5.0
 
 
 def build_app(report: Callable[[], tuple[bool, dict[str, Any]]]) -> web.Application:

@@ -11,7 +11,7 @@ from collector.depth import DepthKeeper
 from collector.events import EventLog
 from collector.handler import FrameHandler
 from collector.rest import BinanceRest
-from collector.resume import Resume
+from collector.resume import UNDECLARED, Resume
 from db.writer import CommitWatermark
 from settings import Settings
 
@@ -65,6 +65,12 @@ def market_parts(
     )
     for gap in resume.open_gaps:
         backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])
+    for h in resume.undeclared.get("agg_trades", []):
+        if h.symbol in resume.sequences:
+            backfiller.refetch(h.symbol, h.first_id, h.last_id, UNDECLARED, (h.after, h.before))
+    for h in resume.undeclared.get("depth_updates", []):
+        if h.symbol in keeper.books:
+            keeper.declare_found(h)
     handler = FrameHandler(
         symbols=set(symbols),
         put=put,

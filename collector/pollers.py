@@ -28,9 +28,11 @@ async def poll_open_interest(
     """``last``: the newest sample per symbol an earlier run stored. Samples that could not be
     taken (a ban, 429s, errors, slow answers, the recorder down) leave a silence longer than two
     intervals between two stored samples: it is declared as a hole, since Binance's history
-    (/futures/data/openInterestHist) has 5-minute samples at best."""
+    (/futures/data/openInterestHist) has 5-minute samples at best. The silence is timed on our
+    clock while we run (an exchange clock that runs faster, as a simulator's may, is no hole),
+    and on the samples' own times across a restart."""
     latest = dict(last or {})
-    hole_after = dt.timedelta(seconds=2 * interval)
+    seen_at: dict[str, float] = {}  # symbol -> loop time of its last sample in this run
     failed: dict[str, int] = {}  # symbol -> polls that failed since its last sample
     loop = asyncio.get_running_loop()
     next_at = loop.time()
@@ -38,7 +40,12 @@ async def poll_open_interest(
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
         for gone in set(latest) - set(round_):
             del latest[gone]  # out of the universe: not recorded on purpose, not a hole
-        step = interval / max(1, len(round_))  # spread the requests over the interval
+            seen_at.pop(gone, None)
+        if not round_:  # other recorders hold every symbol for now (LEASES=on)
+            await asyncio.sleep(interval)
+            next_at = loop.time()
+            continue
+        step = interval / len(round_)  # spread the requests over the interval
         for symbol in round_:
             # paced by the clock, not by a sleep after each answer: slow answers do not
             # stretch a round (and its samples' spacing) beyond the interval
@@ -57,12 +64,21 @@ async def poll_open_interest(
                 failed[symbol] = failed.get(symbol, 0) + 1
                 continue
             put(row)
-            before = latest.get(symbol)
+            before, now = latest.get(symbol), loop.time()
             if before is None or row.time > before:
                 latest[symbol] = row.time
-            if before is not None and row.time - before > hole_after:
+            if (
+                before is not None
+                and _silence(row.time - before, seen_at.get(symbol), now) > 2 * interval
+            ):
                 _declare(events, symbol, before, row.time, failed.get(symbol, 0))
+            seen_at[symbol] = now
             failed.pop(symbol, None)
+
+
+def _silence(exchange: dt.timedelta, seen_at: float | None, now: float) -> float:
+    """Seconds since the previous sample: on our clock within a run, else on the exchange's."""
+    return exchange.total_seconds() if seen_at is None else now - seen_at
 
 
 def _declare(

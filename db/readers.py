@@ -102,3 +102,69 @@ async def unfilled_trade_gaps(
     whatever its status (a crash may have lost a repair the ledger already recorded), and
     gaps still open within ``within_hours``: (symbol, first_id, last_id, ref, status)."""
     return await conn.fetch(_UNFILLED, symbols, market, within_hours, verify_hours)
+
+
+# Stored ids that do not follow the one before them (by time, then id), per symbol, from `since`
+# on; the newest row before `since` is taken along so a break at the edge is seen too. {before}
+# is the last id the row says it follows: an aggTrade's id - 1, a futures diff's pu, a spot
+# diff's U - 1. Ids that go back (a new sequence era) are not breaks.
+_BREAKS = """
+WITH w AS (
+    SELECT symbol, time, {id} AS id, {before} AS before FROM {table}
+    WHERE market = $2 AND symbol = ANY($1::text[]) AND time >= $3
+    UNION ALL
+    SELECT s.symbol, p.time, p.id, p.before FROM unnest($1::text[]) AS s(symbol)
+    CROSS JOIN LATERAL (
+        SELECT t.time, t.{id} AS id, {before_t} AS before FROM {table} t
+        WHERE t.symbol = s.symbol AND t.market = $2 AND t.time < $3
+        ORDER BY t.time DESC, t.{id} DESC LIMIT 1
+    ) p
+)
+SELECT symbol, prev_id + 1 AS first_id, before AS last_id, prev_time, time
+FROM (
+    SELECT symbol, time, before,
+           lag(id) OVER (PARTITION BY symbol ORDER BY time, id) AS prev_id,
+           lag(time) OVER (PARTITION BY symbol ORDER BY time, id) AS prev_time
+    FROM w
+) b
+WHERE before > prev_id
+ORDER BY symbol, time
+"""
+_BREAK_COLUMNS = {
+    "agg_trades": ("agg_trade_id", "agg_trade_id - 1", "t.agg_trade_id - 1"),
+    "depth_updates": (
+        "final_update_id",
+        "coalesce(prev_final_update_id, first_update_id - 1)",
+        "coalesce(t.prev_final_update_id, t.first_update_id - 1)",
+    ),
+}
+
+
+async def id_breaks(
+    conn: asyncpg.Connection, table: str, symbols: list[str], market: str, since: dt.datetime
+) -> list[asyncpg.Record]:
+    """Holes in the stored ids of ``agg_trades`` or ``depth_updates`` from ``since`` on:
+    (symbol, first_id, last_id missing, prev_time, time of the row after the hole)."""
+    id_col, before, before_t = _BREAK_COLUMNS[table]
+    sql = _BREAKS.format(table=table, id=id_col, before=before, before_t=before_t)
+    return await conn.fetch(sql, symbols, market, since)
+
+
+async def declared_spans(
+    conn: asyncpg.Connection, stream: str, market: str, since: dt.datetime
+) -> list[asyncpg.Record]:
+    """The gaps declared for ``stream`` since ``since``: (symbol, first_id, last_id, start_time,
+    end_time). Rows a full spool dropped are declared by time span only, with no symbol."""
+    return await conn.fetch(
+        "SELECT symbol, first_id, last_id, start_time, end_time FROM recorder_events"
+        " WHERE kind = 'gap' AND stream = $1 AND (market = $2 OR market IS NULL)"
+        " AND time >= $3",
+        stream,
+        market,
+        since,
+    )
+
+
+async def last_event_time(conn: asyncpg.Connection) -> dt.datetime | None:
+    """When the newest committed ``recorder_events`` row happened."""
+    return await conn.fetchval("SELECT max(time) FROM recorder_events")

@@ -49,6 +49,11 @@ COMMITTED_CHANNEL = "flowline_committed"
 # hold was placed. Starting lower costs nothing, readers keep the highest watermark they heard.
 HOLD_MARGIN = 1.0
 Connector = Callable[[], Awaitable[asyncpg.Connection]]
+# How long one (re)connect and COPY may take before the batch is spooled; once the recorder is
+# stopping, how long it may still take (a database that hangs must not hold the exit, or make
+# shutdown lose rows it could have spooled).
+WRITE_TIMEOUT = 60.0
+CLOSING_WRITE_TIMEOUT = 5.0
 # A failed write or (re)connect: spool and retry. Anything else is a bug and ends the task.
 WRITE_ERRORS = (
     OSError,
@@ -71,6 +76,7 @@ class WriterStats:
     errors: int = 0  # unexpected errors (bugs, corrupt spool files), each logged with a traceback
     last_flush: float | None = None  # time.time() of the last successful flush
     failing_since: float | None = None
+    busy_since: float | None = None  # time.time() the write under way started (a hang shows)
 
 
 class CommitWatermark:
@@ -200,6 +206,9 @@ class TableWriter:
         self._full = asyncio.Event()  # rows are waiting (or close() was called)
         self._conn: asyncpg.Connection | None = None
         self._closing = False
+        self._hurry = False  # set by hurry(): writes time out sooner
+        self._gave_up = False
+        self._timeout: asyncio.Timeout | None = None  # of the write under way
         self._next_retry = 0.0
         cols = ", ".join(f'"{c}"' for c in self.columns)
         self._stage = f"stage_{table}"
@@ -291,7 +300,17 @@ class TableWriter:
         """Write what an earlier run left in the spool; True if nothing of this table is left."""
         return await self._replay_if_due()
 
+    def hurry(self) -> None:
+        """The recorder is stopping: a write under way (or to come) gives up after
+        CLOSING_WRITE_TIMEOUT, so a hung database cannot hold the exit; its rows are spooled."""
+        self._hurry = True
+        deadline = asyncio.get_running_loop().time() + CLOSING_WRITE_TIMEOUT
+        timeout = self._timeout
+        if timeout is not None and (timeout.when() or deadline) > deadline:
+            timeout.reschedule(deadline)
+
     async def close(self) -> None:
+        self.hurry()
         self._closing = True
         self._full.set()
 
@@ -328,7 +347,7 @@ class TableWriter:
         batch, self._batch = self._batch, []
         try:
             await self._write_or_spool(batch, spool_empty, cut)
-        except Exception:
+        except BaseException:  # a bug, or the task cancelled mid-write
             self._batch[:0] = batch  # kept for the next attempt (a replay never duplicates)
             raise
         self._idle = self.committed_through == cut and not self._batch  # all of it written
@@ -369,18 +388,23 @@ class TableWriter:
     async def _write(self, batch: Sequence[tuple], cut: float | None = None) -> None:
         """COPY and commit one batch; `cut` is when it was taken (None: a spooled batch)."""
         started = time.perf_counter()
-        conn = await self._connection()
         through = self.committed_through if cut is None else cut
-        async with asyncio.timeout(60), conn.transaction():
-            await conn.copy_records_to_table(self._stage, records=batch, columns=self.columns)
-            if self.watermark is None:  # notifications are delivered only if this commits
-                inserted = await conn.fetchval(self._insert, NOTIFY_CHANNEL, self.table)
-            else:
-                payload = self.watermark.payload(self, through)
-                inserted = await conn.fetchval(
-                    self._insert_committed,
-                    NOTIFY_CHANNEL, self.table, COMMITTED_CHANNEL, payload,
-                )  # fmt: skip
+        self.stats.busy_since = time.time()
+        try:
+            async with asyncio.timeout(
+                CLOSING_WRITE_TIMEOUT if self._hurry else WRITE_TIMEOUT
+            ) as self._timeout:
+                conn = await self._connection()
+                try:
+                    await conn.execute("BEGIN")
+                    inserted, payload = await self._copy_insert(conn, batch, through)
+                    await conn.execute("COMMIT")
+                except BaseException:  # no ROLLBACK: it would wait on a link that may hang
+                    self._conn = None
+                    conn.terminate()  # the server rolls the transaction back
+                    raise
+        finally:
+            self.stats.busy_since = self._timeout = None
         if self.watermark is not None:
             self.watermark.sent(payload)
         self._committed_through(through)
@@ -396,6 +420,20 @@ class TableWriter:
         if self.on_flush is not None:
             self.on_flush(self.table, batch, elapsed)
         self._report_drops()
+
+    async def _copy_insert(
+        self, conn: asyncpg.Connection, batch: Sequence[tuple], through: float
+    ) -> tuple[int, str]:
+        """COPY into the stage, insert and NOTIFY, in the caller's transaction (the stage is
+        ON COMMIT DELETE ROWS)."""
+        await conn.copy_records_to_table(self._stage, records=batch, columns=self.columns)
+        if self.watermark is None:  # notifications are delivered only if this commits
+            return await conn.fetchval(self._insert, NOTIFY_CHANNEL, self.table), ""
+        payload = self.watermark.payload(self, through)
+        inserted = await conn.fetchval(
+            self._insert_committed, NOTIFY_CHANNEL, self.table, COMMITTED_CHANNEL, payload
+        )
+        return inserted, payload
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -413,7 +451,8 @@ class TableWriter:
         s.failures += 1
         if s.failing_since is None:
             s.failing_since = time.time()
-            log.error("%s: database write failed, spooling: %s", self.table, exc)
+            log.error("%s: database write failed, spooling: %s", self.table, str(exc) or repr(exc))
+        self._gave_up = self._hurry  # failed while stopping: no second wait at the final flush
         conn, self._conn = self._conn, None
         if conn is not None and not conn.is_closed():
             conn.terminate()
@@ -504,7 +543,8 @@ class TableWriter:
             self.on_drop(self.table, dropped)
 
     async def _final_flush(self) -> None:
-        self._next_retry = 0.0  # one last attempt, whatever the backoff says
+        if not self._gave_up:
+            self._next_retry = 0.0  # one last attempt, whatever the backoff says
         try:
             await self._flush_due()
         except Exception as exc:  # the rows left are reported below
@@ -515,5 +555,5 @@ class TableWriter:
         self._report_drops()  # the database may be down: the gap row is what tells the tale
         if self._conn is not None:
             with contextlib.suppress(*WRITE_ERRORS):
-                await self._conn.close()
+                await self._conn.close(timeout=CLOSING_WRITE_TIMEOUT)  # aborts it past that
             self._conn = None

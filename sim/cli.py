@@ -33,6 +33,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="comma-separated symbols that also trade on spot (streams at <ws>/spot, REST /api/v3)",
     )
     p.add_argument("--spot-weight-limit", type=int, default=6000, help="spot REST weight/window")
+    p.add_argument(
+        "--bybit-symbols",
+        default="",
+        help="comma-separated symbols that also trade on Bybit v5 linear "
+        "(<ws>/v5/public/linear, REST /v5/market)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0: any free port")
@@ -76,6 +82,7 @@ def build(args: argparse.Namespace) -> Simulator:
         seed=args.seed,
         spot_symbols=[s.strip().upper() for s in args.spot_symbols.split(",") if s.strip()],
         spot_weight_limit=args.spot_weight_limit,
+        bybit_symbols=[s.strip().upper() for s in args.bybit_symbols.split(",") if s.strip()],
         script=args.script,
         start_ms=args.start_ms,
         speed=args.speed,

@@ -29,6 +29,15 @@ benchmark needs to steer it. Requests and answers are JSON; nothing here is rate
     POST /sim/trade_to                {"symbol": "BTCUSDT", "price": "65100.0"}
     POST /sim/quote_volume            {"symbol": "BTCUSDT", "quoteVolume": "1e9"}  (null: traded)
     POST /sim/clock                   {"speed": 10, "paused": false, "advance_ms": 0, "rate": 200}
+
+Bybit (with ``--bybit-symbols``); faults.drop takes "route": "bybit" for its connections:
+
+    GET  /sim/truth/bybit/trades?symbol=   /sim/truth/bybit/liquidations?symbol=
+    GET  /sim/truth/bybit/book?symbol=BTCUSDT&depth=50     (what the topic last published, its u)
+    POST /sim/bybit/skip_deltas       {"symbol": "BTCUSDT", "count": 1, "depth": null}
+    POST /sim/bybit/restart           {"symbol": "BTCUSDT", "depth": null}     (u == 1 snapshots)
+    POST /sim/bybit/ban               {"seconds": null}          (REST answers 403 to everyone)
+    POST /sim/bybit/turnover          {"symbol": "BTCUSDT", "turnover24h": "1e9"}  (null: traded)
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from sim.bybit import BybitFeed, BybitTruth
 from sim.rest import json_response
 from sim.truth import Truth
 
@@ -86,6 +96,7 @@ class ControlApi:
             ),
             *(web.post(f"/sim/faults/{name}", self._post(fn)) for name, fn in faults.items()),
             web.post("/sim/clock", self._post(self.clock)),
+            *self._bybit_routes(),
             web.post(
                 "/sim/quote_volume",
                 self._post(lambda b: self.sim.set_quote_volume(b["symbol"], b.get("quoteVolume"))),
@@ -94,6 +105,44 @@ class ControlApi:
                 "/sim/trade_to", self._post(lambda b: self.sim.trade_to(b["symbol"], b["price"]))
             ),
         ]
+
+    def _bybit_routes(self) -> list[web.RouteDef]:
+        def truth(field: str) -> Callable[[web.Request], Any]:
+            return lambda r: getattr(self._bybit_truth(), field).get(r.query["symbol"], [])
+
+        def book(r: web.Request) -> Any:
+            return self._bybit().book(r.query["symbol"], int(r.query.get("depth", 50)))
+
+        def turnover(body: dict[str, Any]) -> None:
+            turnovers = self.sim.bybit_rest.turnovers
+            if body.get("turnover24h") is None:
+                turnovers.pop(body["symbol"], None)
+            else:
+                turnovers[body["symbol"]] = str(body["turnover24h"])
+
+        posts: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "skip_deltas": lambda b: self._bybit().skip_deltas(
+                b["symbol"], int(b.get("count", 1)), b.get("depth")
+            ),
+            "restart": lambda b: self._bybit().restart(b["symbol"], b.get("depth")),
+            "ban": lambda b: self.sim.bybit_rest.limiter.ban(b.get("seconds")),
+            "turnover": turnover,
+        }
+        gets = {"trades": truth("trades"), "liquidations": truth("liquidations"), "book": book}
+        return [
+            *(web.get(f"/sim/truth/bybit/{name}", self._get(fn)) for name, fn in gets.items()),
+            *(web.post(f"/sim/bybit/{name}", self._post(fn)) for name, fn in posts.items()),
+        ]
+
+    def _bybit(self) -> BybitFeed:
+        if self.sim.bybit is None:
+            raise ValueError("no Bybit market (--bybit-symbols)")
+        return self.sim.bybit
+
+    def _bybit_truth(self) -> BybitTruth:
+        if self.sim.bybit_truth is None:
+            raise ValueError("no Bybit ground truth (--bybit-symbols with --record-truth)")
+        return self.sim.bybit_truth
 
     # ---- plumbing ------------------------------------------------------------------------------
 

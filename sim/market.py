@@ -72,14 +72,21 @@ class Market:
     """One symbol's book and random order flow."""
 
     def __init__(
-        self, instrument: Instrument, seed: int, rate: float, levels: int = 200, spot: bool = False
+        self,
+        instrument: Instrument,
+        seed: int,
+        rate: float,
+        levels: int = 200,
+        spot: bool = False,
+        venue: str = "",
     ) -> None:
+        """``venue`` (e.g. "bybit") gives the market its own random flow, so a second venue's
+        market neither copies nor changes the first one's."""
         self.instrument = instrument
         self.rate = rate  # order-book events per second at rate_mult 1
         self.spot = spot  # a spot book: its own random flow, consecutive update ids
-        self.rng = random.Random(
-            f"{seed}/spot/{instrument.symbol}" if spot else f"{seed}/{instrument.symbol}"
-        )
+        label = f"{seed}/spot/{instrument.symbol}" if spot else f"{seed}/{instrument.symbol}"
+        self.rng = random.Random(f"{venue}/{label}" if venue else label)
         self.book = OrderBook()
         self.update_id = self.rng.randrange(10**9, 2 * 10**9)
         self.agg_id = self.rng.randrange(10**8, 2 * 10**8)

@@ -23,6 +23,9 @@ from aiohttp import web
 
 from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET, DEFAULT_WALLET, Account, ticks_of
 from sim.blast import Blast
+from sim.bybit import BybitFeed, BybitTruth
+from sim.bybit_rest import BAN_SECONDS, IP_LIMIT, BybitRestApi, IpLimiter
+from sim.bybit_ws import IDLE_TIMEOUT, BybitWsServer
 from sim.clock import Pacer
 from sim.control import ControlApi
 from sim.faults import Faults
@@ -88,9 +91,15 @@ class Simulator:
         spot_symbols: list[str] | tuple[str, ...] = (),
         spot_weight_limit: int = SPOT_WEIGHT_LIMIT,
         ids_after: Mapping[str, tuple[int, int]] | None = None,
+        bybit_symbols: list[str] | tuple[str, ...] = (),
+        bybit_idle_timeout: float = IDLE_TIMEOUT,
+        bybit_ip_limit: int = IP_LIMIT,
+        bybit_ban_seconds: float = BAN_SECONDS,
     ) -> None:
         """`ids_after`: per symbol (depth update id, aggregate trade id) its sequences continue
-        after, so a simulator restarted against the same recording never repeats an id."""
+        after, so a simulator restarted against the same recording never repeats an id.
+        `bybit_symbols`: also serve Bybit v5 linear for these (``bybit_ws_url``, ``/v5/market``
+        REST on the same port; not in replay or blast mode)."""
         self.symbols = [s.upper() for s in symbols]
         self.faults = Faults()
         self.hub = Hub(self.faults)
@@ -152,6 +161,23 @@ class Simulator:
                 SpotWsServer(self.spot.hub, self.faults, ws_settings, self.spot),
                 SpotRestApi(self.spot, spot_limiter, self.faults),
             )
+        # Bybit (optional): its own markets, truth and hub on the same clock and script.
+        self.bybit: BybitFeed | None = None
+        self.bybit_truth: BybitTruth | None = None
+        self._bybit_servers: tuple[BybitWsServer, BybitRestApi] | None = None
+        if bybit_symbols and self.feed is not None and not blast:
+            self.bybit_truth = BybitTruth() if record_truth else None
+            self.bybit = BybitFeed(
+                [s.upper() for s in bybit_symbols],
+                self.feed,
+                seed=seed,
+                rate=rate,
+                truth=self.bybit_truth,
+            )
+            self._bybit_servers = (
+                BybitWsServer(self.bybit, self.faults, bybit_idle_timeout),
+                BybitRestApi(self.bybit, IpLimiter(bybit_ip_limit, ban_s=bybit_ban_seconds)),
+            )
         # Trading: accounts from API key → secret pairs (default: the test pair), signed endpoints
         # and the user-data stream. Needs a live market (not a replay).
         keys = api_keys if api_keys is not None else {DEFAULT_API_KEY: DEFAULT_API_SECRET}
@@ -181,6 +207,9 @@ class Simulator:
         if self._spot_servers is not None:
             for server in self._spot_servers:
                 app.add_routes(server.routes())
+        if self._bybit_servers is not None:
+            for bybit_server in self._bybit_servers:
+                app.add_routes(bybit_server.routes())
         if self.trading is not None:
             app.add_routes(self.trading.routes())
             app.add_routes(self.userdata.routes(self.ws))
@@ -243,7 +272,8 @@ class Simulator:
 
     async def _close_connections(self, app: web.Application) -> None:
         spot = list(self.spot.hub.open) if self.spot is not None else []
-        for connection in [*self.hub.open, *spot]:
+        bybit = list(self.bybit.hub.open) if self.bybit is not None else []
+        for connection in [*self.hub.open, *spot, *bybit]:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await connection.ws.close(code=1001, message=b"Server shutdown")
 
@@ -262,6 +292,17 @@ class Simulator:
         """The spot stream base (Binance: wss://stream.binance.com:9443): append /ws/... or
         /stream?streams=..."""
         return f"{self.ws_url}/spot"
+
+    @property
+    def bybit_ws_url(self) -> str:
+        """Bybit's public linear stream (Bybit: wss://stream.bybit.com/v5/public/linear)."""
+        return f"{self.ws_url}/v5/public/linear"
+
+    @property
+    def bybit_rest(self) -> BybitRestApi:
+        if self._bybit_servers is None:
+            raise ValueError("no Bybit market (bybit_symbols)")
+        return self._bybit_servers[1]
 
     @property
     def now(self) -> int:
@@ -359,5 +400,7 @@ class Simulator:
             "truth": self.truth.summary() if self.truth is not None else None,
             "spot_symbols": list(self.spot.feeds) if self.spot is not None else [],
             "spot_truth": self.spot_truth.summary() if self.spot_truth is not None else None,
+            "bybit_symbols": list(self.bybit.feeds) if self.bybit is not None else [],
+            "bybit_truth": self.bybit_truth.summary() if self.bybit_truth is not None else None,
             "replay_finished": self.replay.finished if self.replay is not None else None,
         }

@@ -15,6 +15,7 @@ from strategy import universe
 from strategy.config import StrategyConfig
 from strategy.engine import Engine, Outputs
 from strategy.risk import Decision
+from strategy.screen import run_checks
 from strategy.signals import Signal
 from strategy.snapshot import Snapshot
 from strategy.source import (
@@ -99,8 +100,11 @@ async def run_backtest(
         windows = [(lo, min(lo + WINDOW_MS, end)) for lo in range(start, end, WINDOW_MS)]
         pending = asyncio.create_task(fetch_range(conn, config.symbols, *windows[0]))
         try:
-            for i, (_, hi) in enumerate(windows):
+            for i, (lo, hi) in enumerate(windows):
                 rows = await pending
+                if engine.gate is not None:  # before the next read: one query at a time
+                    symbols = list(engine.symbols)
+                    await run_checks(conn, engine.gate, symbols, lo, hi, engine.bar_ms)
                 if i + 1 < len(windows):
                     nxt = windows[i + 1]
                     pending = asyncio.create_task(fetch_range(conn, config.symbols, *nxt))

@@ -27,6 +27,7 @@ from db.connect import DatabaseUnavailable
 from settings import Settings, SettingsError
 from strategy.binance.config import BinanceConfig
 from strategy.config import StrategyConfig, config_path, load_config, presets
+from strategy.telegram import TelegramConfig
 from strategy.worker import Worker
 
 log = logging.getLogger("flowline.strategy")
@@ -64,6 +65,7 @@ def main(argv: list[str]) -> int:
         config = load_config(config_path(args.config, args.preset))
         if config.executor == "binance":
             BinanceConfig.from_env()  # the keys, before anything starts
+        TelegramConfig.from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

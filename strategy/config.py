@@ -62,6 +62,8 @@ class IndicatorParams:
 
 
 SIZINGS = ("risk", "margin", "notional")
+REPORTS = ("daily", "weekly")
+ENTRIES = ("market", "limit")
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,10 @@ class RiskParams:
     )
     cooldown_after_losses: int = 3
     cooldown_ms: int = 1_800_000
+    # refuse a signal whose symbol's bar returns correlate beyond this (either sign) with a
+    # symbol holding a position, over the last `correlation_bars` bars (0: off)
+    max_correlation: float = 0.0
+    correlation_bars: int = 96
 
     def __post_init__(self) -> None:
         if self.sizing not in SIZINGS:
@@ -97,6 +103,42 @@ class PaperParams:
     # A position still open this long after its entry is closed at the market at a bar close
     # (paper, and the hypothetical positions of EXECUTION=off, so a symbol always frees itself).
     max_hold_ms: int = 14_400_000
+    # "limit": the entry rests at the signal's price; not filled within limit_timeout it is
+    # re-placed at the last price limit_replaces times, then cancelled (strategy/paper.py)
+    entry: str = "market"
+    limit_timeout_ms: int = 30_000
+    limit_replaces: int = 0
+
+    def __post_init__(self) -> None:
+        if self.entry not in ENTRIES:
+            raise SettingsError(f"[paper] entry = {self.entry!r}: expected one of "
+                                f"{', '.join(ENTRIES)}")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class UniverseParams:
+    """Which symbols may be traded (strategy/screen.py); every filter 0 = off, all off = no
+    checks. Volumes and open interest in the quote currency, spreads in %."""
+
+    check_ms: int = 3_600_000  # how often (a whole number of minutes)
+    min_volume_24h: float = 0.0
+    min_open_interest: float = 0.0
+    max_spread_pct: float = 0.0  # the median over the `check` before
+    min_score: float = 0.0  # seed 001's 0-100 score
+    gainers: int = 0  # keep only the N best 24 h changes ...
+    losers: int = 0  # ... and the N worst (both 0: no ranking)
+    emergency_spread_pct: float = 0.0  # a bar closing wider excludes until the next check
+
+    @property
+    def active(self) -> bool:
+        limits = (self.min_volume_24h, self.min_open_interest, self.max_spread_pct, self.min_score)
+        return any(limits) or any((self.gainers, self.losers, self.emergency_spread_pct))
+
+    def __post_init__(self) -> None:
+        if self.check_ms <= 0 or self.check_ms % 60_000:
+            raise SettingsError(
+                "[universe] check: expected a whole number of minutes, like 1h or 5m"
+            )
 
 
 @dataclass(frozen=True)
@@ -125,6 +167,7 @@ class StrategyConfig:
     indicators: IndicatorParams = IndicatorParams()
     risk: RiskParams = RiskParams()
     paper: PaperParams = PaperParams()
+    universe: UniverseParams = UniverseParams()
     strategies: tuple[StrategySpec, ...] = (
         StrategySpec("composite"),
         StrategySpec("scored_imbalance"),
@@ -137,6 +180,10 @@ class StrategyConfig:
     warmup_ms: int = 3_600_000
     write_indicators: bool = True
     webhook_url: str | None = None
+    # Scheduled reports of the live signals and trades (strategy/live_report.py), written
+    # under reports_dir/worker_name/ and sent through the notifiers.
+    reports: tuple[str, ...] = ("daily", "weekly")
+    reports_dir: str = "var/reports"
     metrics_host: str = "127.0.0.1"
     metrics_port: int = 9109
 
@@ -182,14 +229,15 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Stra
     return config
 
 
-SECTIONS = ("worker", "indicators", "risk", "paper", "strategies")
+SECTIONS = ("worker", "indicators", "risk", "paper", "universe", "strategies")
 STRATEGY_KEYS = ("enabled", "params", "symbols", "exits")
 # TOML key -> field, for values given as durations ("30s", "1h"; plain numbers are seconds)
 DURATIONS = {
     "worker": {"settle": "settle_ms", "poll": "poll_ms", "warmup": "warmup_ms"},
     "indicators": {"bar": "bar_ms"},
     "risk": {"cooldown": "cooldown_ms"},
-    "paper": {"max_hold": "max_hold_ms"},
+    "paper": {"max_hold": "max_hold_ms", "limit_timeout": "limit_timeout_ms"},
+    "universe": {"check": "check_ms"},
 }
 # Allowed ranges (inclusive) and how a message says them; numbers not listed must be > 0.
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -197,15 +245,26 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "max_concurrent": (1, 1e9, ">= 1"),
     "cooldown_after_losses": (1, 1e9, ">= 1"),
     "cooldown_ms": (0, 1e15, ">= 0"),
+    "max_correlation": (0, 1.0, ">= 0 and <= 1 (0: off)"),
+    "correlation_bars": (4, 1e6, ">= 4"),
     "wall_k_mult": (1.0, 1e9, ">= 1 (times the median level)"),
     "footprint_min_volume": (0, 1e18, ">= 0"),
     "footprint_ratio": (1.0, 1e9, ">= 1"),
     "fee_bps": (0, 1e4, ">= 0"),
     "slippage_bps": (0, 1e4, ">= 0"),
     "max_hold_ms": (0, 1e15, ">= 0 (0: never)"),
+    "limit_timeout_ms": (1, 1e15, "> 0"),
+    "limit_replaces": (0, 9, ">= 0 and <= 9"),
     "settle_ms": (0, 1e9, ">= 0"),
     "warmup_ms": (0, 1e15, ">= 0"),
     "metrics_port": (0, 65535, "a port, 0 to 65535"),
+    "min_volume_24h": (0, 1e18, ">= 0 (0: off)"),
+    "min_open_interest": (0, 1e18, ">= 0 (0: off)"),
+    "max_spread_pct": (0, 100, ">= 0 and <= 100 (0: off)"),
+    "emergency_spread_pct": (0, 100, ">= 0 and <= 100 (0: off)"),
+    "min_score": (0, 100, ">= 0 and <= 100 (0: off)"),
+    "gainers": (0, 1e6, ">= 0 (0: off)"),
+    "losers": (0, 1e6, ">= 0 (0: off)"),
 }
 
 
@@ -224,6 +283,8 @@ def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
         if not isinstance(names, str):
             raise SettingsError('[worker] symbols: expected a list like ["BTCUSDT"] or "top:N"')
         chosen = _symbols("[worker] symbols", names)
+    if "reports" in worker:
+        chosen["reports"] = _reports(worker.pop("reports"))
     if worker.get("executor", EXECUTORS[0]) not in EXECUTORS:
         allowed = ", ".join(EXECUTORS)
         raise SettingsError(
@@ -235,8 +296,18 @@ def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
         indicators=_build(IndicatorParams, _section(data, "indicators"), "indicators"),
         risk=_build(RiskParams, _section(data, "risk"), "risk"),
         paper=_build(PaperParams, _section(data, "paper"), "paper"),
+        universe=_build(UniverseParams, _section(data, "universe"), "universe"),
         strategies=_specs(data["strategies"]) if "strategies" in data else config.strategies,
     )
+
+
+def _reports(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or any(v not in REPORTS for v in value):
+        allowed = ", ".join(f'"{r}"' for r in REPORTS)
+        raise SettingsError(
+            f"[worker] reports: expected a list of {allowed} (or []), got {value!r}"
+        )
+    return tuple(dict.fromkeys(value))
 
 
 def _section(data: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -320,14 +391,24 @@ def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
     renamed = {v: k for k, v in DURATIONS.get(section, {}).items()}
     for key, value in values.items():
         if key not in known:
-            listed = ["symbols"] * (section == "worker") + [renamed.get(k, k) for k in known]
+            listed = ["symbols", "reports"] * (section == "worker")
+            listed += [renamed.get(k, k) for k in known]
             allowed = ", ".join(listed)
             raise SettingsError(f"[{section}] {key}: unknown setting (allowed: {allowed})")
         _check_value(f"[{section}] {renamed.get(key, key)}", key, value, known[key].default)
     return cls(**values)
 
 
-_NOT_IN_FILE = {"indicators", "risk", "paper", "strategies", "symbols", "top_n"}
+_NOT_IN_FILE = {
+    "indicators",
+    "risk",
+    "paper",
+    "universe",
+    "strategies",
+    "symbols",
+    "top_n",
+    "reports",
+}
 
 
 def _check_value(name: str, key: str, value: Any, default: Any) -> None:
@@ -375,7 +456,7 @@ def _ms(name: str, value: Any) -> int:
 
 # What a worker computes depends on these; the rest (name, timing, ports, webhook) does not.
 _OPERATIONAL = ("worker_name", "settle_ms", "poll_ms", "write_indicators", "webhook_url",
-                "metrics_host", "metrics_port")  # fmt: skip
+                "metrics_host", "metrics_port", "reports", "reports_dir")  # fmt: skip
 
 
 def fingerprint(config: StrategyConfig) -> str:
@@ -385,6 +466,15 @@ def fingerprint(config: StrategyConfig) -> str:
     # them still matches (it would otherwise have to --reset after an upgrade).
     if shaping["indicators"]["wall_baseline"] == "median":
         del shaping["indicators"]["wall_baseline"]
+    if shaping["risk"]["max_correlation"] == 0 and shaping["risk"]["correlation_bars"] == 96:
+        del shaping["risk"]["max_correlation"], shaping["risk"]["correlation_bars"]
+    paper = shaping["paper"]
+    limit_keys = ("entry", "limit_timeout_ms", "limit_replaces")
+    if tuple(paper[k] for k in limit_keys) == ("market", 30_000, 0):
+        for key in limit_keys:
+            del paper[key]
+    if shaping["universe"] == asdict(UniverseParams()):
+        del shaping["universe"]
     for spec in shaping["strategies"]:
         if spec["exits"] == asdict(ExitRules()):
             del spec["exits"]

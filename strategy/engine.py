@@ -18,6 +18,7 @@ from strategy.filters import SymbolFilters
 from strategy.paper import PaperExecutor, Position, closed_trade
 from strategy.pipeline import SymbolPipeline
 from strategy.risk import Decision, RiskManager
+from strategy.screen import Gate
 from strategy.signals import Signal
 from strategy.snapshot import Snapshot
 from strategy.source import DEPTH, LIQUIDATION, MARK, OPEN_INTEREST, SNAPSHOT, SymbolRows
@@ -76,6 +77,8 @@ class Engine:
         tracked = config.executor in ("paper", "off")
         self.paper = PaperExecutor(config.paper, filters) if tracked else None
         self.exits = {spec.name: spec.exits for spec in config.strategies}
+        # [universe]: the callers add its checks (strategy/screen.py run_checks) before feeding
+        self.gate = Gate(config.universe) if config.universe.active else None
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
         # newest depth diff and mark price seen per symbol: is it still being recorded?
@@ -168,13 +171,18 @@ class Engine:
             for snap in self.pipelines[symbol].close_bars(boundary):
                 if emit:
                     out.snapshots.append(snap)
+                if self.gate is not None:
+                    self.gate.on_bar(snap)
+                if self.risk.correlations is not None and snap.close is not None:
+                    self.risk.correlations.add(symbol, snap.time_ms, snap.close)
                 self._strategy_exit(snap, out)
                 for strategy in self.strategies[symbol]:
                     signal = strategy.on_bar(snap)
                     if signal is not None and emit:
                         candidates.append(signal)
         for signal in candidates:
-            decision = self.risk.decide(signal)
+            excluded = self.gate.refusal(signal.symbol, boundary) if self.gate else None
+            decision = Decision(False, excluded) if excluded else self.risk.decide(signal)
             out.signals.append((signal, decision))
             if decision.accepted and self.paper is not None:
                 exits = self.exits.get(signal.strategy)
@@ -267,7 +275,9 @@ class Engine:
 
     def _position_changed(self, pos: Position, out: Outputs) -> None:
         out.positions[pos.position_id] = pos
-        if pos.status == "closed":
+        if pos.status == "closed" and pos.entry_price is None:  # a LIMIT entry never filled
+            self.risk.on_closed(pos.signal.symbol, 0.0, pos.exit_time_ms or 0)
+        elif pos.status == "closed":
             trade = closed_trade(pos)
             self.risk.on_closed(pos.signal.symbol, trade.pnl, trade.exit_time_ms)
             out.closed.append(trade)

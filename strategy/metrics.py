@@ -25,4 +25,7 @@ LATENCY = Histogram(
 WEBHOOK = Gauge(
     "flowline_strategy_webhook_deliveries", "Webhook payloads sent, failed or dropped", ["outcome"]
 )
+TELEGRAM = Gauge(
+    "flowline_strategy_telegram_messages", "Telegram messages sent, failed or dropped", ["outcome"]
+)
 DB_UP = Gauge("flowline_strategy_db_up", "1 when the last step committed")

@@ -12,8 +12,12 @@ behind the best price by `trail_pct` (exit kinds "breakeven" and "trailing").
 Prices and quantities are what an exchange would take: with the symbol's filters (strategy/
 filters.py) the stop and targets are rounded to the tick, every fill price (slippage included) to
 the tick, and the first target's half down to the lot step (the whole position exits there when
-half would round to nothing). `close_stale` flattens a position at the last price when the
-symbol's recorded streams went silent (the engine decides when; see `stale_flatten_ms`).
+half would round to nothing). With `[paper] entry = "limit"` the entry rests at the signal's
+price and fills (at that price) when a trade reaches it; not filled `limit_timeout` after the
+signal, it is re-placed at the last traded price (`limit_replaces` times; never at or beyond the
+stop), then cancelled: the position ends without a trade (`entry_timeout`). `close_stale`
+flattens a position at the last price when the symbol's recorded streams went silent (the engine
+decides when; see `stale_flatten_ms`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ class Position:
     fills: list[Fill] = field(default_factory=list)
     exits: ExitRules = field(default_factory=ExitRules)  # breakeven, trailing
     best: float | None = None  # the best trade price since the entry (trailing)
+    limit: float | None = None  # a resting LIMIT entry's price ([paper] entry = "limit")
+    deadline_ms: int = 0  # ... re-placed or cancelled at the first trade from this time
+    replaces: int = 0  # ... re-placements left
+    last_price: float | None = None  # ... the newest trade seen while it rests
 
     @property
     def position_id(self) -> uuid.UUID:
@@ -93,8 +101,16 @@ class PaperExecutor:
             stop = float(filters.price(stop))
             targets = [float(filters.price(t)) for t in targets]
         position = Position(signal, qty, stop, targets, exits=exits or ExitRules())
+        self.rest_limit(position)
         self.positions[signal.symbol] = position
         return position
+
+    def rest_limit(self, pos: Position) -> None:
+        """With LIMIT entries: the pending position's order rests at the signal's price."""
+        if self.params.entry == "limit" and pos.status == "pending" and pos.limit is None:
+            pos.limit = self._price(pos.signal.entry, pos.signal.symbol)
+            pos.deadline_ms = pos.signal.time_ms + self.params.limit_timeout_ms
+            pos.replaces = self.params.limit_replaces
 
     def close_stale(self, symbol: str, time_ms: int, price: float) -> Position | None:
         """Flatten the symbol's open position at `price` (its last trade, with slippage)."""
@@ -111,8 +127,10 @@ class PaperExecutor:
         if pos is None or time_ms <= pos.signal.time_ms:
             return None
         if pos.status == "pending":
-            self._enter(pos, time_ms, price)
-            return pos
+            if pos.limit is None:
+                self._enter(pos, time_ms, self._slipped(price, pos.signal.side.sign, symbol))
+                return pos
+            return self._on_limit(pos, time_ms, price)
         sign = pos.signal.side.sign
         if (price - pos.stop) * sign <= 0:
             kind = _stop_kind(pos, sign)
@@ -169,9 +187,29 @@ class PaperExecutor:
         hit = pos.targets_hit
         return hit < len(pos.targets) and (price - pos.targets[hit]) * sign >= 0
 
-    def _enter(self, pos: Position, time_ms: int, price: float) -> None:
+    def _on_limit(self, pos: Position, time_ms: int, price: float) -> Position | None:
+        """A resting LIMIT entry and one trade: re-placed or cancelled past its deadline, then
+        filled at its price when the trade reaches it."""
+        sign, changed = pos.signal.side.sign, False
+        while time_ms >= pos.deadline_ms:
+            new = pos.last_price if pos.last_price is not None else price
+            if pos.replaces <= 0 or (new - pos.stop) * sign <= 0:
+                pos.status, pos.exit_reason, pos.exit_time_ms = "closed", "entry_timeout", time_ms
+                del self.positions[pos.signal.symbol]
+                return pos
+            pos.limit = self._price(new, pos.signal.symbol)
+            pos.deadline_ms += self.params.limit_timeout_ms
+            pos.replaces -= 1
+            changed = True
+        pos.last_price = price
+        assert pos.limit is not None
+        if (price - pos.limit) * sign <= 0:
+            self._enter(pos, time_ms, pos.limit)
+            return pos
+        return pos if changed else None
+
+    def _enter(self, pos: Position, time_ms: int, fill_price: float) -> None:
         sign = pos.signal.side.sign
-        fill_price = self._slipped(price, sign, pos.signal.symbol)
         pos.status, pos.entry_price, pos.entry_time_ms = "open", fill_price, time_ms
         pos.remaining = pos.qty
         self._record(pos, time_ms, sign, pos.qty, fill_price, "entry")
@@ -213,6 +251,10 @@ class PaperExecutor:
         share = pos.qty / len(pos.targets)
         filters = self.filters.get(pos.signal.symbol)
         return share if filters is None else float(filters.qty(share))
+
+    def _price(self, price: float, symbol: str) -> float:
+        filters = self.filters.get(symbol)
+        return price if filters is None else float(filters.price(price))
 
     def _slipped(self, price: float, sign: int, symbol: str) -> float:
         slipped = price * (1 + sign * self.params.slippage_bps * 1e-4)

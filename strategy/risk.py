@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from strategy.config import RiskParams
+from strategy.correlation import Correlations
 from strategy.filters import SymbolFilters
 from strategy.signals import Side, Signal
 
@@ -29,8 +30,10 @@ class RiskManager:
     symbol's lot step (`filters`; refused as `below_lot_step` when nothing is left).
     Limits: one position per symbol, `max_concurrent` positions, `max_daily[quality]` accepted
     signals per UTC day, a cooldown of `cooldown_ms` after `cooldown_after_losses` losses in a
-    row. Equity: the account's balance when an exchange reports one (`balance`), else the
-    starting equity + realized PnL (paper, backtest).
+    row, and (with `max_correlation`) no symbol whose bar returns correlate beyond it with a
+    symbol holding a position (`correlations`, fed by the engine at each bar close).
+    Equity: the account's balance when an exchange reports one (`balance`), else the starting
+    equity + realized PnL (paper, backtest).
     """
 
     def __init__(self, params: RiskParams, filters: Mapping[str, SymbolFilters] | None = None):
@@ -43,6 +46,9 @@ class RiskManager:
         self._daily: Counter[tuple[int, str]] = Counter()
         self._losses_in_row = 0
         self._cooldown_until = -1
+        self.correlations: Correlations | None = None
+        if params.max_correlation:
+            self.correlations = Correlations(params.correlation_bars)
 
     @property
     def equity(self) -> float:
@@ -84,10 +90,19 @@ class RiskManager:
             return "max_concurrent"
         if signal.time_ms < self._cooldown_until:
             return "cooldown"
+        if self._correlated(signal.symbol):
+            return "max_correlation"
         quality = signal.quality.value
         if self._daily[(signal.time_ms // DAY_MS, quality)] >= p.max_daily.get(quality, 0):
             return f"max_daily_{quality.lower()}"
         return None
+
+    def _correlated(self, symbol: str) -> bool:
+        if self.correlations is None:
+            return False
+        limit = self.params.max_correlation
+        values = (self.correlations.between(symbol, held) for held in self.open)
+        return any(c is not None and abs(c) > limit for c in values)
 
     def on_closed(self, symbol: str, pnl: float, time_ms: int) -> None:
         """A position is closed (or an entry never filled: pnl 0 and no loss counted)."""

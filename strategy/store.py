@@ -181,6 +181,7 @@ async def restore(conn: asyncpg.Connection, engine: Engine, now_ms: int) -> int:
         position.exits = engine.exits.get(position.signal.strategy, position.exits)
         open_notional[row["symbol"]] = row["qty"] * row["entry"]
         if engine.paper is not None:
+            engine.paper.rest_limit(position)  # a LIMIT entry rests again from the start
             engine.paper.positions[row["symbol"]] = position
     risk = engine.risk
     for row in closed:  # realized PnL, the losing streak and any cooldown, as they were

@@ -29,13 +29,16 @@ HEADERS = {"Content-Type": "application/json"}
 class DeliveryError(Exception):
     """One attempt failed; `retryable` says whether another attempt may succeed."""
 
-    def __init__(self, reason: str, retryable: bool) -> None:
+    def __init__(self, reason: str, retryable: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.retryable = retryable
+        self.retry_after = retry_after  # the receiver said when to try again (seconds)
 
 
 class Webhook:
     """POST JSON payloads to `url` from a bounded queue. Call `start()` inside the event loop."""
+
+    name = "webhook"  # how log lines name it
 
     def __init__(
         self,
@@ -60,6 +63,9 @@ class Webhook:
         self.max_attempts = max_attempts
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
+        self._backoff = tenacity.wait_exponential_jitter(
+            multiplier=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
         self.sent = 0  # delivered with a 2xx
         self.failed = 0  # refused (3xx/4xx), out of attempts, or not serialisable
         self.dropped = 0  # pushed out of a full queue, or still queued when close() gave up
@@ -77,7 +83,7 @@ class Webhook:
         self._session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.timeout), headers=HEADERS
         )
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook")
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
 
     def send(self, payload: dict[str, Any]) -> None:
         """Enqueue one payload; returns at once and never raises."""
@@ -85,7 +91,7 @@ class Webhook:
             body = orjson.dumps(payload)
         except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
             self.failed += 1
-            log.warning("webhook: payload not sent, it is not JSON (%s)", exc)
+            log.warning("%s: payload not sent, it is not JSON (%s)", self.name, exc)
             return
         if self._closed:
             self.dropped += 1
@@ -95,7 +101,8 @@ class Webhook:
             self._queue.task_done()
             self.dropped += 1
             if self.dropped == 1:
-                log.warning("webhook: queue full (%d), dropping the oldest", self._queue.maxsize)
+                size = self._queue.maxsize
+                log.warning("%s: queue full (%d), dropping the oldest", self.name, size)
         self._queue.put_nowait(body)
 
     async def close(self, drain_timeout: float = 5.0) -> None:
@@ -114,7 +121,7 @@ class Webhook:
             async with asyncio.timeout(drain_timeout):
                 await self._queue.join()
         except TimeoutError:
-            log.warning("webhook: drain timed out with %d payloads queued", self.queued)
+            log.warning("%s: drain timed out with %d payloads queued", self.name, self.queued)
         assert self._task is not None
         self._task.cancel()
         try:
@@ -137,9 +144,7 @@ class Webhook:
     async def _deliver(self, body: bytes) -> None:
         retrying = tenacity.AsyncRetrying(
             stop=tenacity.stop_after_attempt(self.max_attempts),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self.backoff_initial, max=self.backoff_max, jitter=self.backoff_initial
-            ),
+            wait=self._wait,
             retry=tenacity.retry_if_exception(
                 lambda e: isinstance(e, DeliveryError) and e.retryable
             ),
@@ -153,7 +158,7 @@ class Webhook:
         except DeliveryError as exc:
             self.failed += 1
             tries = retrying.statistics.get("attempt_number", 1)
-            log.warning("webhook: payload not delivered after %d attempt(s): %s", tries, exc)
+            log.warning("%s: payload not delivered after %d attempt(s): %s", self.name, tries, exc)
         else:
             self.sent += 1
 
@@ -162,16 +167,20 @@ class Webhook:
         try:
             # never follow a redirect: the payload (and a token in the URL) would go elsewhere
             async with self._session.post(self.url, data=body, allow_redirects=False) as response:
-                if 200 <= response.status < 300:
-                    return
-                reason = f"HTTP {response.status} {printable(response.reason or '', 80)}".rstrip()
-                if 300 <= response.status < 400:
-                    reason += " (redirects are not followed)"
-                raise DeliveryError(reason, retryable=response.status >= 500)
+                await self._check(response)
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise DeliveryError(self._reason(exc), retryable=True) from exc
         except aiohttp.ClientError as exc:  # a redirect loop, a malformed response: not transient
             raise DeliveryError(self._reason(exc), retryable=False) from exc
+
+    async def _check(self, response: aiohttp.ClientResponse) -> None:
+        """Raise DeliveryError unless the receiver took the payload (a 2xx)."""
+        if 200 <= response.status < 300:
+            return
+        reason = f"HTTP {response.status} {printable(response.reason or '', 80)}".rstrip()
+        if 300 <= response.status < 400:
+            reason += " (redirects are not followed)"
+        raise DeliveryError(reason, retryable=response.status >= 500)
 
     def _reason(self, exc: Exception) -> str:
         # aiohttp's total timeout is a bare TimeoutError; some errors quote the whole URL
@@ -180,7 +189,15 @@ class Webhook:
             text = text.replace(form, self._shown_url)
         return f"{type(exc).__name__}: {text}"
 
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        """Seconds before the next attempt: what the receiver asked for, else capped jittered
+        exponential backoff."""
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, DeliveryError) and error.retry_after is not None:
+            return error.retry_after
+        return self._backoff(state)
+
     def _count_retry(self, state: tenacity.RetryCallState) -> None:
         self.retries += 1
         error = state.outcome.exception() if state.outcome else None
-        log.debug("webhook: attempt %d failed, retrying: %s", state.attempt_number, error)
+        log.debug("%s: attempt %d failed, retrying: %s", self.name, state.attempt_number, error)

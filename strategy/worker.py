@@ -11,6 +11,9 @@ The watermark does not advance while a recorder's rows wait in its spool (a data
 nor, for up to GAP_HOLD_MAX, while a futures connection is down or an aggTrade hole is being
 backfilled (db/writer.py `CommitWatermark.hold`), so backfilled trades are seen live. Rows that
 arrive after that cap are not; `recorder_events` marks those periods and a backtest includes them.
+Recorders sharing the symbols through leases (LEASES=on) are all waited for: one that went silent
+while holding leases holds the worker at its last watermark, and a lease taken over at the
+previous owner's until the new owner has repaired the takeover (`recorder_leases`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 import asyncpg
 
+from db import leases
 from db.connect import connect, create_pool
 from db.writer import COMMITTED_CHANNEL
 from strategy import metrics, store, universe
@@ -31,6 +35,9 @@ from strategy.binance.config import BinanceConfig
 from strategy.binance.executor import BinanceExecutor
 from strategy.config import StrategyConfig, fingerprint
 from strategy.engine import Engine, Outputs
+from strategy.live_report import ReportScheduler
+from strategy.notify import Notifiers
+from strategy.screen import run_checks
 from strategy.signals import Signal
 from strategy.source import (
     WINDOW_MS,
@@ -39,11 +46,13 @@ from strategy.source import (
     infer_tick_size,
     setup_reader,
 )
+from strategy.telegram import TelegramConfig
 from strategy.warmup import warm_up
-from strategy.webhook import Webhook
 
 log = logging.getLogger("flowline.strategy")
 STALL_MS = 5_000
+LEASE_POLL = 0.5  # seconds between reads of recorder_leases
+LEASE_GRACE = 60.0  # seconds an expired lease nobody took over is still waited for
 FOLLOW_EVERY_S = 1.0  # how often the recorder's declared universe is read
 ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
@@ -90,11 +99,14 @@ class Worker:
         self._followed_at = 0.0  # when the recorder's universe was last read
         self.state = WorkerState()
         self.engine: Engine | None = None
-        self.webhook: Webhook | None = None
+        self.notify: Notifiers | None = None
+        self.reports: ReportScheduler | None = None  # made once, with the notifiers
         self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._committed: dict[str, tuple[int, float]] = {}  # recorder -> (watermark, heard at)
+        self._lease_floors: list[int] = []  # ms: silent lease holders and unsettled takeovers
+        self._leases_read = 0.0
         self.on_step: Callable[[Outputs], None] | None = None  # after each commit (executors)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -104,10 +116,11 @@ class Worker:
                 await setup_reader(conn)
             await listener.add_listener(ROWS_CHANNEL, lambda *_: self._wake.set())
             await listener.add_listener(COMMITTED_CHANNEL, self._on_committed)
-            if self.config.webhook_url:
-                self.webhook = Webhook(self.config.webhook_url)
-                self.webhook.start()
-                _export_webhook_counters(self.webhook)
+            self.notify = Notifiers(self.config.webhook_url, TelegramConfig.from_env())
+            self.notify.start()
+            if self.reports is None:
+                self.reports = ReportScheduler(self.config)
+            self.reports.notify = self.notify
             if self.config.executor == "binance" and self.exchange is None:
                 # made once: it outlives the restarts a database outage causes, so the exchange
                 # is watched throughout (closed by `close()` when the worker stops for good)
@@ -119,8 +132,8 @@ class Worker:
                 if not await self._step(reader, writer):
                     await self._sleep(stop)
         finally:
-            if self.webhook is not None:
-                await self.webhook.close()
+            if self.notify is not None:
+                await self.notify.close()
             if stop.is_set():
                 await self.close()
             for conn in (listener, writer, reader):
@@ -167,6 +180,7 @@ class Worker:
             for symbol in set(self.engine.paper.positions) - set(symbols):
                 _merge(self._pending, self.engine.drop_symbol(symbol, processed))
         self.state.processed_ms = processed
+        await self._report(reader, processed)
         resumes = dt.datetime.fromtimestamp(processed / 1000, dt.UTC)
         log.info(
             "strategy worker resumes at %s on %s (%d open positions restored)",
@@ -237,6 +251,7 @@ class Worker:
         if engine is None or state.processed_ms is None:
             return False
         await self._follow(reader)
+        await self._read_leases(reader)
         bar = cfg.indicators.bar_ms
         after = state.processed_ms - 60_000
         newest, received = await horizon(reader, engine.symbols, after, self.cutoff())
@@ -247,6 +262,9 @@ class Worker:
         if until <= state.processed_ms:
             return False
         rows = await fetch_range(reader, engine.symbols, state.processed_ms, until)
+        if engine.gate is not None:  # the universe checks these bars are judged by
+            symbols = list(engine.symbols)
+            await run_checks(reader, engine.gate, symbols, state.processed_ms, until, bar)
         if self.exchange is not None:  # positions the exchange closed free their risk slot
             for symbol, pnl in self.exchange.take_closed():  # a loss counts towards the cooldown
                 if symbol in engine.risk.open:
@@ -267,10 +285,20 @@ class Worker:
         metrics.DB_UP.set(1)
         state.db_ok = True
         self._after_commit(out, until, newest, received)
+        await self._report(reader, until)
         for signal, decision in out.signals:
             if decision.accepted:
                 self._enter(signal, decision.qty)
         return True
+
+    async def _report(self, reader: asyncpg.Connection, processed: int) -> None:
+        """The daily/weekly reports due now; a file that cannot be written is logged, not
+        retried (the worker goes on trading)."""
+        if self.reports is not None:
+            try:
+                await self.reports.tick(reader, processed)
+            except OSError as exc:
+                log.error("report not written: %s", exc)
 
     def _enter(self, signal: Signal, qty: float) -> None:
         """On the exchange, in the background: an entry may wait on a LIMIT order."""
@@ -301,8 +329,10 @@ class Worker:
                 signal.strategy, signal.symbol, signal.side.value, signal.entry, signal.stop,
                 list(signal.targets), signal.quality.value, decision.reason,
             )  # fmt: skip
-            if self.webhook is not None:
-                self.webhook.send(store.signal_json(signal, decision))
+            if self.notify is not None:
+                self.notify.signal(signal, decision, self._hold_ms(signal))
+        for trade in out.closed if self.notify is not None else ():
+            self.notify.closed(trade)
         for position in out.positions.values():
             for fill in position.fills if self.config.executor == "paper" else ():
                 metrics.FILLS.labels(fill.kind).inc()  # (EXECUTION=off: hypothetical, not fills)
@@ -311,6 +341,12 @@ class Worker:
             state.open_positions = len(self.engine.paper.positions)
         if self.on_step is not None:
             self.on_step(out)
+
+    def _hold_ms(self, signal: Signal) -> int:
+        """How long the signal's position may be held (its time exit; 0: no limit)."""
+        exits = self.engine.exits.get(signal.strategy) if self.engine is not None else None
+        default = self.config.paper.max_hold_ms
+        return exits.hold_ms(signal.quality.value, default) if exits is not None else default
 
     def _on_committed(self, conn: object, pid: int, channel: str, payload: str) -> None:
         try:
@@ -325,9 +361,35 @@ class Worker:
         self._wake.set()
 
     def _watermarks(self) -> list[int]:
-        """The watermark of every recorder heard from lately (a stopped one is not waited for)."""
+        """The watermark of every recorder heard from lately (a stopped one is not waited for),
+        and the floors the recorders sharing symbols through leases leave."""
         recent = time.monotonic() - STALL_MS / 1000
-        return [ms for ms, heard in self._committed.values() if heard >= recent]
+        return [ms for ms, heard in self._committed.values() if heard >= recent] + (
+            self._lease_floors
+        )
+
+    async def _read_leases(self, reader: asyncpg.Connection) -> None:
+        now = time.monotonic()
+        if now - self._leases_read < LEASE_POLL:
+            return
+        self._leases_read = now
+        try:
+            rows = await leases.floors(reader, LEASE_GRACE)
+        except asyncpg.UndefinedTableError:  # a database from before sql/021: no leases
+            rows = []
+        recent = now - STALL_MS / 1000
+        floors = []
+        for owner, mark, floor in rows:
+            if floor is not None:
+                floors.append(_ms(floor))
+            heard = self._committed.get(owner or "")
+            if owner is None or (heard is not None and heard[1] >= recent):
+                continue  # a live recorder's own NOTIFYs count
+            if heard is not None:
+                floors.append(heard[0])
+            elif mark is not None:
+                floors.append(_ms(mark))
+        self._lease_floors = floors
 
     def cutoff(self) -> int:
         """Rows received before this (ms) are committed: the recorders' watermarks, or without
@@ -364,6 +426,10 @@ async def _binance_executor(dsn: str) -> BinanceExecutor:
         raise
 
 
+def _ms(t: dt.datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
 def _merge(first: Outputs, then: Outputs) -> Outputs:
     """`then` added to `first` (changes of the same position: the later state wins)."""
     first.snapshots += then.snapshots
@@ -372,8 +438,3 @@ def _merge(first: Outputs, then: Outputs) -> Outputs:
     first.closed += then.closed
     first.equity += then.equity
     return first
-
-
-def _export_webhook_counters(webhook: Webhook) -> None:
-    for outcome in ("sent", "failed", "dropped"):
-        metrics.WEBHOOK.labels(outcome).set_function(lambda o=outcome: getattr(webhook, o))

@@ -46,6 +46,7 @@ class BinanceConfig:
     margin_type: str = "ISOLATED"
     entry_type: str = "MARKET"
     limit_entry_timeout: float = 30.0  # s a LIMIT entry may rest before it is cancelled
+    limit_entry_replaces: int = 0  # ... and re-placed at the best bid/ask this many times first
     # s after its commit an accepted signal the worker never handed over (it stopped in between)
     # is still entered at start; an older one is recorded as missed
     entry_max_age: float = 10.0
@@ -91,6 +92,7 @@ class BinanceConfig:
             margin_type=_choice(env, "MARGIN_TYPE", "ISOLATED", MARGIN_TYPES),
             entry_type=_choice(env, "ENTRY_TYPE", "MARKET", ENTRY_TYPES),
             limit_entry_timeout=_seconds(env, "LIMIT_ENTRY_TIMEOUT", 30.0),
+            limit_entry_replaces=_integer(env, "LIMIT_ENTRY_REPLACES", 0, 0, 9),
             entry_max_age=_seconds(env, "ENTRY_MAX_AGE", 10.0),
             stale_flatten_after=_seconds(env, "STALE_FLATTEN_AFTER", 30.0),
             keepalive_interval=_seconds(env, "BINANCE_KEEPALIVE_INTERVAL", 40 * 60.0),

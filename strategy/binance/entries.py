@@ -2,7 +2,9 @@
 
 1. Filters turn the signal into exact prices and quantities, or reject it with a reason.
 2. Leverage and margin type are set for the symbol before its first trade.
-3. Entry: MARKET, or LIMIT cancelled after ``limit_entry_timeout`` (a partial fill is kept).
+3. Entry: MARKET, or LIMIT cancelled after ``limit_entry_timeout`` (a partial fill is kept); one
+   that filled nothing is re-placed at the best bid (ask, for a SHORT) up to
+   ``limit_entry_replaces`` times (client ids ``-e1`` ... ``-e9``), never at or beyond the stop.
 4. At once a STOP_MARKET ``closePosition`` stop and TAKE_PROFIT_MARKET ``reduceOnly`` targets (two
    targets: half each) as algo orders. A stop that cannot be placed closes the position at once
    (seed 002's rule).
@@ -29,7 +31,7 @@ from strategy.binance.filters import (
     plan,
     split_targets,
 )
-from strategy.binance.orders import Orders, client_id
+from strategy.binance.orders import Orders, client_id, entry_role
 from strategy.binance.positions import LivePositions
 from strategy.binance.store import LivePosition, Store
 from strategy.signals import Side, Signal
@@ -128,10 +130,41 @@ class Entries:
         self._set_up.add(symbol)
 
     async def _enter(self, pos: LivePosition, qty: Decimal, price: Decimal) -> None:
-        side = Side(pos.side)
-        cid = client_id(pos.signal_id, "entry")
         limit = self.config.entry_type == "LIMIT"
-        row = order_row(pos, "entry", open_side(side), self.config.entry_type, False, qty,
+        last = self.config.limit_entry_replaces if limit else 0
+        for attempt in range(last + 1):
+            answer = await self._send_entry(pos, entry_role(attempt), qty, price)
+            if answer is None:
+                return
+            unfilled = answer["status"] == "CANCELED" and not float(answer.get("executedQty") or 0)
+            new = await self._replacement_price(pos) if unfilled and attempt < last else None
+            if new is None:
+                break
+            log.info("entry of %s %s not filled: re-placed at %s (was %s)", pos.symbol,
+                     pos.signal_id, new, price)  # fmt: skip
+            price = new
+        await self._opened(pos, answer)
+
+    async def _replacement_price(self, pos: LivePosition) -> Decimal | None:
+        """The best bid (LONG) or ask (SHORT) now, if the stop is still on its far side."""
+        side = Side(pos.side)
+        book = await self.client.request(
+            "GET", "/fapi/v1/depth", {"symbol": pos.symbol, "limit": 5}, security="NONE"
+        )
+        levels = book.get("bids" if side is Side.LONG else "asks") or []
+        if not levels:
+            return None
+        price = self.filters[pos.symbol].price(float(levels[0][0]))
+        return price if (float(price) - pos.stop_price) * side.sign > 0 else None
+
+    async def _send_entry(
+        self, pos: LivePosition, role: str, qty: Decimal, price: Decimal
+    ) -> dict[str, Any] | None:
+        """Place one entry order and wait for its end; None when there is nothing to open."""
+        side = Side(pos.side)
+        cid = client_id(pos.signal_id, role)
+        limit = self.config.entry_type == "LIMIT"
+        row = order_row(pos, role, open_side(side), self.config.entry_type, False, qty,
                         price=price if limit else None)  # fmt: skip
         params: dict[str, Any] = {"symbol": pos.symbol, "side": open_side(side), "quantity": qty}
         if limit:
@@ -140,16 +173,14 @@ class Entries:
             params |= {"type": "MARKET", "newOrderRespType": "RESULT"}
         try:
             await self.orders.place(row, params)
-            answer = await self._await_entry(pos.symbol, cid)
+            return await self._await_entry(pos.symbol, cid)
         except StatusUnknown as exc:
             log.error(
                 "entry %s: status still unknown (%s); reconciliation will settle it", cid, exc
             )
-            return
         except BinanceError as exc:
             await self.positions.finish(pos, "rejected", f"entry rejected: {exc}")
-            return
-        await self._opened(pos, answer)
+        return None
 
     async def _await_entry(self, symbol: str, cid: str) -> dict[str, Any]:
         """The entry's final state; a LIMIT still resting at the timeout is cancelled."""
@@ -170,8 +201,8 @@ class Entries:
         return answer
 
     async def settle(self, pos: LivePosition) -> None:
-        """An entry whose outcome we never saw (restart or lost answer)."""
-        cid = client_id(pos.signal_id, "entry")
+        """An entry whose outcome we never saw (restart or lost answer): its newest order."""
+        cid = client_id(pos.signal_id, await self.store.entry_role(pos.signal_id))
         try:
             answer = await self._await_entry(pos.symbol, cid)
         except UnknownOrder:

@@ -20,7 +20,7 @@ import asyncpg
 
 from strategy.binance.entries import Entries
 from strategy.binance.errors import BinanceError
-from strategy.binance.orders import parse_client_id
+from strategy.binance.orders import is_entry, parse_client_id
 from strategy.binance.pnl import FeePrices
 from strategy.binance.positions import LivePositions
 from strategy.binance.store import LivePosition, Store
@@ -133,7 +133,7 @@ def credit(pos: LivePosition, role: str, fill: OrderUpdate, fee: float) -> None:
     already in the margin asset) and, for a closing fill, the quantity exited."""
     pos.realized_pnl += fill.realized
     pos.fees += fee
-    if role != "entry":
+    if not is_entry(role):
         pos.exited_qty += fill.last_qty
 
 
@@ -191,7 +191,7 @@ class UserEvents:
         if isinstance(event, OrderUpdate) and event.is_fill:
             closed = self.positions.settling.get(route.key)
             await self._credit(pos or (closed[0] if closed else None), route.role, event)
-        if pos is not None and is_final(event) and route.role != "entry":
+        if pos is not None and is_final(event) and not is_entry(route.role):
             async with self.positions.locks[pos.symbol]:
                 await self._exit_filled(pos, route.role)
 

@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "fl-"
 ROLES = {"entry": "e", "stop": "sl", "breakeven": "be", "tp1": "tp1", "tp2": "tp2", "close": "x"}
-_ID = re.compile(r"^fl-([0-9a-f]{20})-(e|sl|be|tp1|tp2|x)$")
+MAX_REPLACES = 9
+# a LIMIT entry re-placed after its timeout: "entry1" ... "entry9" ("-e1" ... "-e9")
+ROLES |= {f"entry{n}": f"e{n}" for n in range(1, MAX_REPLACES + 1)}
+_ID = re.compile(r"^fl-([0-9a-f]{20})-(e[1-9]?|sl|be|tp1|tp2|x)$")
 DUPLICATE_ID = -4116  # "ClientOrderId is duplicated": it is open already, so it exists
 RESOLVE_ATTEMPTS = 4
 RESOLVE_PAUSE = 0.5  # s between queries of an order whose answer was lost
@@ -32,6 +35,15 @@ RESOLVE_PAUSE = 0.5  # s between queries of an order whose answer was lost
 def client_id(signal_id: uuid.UUID, role: str) -> str:
     """``fl-`` + 20 hex chars of the signal id + role suffix: within Binance's 36-char regex."""
     return f"{PREFIX}{signal_id.hex[:20]}-{ROLES[role]}"
+
+
+def entry_role(attempt: int) -> str:
+    """The role of a signal's entry order: "entry", then "entry1", ... for its re-placements."""
+    return f"entry{attempt}" if attempt else "entry"
+
+
+def is_entry(role: str) -> bool:
+    return role.startswith("entry")
 
 
 def parse_client_id(value: str) -> tuple[str, str] | None:

@@ -151,6 +151,15 @@ class Store:
             row.get("trigger_price"),
         )
 
+    async def entry_role(self, signal_id: uuid.UUID) -> str:
+        """The role of the signal's newest entry order ("entry", or a re-placement's)."""
+        role = await self.pool.fetchval(
+            """SELECT role FROM exchange_orders WHERE signal_id = $1 AND role LIKE 'entry%'
+               ORDER BY length(role) DESC, role DESC LIMIT 1""",
+            signal_id,
+        )
+        return role or "entry"
+
     async def update_order(self, client_order_id: str, **fields: Any) -> None:
         """Events can arrive after we recorded the order's end (the stream queues while we act):
         a late update never moves a finished order back to an open status (one atomic UPDATE)."""

@@ -40,6 +40,11 @@ class RecorderProcess:
         """SIGTERM and wait: the recorder flushes everything and exits; returns its exit code."""
         return await self._end(signal.SIGTERM, within)
 
+    @property
+    def pid(self) -> int:
+        assert self._proc is not None
+        return self._proc.pid
+
     def rss_bytes(self) -> int:
         assert self._proc is not None
         status = Path(f"/proc/{self._proc.pid}/status").read_text()

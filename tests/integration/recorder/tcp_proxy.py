@@ -22,6 +22,8 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._links: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task] = set()
+        self._flowing = asyncio.Event()  # cleared by freeze(): links stay open, nothing passes
+        self._flowing.set()
 
     @classmethod
     def for_url(cls, url: str) -> TcpProxy:
@@ -57,6 +59,14 @@ class TcpProxy:
     async def restore(self) -> None:
         await self.start()
 
+    def freeze(self) -> None:
+        """A database that hangs: connections open and stay open, but no byte goes through in
+        either direction (until ``thaw``)."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     async def close(self) -> None:
         await self.cut()
 
@@ -76,7 +86,10 @@ class TcpProxy:
                 return
             self._links.add(server_w)
             try:
-                await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
+                await asyncio.gather(
+                    _pipe(client_r, server_w, self._flowing),
+                    _pipe(server_r, client_w, self._flowing),
+                )
             finally:
                 self._links.discard(server_w)
                 server_w.transport.abort()
@@ -86,9 +99,12 @@ class TcpProxy:
             self._tasks.discard(task)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(ConnectionError, OSError):
         while data := await reader.read(CHUNK):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
     writer.transport.abort()  # one side ended: end the other too

@@ -28,6 +28,8 @@ async def test_cli_prints_urls_serves_and_stops(http: aiohttp.ClientSession) -> 
         "sim/scripts/demo.json",
         "--speed",
         "5",
+        "--bybit-symbols",
+        "BTCUSDT",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -43,6 +45,11 @@ async def test_cli_prints_urls_serves_and_stops(http: aiohttp.ClientSession) -> 
         async with http.ws_connect(f"{ws_url}/market/ws/btcusdt@aggTrade") as ws:
             message = await ws.receive(timeout=10)
             assert orjson.loads(message.data)["e"] == "aggTrade"
+        async with http.ws_connect(f"{ws_url}/v5/public/linear") as ws:
+            await ws.send_str('{"op":"subscribe","args":["publicTrade.BTCUSDT"]}')
+            assert orjson.loads((await ws.receive(timeout=10)).data)["success"] is True
+            message = await ws.receive(timeout=10)
+            assert orjson.loads(message.data)["topic"] == "publicTrade.BTCUSDT"
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 QUIET = {"episodes": [{"kind": "quiet", "start": 0, "duration": 20}]}
 ENV = {"PYTHONWARNINGS": "ignore"}  # the child's own output only
 NO_KEYS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "STRATEGY_SYMBOLS", "STRATEGY_CONFIG",
-           "EXECUTION", "SYMBOLS")  # fmt: skip
+           "EXECUTION", "SYMBOLS", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID")  # fmt: skip
 STRATEGIES = "composite, macd_book, scored_imbalance, wall"
 
 
@@ -36,7 +36,8 @@ async def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[
 
 CONFIG_ERRORS = [
     ("[indicator]\nbar = '1s'\n",
-     "[indicator]: unknown section (allowed: worker, indicators, risk, paper, strategies)"),
+     "[indicator]: unknown section (allowed: worker, indicators, risk, paper, universe, "
+     "strategies)"),
     ("[risk]\nequity = -5\n", "[risk] equity: expected > 0, got -5"),
     ("[risk]\nrisk_per_trade = -0.01\n",
      "[risk] risk_per_trade: expected > 0 and <= 1 (a fraction of equity), got -0.01"),
@@ -46,6 +47,11 @@ CONFIG_ERRORS = [
     ("[worker]\nsettle = 'soon'\n",
      "[worker] settle: 'soon' is not a duration like 30s, 12h or 7d"),
     ("[risk]\ncooldown_ms = 5\n", "[risk] cooldown_ms: unknown setting (use cooldown)"),
+    ("[universe]\nmin_volume = 5\n",
+     "[universe] min_volume: unknown setting (allowed: check, min_volume_24h, min_open_interest, "
+     "max_spread_pct, min_score, gainers, losers, emergency_spread_pct)"),
+    ("[worker]\nreports = ['hourly']\n",
+     """[worker] reports: expected a list of "daily", "weekly" (or []), got ['hourly']"""),
     ("[strategies.walls]\nenabled = true\n",
      f"[strategies.walls]: unknown strategy (known: {STRATEGIES})"),
     ("[strategies.wall.params]\nerosion_mn = 0.3\n",
@@ -67,9 +73,11 @@ async def test_a_bad_strategy_config_is_one_line_and_exit_2(tmp_path: Path):
         runs.append(cli("strategy", "--config", str(path)))
     runs.append(cli("strategy", env={"EXECUTION": "binance"}))
     runs.append(cli("strategy", env={"STRATEGY_SYMBOLS": "top:0"}))
+    runs.append(cli("strategy", env={"TELEGRAM_BOT_TOKEN": "1:SECRET"}))
     expected = [line for _, line in CONFIG_ERRORS] + [
         "BINANCE_API_KEY is required to trade on Binance (EXECUTION=binance, flatten)",
         "STRATEGY_SYMBOLS=top:N needs 1 <= N <= 1000, got 'top:0'",
+        "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID are set together",
     ]
     for (code, lines), line in zip(await asyncio.gather(*runs), expected, strict=True):
         assert (code, lines) == (2, [f"error: {line}"])

@@ -9,8 +9,9 @@ import asyncpg
 
 from strategy.backtest import run_backtest
 from strategy.config import StrategyConfig, StrategySpec
+from strategy.exits import QUALITIES
 from strategy.source import setup_reader
-from tests.integration.strategy.test_preset_episodes import fast
+from tests.integration.strategy.test_preset_episodes import fast, script
 from tests.integration.strategy.test_worker import (
     SYMBOLS,
     _assert_backtest_agrees,
@@ -32,7 +33,10 @@ def every_preset() -> StrategyConfig:
                                        symbols={"ETHUSDT": dict(spec.params)})  # fmt: skip
         else:
             specs[spec.name] = replace(spec, symbols={})
-    return fast_config(strategies=tuple(specs.values()), executor="paper")
+    # the documents' holds are minutes to hours; seconds here, so time exits happen in the session
+    short = tuple((quality, 3_000) for quality in QUALITIES)
+    timed = tuple(replace(s, exits=replace(s.exits, max_hold_ms=short)) for s in specs.values())
+    return fast_config(strategies=timed, executor="paper")
 
 
 async def test_presets_live_and_backtest_agree_on_signals_and_exits(record_session, strategy_db):
@@ -40,7 +44,9 @@ async def test_presets_live_and_backtest_agree_on_signals_and_exits(record_sessi
     assert {s.name for s in config.strategies} == {"composite", "wall", "macd_book",
                                                    "scored_imbalance"}  # fmt: skip
     assert any(s.exits.breakeven_pct for s in config.strategies)
-    live, signals, final = await _run_live(record_session, strategy_db, config)
+    live, signals, final = await _run_live(
+        record_session, strategy_db, config, script=script("breakout")
+    )
     await _assert_backtest_agrees(strategy_db, config, live, signals, final)
 
     conn = await asyncpg.connect(strategy_db)
@@ -57,7 +63,7 @@ async def test_presets_live_and_backtest_agree_on_signals_and_exits(record_sessi
     replayed = {(str(t.signal_id), t.exit_reason, round(t.pnl, 6)) for t in result.trades
                 if t.exit_time_ms < final}  # fmt: skip
     assert rows, "no trade closed live: this compares nothing"
-    # at least one of them by a rule of the presets (here the density's erosion exit)
+    # at least one of them by a rule of the presets (the time exit at least)
     assert {r["exit_reason"] for r in rows} & {"density_erosion", "breakeven", "trailing", "time",
                                                "stop_warning", "stop_critical"}  # fmt: skip
     assert {(str(r["position_id"]), r["exit_reason"], round(r["realized_pnl"], 6))

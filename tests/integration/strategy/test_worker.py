@@ -92,6 +92,7 @@ async def _run_live(
     strategy_db: str,
     config: StrategyConfig,
     chaos: Callable[[Simulator], Awaitable[None]] | None = None,
+    script: dict | None = None,
 ) -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
     """Record a session with the live worker running; its indicator rows, signals and the last
     bar it had to reach."""
@@ -109,7 +110,7 @@ async def _run_live(
         if chaos is not None:
             tasks.append(asyncio.create_task(chaos(sim)))
 
-    session = await record_session(SCRIPT, 120, symbols=list(SYMBOLS), speed=10,
+    session = await record_session(script or SCRIPT, 120, symbols=list(SYMBOLS), speed=10,
                                    on_running=start_worker)  # fmt: skip
     assert session.end_ms > session.start_ms
     worker = started[0]

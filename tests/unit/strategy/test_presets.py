@@ -42,12 +42,18 @@ def test_the_presets_follow_their_documents():
     assert (p.erosion_min, p.hold_max_erosion, p.bounce_stop_bps) == (0.3, 0.1, 30.0)
     assert config.strategies[0].exits.breakeven_pct == 0.5
     assert (config.risk.leverage, config.risk.max_concurrent) == (10.0, 10)
+    u = config.universe  # top 20 gainers + 20 losers every 300 s, $1M 24 h volume
+    assert (u.gainers, u.losers, u.check_ms, u.min_volume_24h) == (20, 20, 300_000, 1e6)
 
     config, p = params("signal_bot")  # 001 CONFIG and SIGNAL_MANAGEMENT
     assert config.executor == "off" and config.indicators.bar_ms == 900_000
     assert config.indicators.rsi_period == 9 and config.indicators.large_trade_notional == 50000
     assert (p.imbalance_min, p.min_large_trades, p.volume_intensity_min) == (0.28, 3, 1.5)
     assert dict(config.strategies[0].exits.max_hold_ms)["HIGH"] == 45 * 60_000
+    u = config.universe  # §3 universe minimums, checked hourly
+    assert (u.min_volume_24h, u.min_open_interest, u.max_spread_pct) == (50e6, 10e6, 0.02)
+    assert (u.check_ms, u.emergency_spread_pct) == (3_600_000, 0.02)
+    assert (config.risk.max_correlation, config.risk.correlation_bars) == (0.6, 16)
 
     config, p = params("macd_book")  # 003 OrderBook Analysis Settings
     assert (p.max_spread_pct, p.min_liquidity_depth, p.big_wall_threshold) == (0.3, 15, 5000.0)

@@ -117,3 +117,52 @@ def test_config_file_and_environment(tmp_path: Path):
     path.write_text("[risk]\nmax_concurent = 2\n")
     with pytest.raises(SettingsError, match=r"\[risk\] max_concurent"):
         load_config(path, env={})
+
+
+def test_a_signal_correlated_with_an_open_position_is_refused():
+    risk = RiskManager(RiskParams(max_correlation=0.6, correlation_bars=8, max_exposure=100))
+    assert risk.correlations is not None
+    moves = [1.0, -2.0, 0.5, 3.0, -1.0, 2.0, -0.5, 1.5]
+    price = {"BTCUSDT": 100.0, "ETHUSDT": 50.0, "XRPUSDT": 1.0, "SOLUSDT": 20.0}
+    for i, move in enumerate([0.0, *moves]):
+        price["BTCUSDT"] *= 1 + move / 100
+        price["ETHUSDT"] *= 1 + 0.8 * move / 100  # the same moves, smaller
+        price["XRPUSDT"] *= 1 - move / 100  # the opposite moves: correlated too (-1)
+        price["SOLUSDT"] *= 1 + (0.5 if i % 2 else -0.5) / 100  # its own rhythm
+        for symbol, close in price.items():
+            risk.correlations.add(symbol, T0 + i * 60_000, close)
+    assert risk.correlations.between("BTCUSDT", "ETHUSDT") == pytest.approx(1.0)
+    assert risk.correlations.between("BTCUSDT", "XRPUSDT") == pytest.approx(-1.0, abs=1e-3)
+    sol = risk.correlations.between("BTCUSDT", "SOLUSDT")
+    assert sol is not None and abs(sol) <= 0.6
+    assert risk.correlations.between("BTCUSDT", "DOGEUSDT") is None  # no bars: not judged
+    assert risk.decide(signal("BTCUSDT")).accepted
+    assert risk.decide(signal("ETHUSDT")).reason == "max_correlation"
+    assert risk.decide(signal("XRPUSDT")).reason == "max_correlation"
+    assert risk.decide(signal("SOLUSDT")).accepted
+    assert risk.decide(signal("DOGEUSDT")).accepted
+    risk.on_closed("BTCUSDT", 1.0, T0 + 10 * 60_000)
+    assert risk.decide(signal("ETHUSDT")).accepted  # BTC closed: nothing correlated is held
+
+
+def test_a_limit_entry_timed_out_is_replaced_at_the_last_price_then_cancelled():
+    params = PaperParams(entry="limit", limit_timeout_ms=10_000, limit_replaces=1,
+                         slippage_bps=0.0, fee_bps=0.0)  # fmt: skip
+    paper = PaperExecutor(params)
+    pos = paper.submit(signal(entry=100.0, stop=98.0, targets=(110.0,)), 1.0)
+    assert (pos.limit, pos.deadline_ms) == (100.0, T0 + 10_000)
+    assert paper.on_trade("BTCUSDT", T0 + 1_000, 100.5) is None  # above a buy limit: rests
+    assert paper.on_trade("BTCUSDT", T0 + 9_000, 101.2) is None
+    # the first trade at the deadline: re-placed at the last price (101.2), and 101.5 is above it
+    assert paper.on_trade("BTCUSDT", T0 + 10_000, 101.5) is pos
+    assert (pos.status, pos.limit, pos.deadline_ms, pos.replaces) == (
+        "pending", 101.2, T0 + 20_000, 0)  # fmt: skip
+    assert paper.on_trade("BTCUSDT", T0 + 12_000, 101.2) is pos  # traded at the new limit
+    assert (pos.status, pos.entry_price, pos.entry_time_ms) == ("open", 101.2, T0 + 12_000)
+
+    pos = paper.submit(signal(symbol="ETHUSDT", entry=100.0, stop=98.0), 1.0)
+    paper.on_trade("ETHUSDT", T0 + 5_000, 101.0)
+    paper.on_trade("ETHUSDT", T0 + 10_000, 102.0)  # re-placed at 101, the last replacement
+    assert paper.on_trade("ETHUSDT", T0 + 20_000, 103.0) is pos  # not filled: cancelled
+    assert (pos.status, pos.exit_reason, pos.entry_price) == ("closed", "entry_timeout", None)
+    assert "ETHUSDT" not in paper.positions and pos.fills == []
