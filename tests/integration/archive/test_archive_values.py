@@ -1,6 +1,6 @@
 """Values a recording rarely holds survive the archive exactly: NULL in every nullable column,
-float edge cases, empty and long arrays, JSON text, two markets of one symbol, days inside one
-chunk, and many rows at one time across the batches the archiver reads."""
+float edge cases, empty and long arrays, JSON text, two markets and two venues of one symbol,
+days inside one chunk, and many rows at one time across the batches the archiver reads."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import asyncpg
 import db.archive
 from db.archive import archive_run
 from db.archive_fetch import batch_query, decode
-from db.archive_format import Layout, set_codecs
+from db.archive_format import Layout, set_codecs, table_layout
 from settings import ARCHIVE_TABLES
 from tests.integration.archive.helpers import Rows, database_rows, stored_rows
 
@@ -28,7 +28,8 @@ def trades() -> list[tuple]:
         f = FLOATS[i % len(FLOATS)]
         rows.append((at, "BTCUSDT", ("usdm", "spot")[i % 2], 1000 + i, f, abs(f) if f == f else 1.0,
                      None if i % 3 else f, 5000 + i, 5000 + i, i % 2 == 0,
-                     None if i % 4 == 0 else at, at, JSON[i % len(JSON)]))  # fmt: skip
+                     None if i % 4 == 0 else at, at, JSON[i % len(JSON)],
+                     "bybit" if i % 5 == 0 else "binance"))  # fmt: skip
     return rows
 
 
@@ -75,7 +76,8 @@ async def test_edge_values_and_ties_across_batches_archive_exactly(
     try:
         for table, rows in (("agg_trades", trades()), ("depth_updates", diffs()),
                             ("open_interest", interest())):  # fmt: skip
-            await conn.copy_records_to_table(table, records=rows)
+            columns = (await table_layout(conn, table)).columns[: len(rows[0])]
+            await conn.copy_records_to_table(table, records=rows, columns=columns)
         recorded = await database_rows(conn)
         report = await archive_run(conn, tmp_path, dt.datetime.now(dt.UTC), list(ARCHIVE_TABLES))
         assert report.rows == 50 + 12 + 15
