@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from db.archive_fetch import batch_query, decode
+from db.archive_fetch import TextVaries, batch_query, decode, has_text_values
 from db.archive_format import (
     DAY_US,
     DEFAULT_MARKET,
@@ -247,8 +247,13 @@ async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: 
             pending = batches.next()
             while pending is not None:
                 market, symbol, row = await pending
-                table = decode(layout, row)
-                batches.advance(table, sum(len(v) for v in row[1:] if v is not None))
+                try:
+                    table = decode(layout, row)
+                except TextVaries:  # this market and symbol's text columns hold several values
+                    batches.every = True
+                    pending = batches.next()  # the same batch again, with every value
+                    continue
+                batches.advance(table, sum(len(v) for v in row[1:] if isinstance(v, bytes)))
                 # The server reads the next batch while a thread encodes this one.
                 pending = batches.next()
                 await asyncio.to_thread(files.add, market, symbol, table)
@@ -287,17 +292,19 @@ class _Batches:
         self.current: tuple[str, str] | None = None
         self.start = self.at = start  # µs since 2000
         self.skip = self.asked = 0
+        self.every = False  # send every value of NOT NULL text columns
 
     def next(self) -> asyncio.Future | None:
         if self.current is None:
             self.current = next(self.todo, None)
             if self.current is None:
                 return None
-            self.at, self.skip = self.start, 0
+            self.at, self.skip, self.every = self.start, 0, False
         market, symbol = self.current
         where = (market,) if self.layout.has_market else ()
         self.asked = self.size
-        args = (symbol, *where, self.at, self.skip, self.asked)
+        every = (self.every,) if has_text_values(self.layout) else ()
+        args = (symbol, *where, self.at, self.skip, self.asked, *every)
         return asyncio.ensure_future(self._fetch(market, symbol, args))
 
     async def _fetch(self, market: str, symbol: str, args: tuple) -> tuple[str, str, tuple]:

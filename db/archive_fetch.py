@@ -35,11 +35,20 @@ def _agg(expr: str) -> str:
     return f"string_agg({expr}, ''::bytea)"
 
 
-def _fields(name: str, kind: str, nullable: bool) -> list[str]:
+class TextVaries(Exception):
+    """A NOT NULL text column holds more than one value in a batch read without its values."""
+
+
+def _fields(name: str, kind: str, nullable: bool, every: str) -> list[str]:
     """The aggregates that carry one column. string_agg skips NULL: a text or array column sends
     its non-NULL values and -1 as the length of a NULL; a fixed-width one a placeholder and a
-    flag."""
+    flag. A NOT NULL text column (venue, a snapshot's reason) mostly holds one value: its least
+    and greatest, and its values only when `every` (a parameter) is true."""
     c = f'"{name}"'
+    if kind in _TEXT and not nullable:
+        return [f'min({c}::text COLLATE "C")', f'max({c}::text COLLATE "C")',
+                f"{_agg(f'textsend({c}::text)')} FILTER (WHERE {every})",
+                f"{_agg(f'int4send(octet_length({c}::text))')} FILTER (WHERE {every})"]  # fmt: skip
     if kind in _FIXED:
         send = f"{_FIXED[kind][0]}({c})"
         if not nullable:
@@ -59,16 +68,20 @@ def _fields(name: str, kind: str, nullable: bool) -> list[str]:
     raise ArchiveError(f"no archive form for a column of type {kind}")
 
 
+def has_text_values(layout: Layout) -> bool:
+    """Whether `batch_query` takes the parameter that sends every value of NOT NULL text."""
+    return any(layout.types[c] in _TEXT and c in layout.not_null for c in layout.file_columns)
+
+
 def batch_query(layout: Layout, chunk: str) -> str:
     """One batch of one market and symbol: its row count, then the columns' aggregates. $1 symbol,
     $2 market (tables with a market column), then time from (µs since 2000), rows to skip at
-    that time, rows."""
+    that time, rows, and whether to send every value of NOT NULL text columns."""
+    n = 3 if layout.has_market else 2
+    every = f"${n + 3}::boolean"
     fields = [f for c in layout.file_columns
-              for f in _fields(c, layout.types[c], c not in layout.not_null)]  # fmt: skip
-    where, n = ["symbol = $1"], 2
-    if layout.has_market:
-        where.append("market = $2")
-        n = 3
+              for f in _fields(c, layout.types[c], c not in layout.not_null, every)]  # fmt: skip
+    where = ["symbol = $1", "market = $2"] if layout.has_market else ["symbol = $1"]
     where.append(f"time >= ${n}")
     order = ", ".join(f'"{c}"' for c in layout.key)
     rows = f"SELECT * FROM {chunk} WHERE {' AND '.join(where)} ORDER BY {order}"
@@ -83,16 +96,29 @@ def decode(layout: Layout, row: tuple) -> pa.Table:
     arrays = []
     for name in layout.file_columns:
         kind = layout.types[name]
+        nullable = name not in layout.not_null
         if kind in _FIXED:
-            nullable = name not in layout.not_null
             data, nulls = next(values), np.frombuffer(next(values), np.bool_) if nullable else None
             array = _fixed(kind, data, nulls)
+        elif kind in _TEXT and not nullable:
+            array = _text(rows, *(next(values) for _ in range(4)))
         else:
             array = _varying(kind, next(values) or b"", np.frombuffer(next(values), ">i4"))
         if len(array) != rows:
             raise ArchiveError(f"{layout.table}.{name}: {len(array)} values for {rows} rows")
         arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=layout.schema)
+
+
+def _text(
+    rows: int, least: str, greatest: str, data: bytes | None, lengths: bytes | None
+) -> pa.Array:
+    """A NOT NULL text column: its one value repeated, or every value when they were sent."""
+    if data is not None and lengths is not None:
+        return _varying("text", data, np.frombuffer(lengths, ">i4"))
+    if least != greatest:
+        raise TextVaries
+    return pa.repeat(pa.scalar(least, pa.string()), rows)
 
 
 def _fixed(kind: str, data: bytes, nulls: np.ndarray | None) -> pa.Array:

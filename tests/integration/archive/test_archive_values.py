@@ -8,10 +8,11 @@ import datetime as dt
 import math
 
 import asyncpg
+import pytest
 
 import db.archive
 from db.archive import archive_run
-from db.archive_fetch import batch_query, decode
+from db.archive_fetch import TextVaries, batch_query, decode
 from db.archive_format import Layout, set_codecs, table_layout
 from settings import ARCHIVE_TABLES
 from tests.integration.archive.helpers import Rows, database_rows, stored_rows
@@ -92,26 +93,19 @@ async def test_edge_values_and_ties_across_batches_archive_exactly(
 
 async def test_every_column_type_reads_back_with_and_without_nulls(archive_db):
     """Every type the archive knows, NULL or not, as the server sends it in a batch: decoded to
-    what asyncpg reads from the same rows (the tables hold no nullable array or integer yet)."""
+    what asyncpg reads from the same rows (the tables hold no nullable array or integer yet).
+    A NOT NULL text column comes as its one value, or as every value once it holds several."""
     types = {"time": "timestamp with time zone", "symbol": "text", "d": "double precision",
              "i8": "bigint", "i4": "integer", "b": "boolean", "t": "text", "j": "jsonb",
-             "a": "double precision[]"}  # fmt: skip
-    rows = [
-        (
-            T0 + dt.timedelta(seconds=i),
-            "X",
-            FLOATS[i % 8],
-            -(2**63) + i,
-            -(2**31) + i,
-            i % 2 == 0,
-            "ü" * i,
-            JSON[i % 3],
-            [FLOATS[k % 8] for k in range(i)],
-        )
-        for i in range(9)
-    ]
-    rows += [(T0 + dt.timedelta(seconds=10 + i), "X", *([None] * 7)) for i in range(3)]  # fmt: skip
-    layout = Layout("values", tuple(types), types, ("time",), frozenset({"time", "symbol"}))
+             "a": "double precision[]", "k": "text", "v": "text"}  # fmt: skip
+    rows = [(T0 + dt.timedelta(seconds=i), "X", FLOATS[i % 8], -(2**63) + i, -(2**31) + i,
+             i % 2 == 0, "ü" * i, JSON[i % 3], [FLOATS[k % 8] for k in range(i)], "periodic",
+             ("binance", "bybit")[i % 2]) for i in range(9)]  # fmt: skip
+    rows += [(T0 + dt.timedelta(seconds=10 + i), "X", *([None] * 7), "periodic", "")
+             for i in range(3)]  # fmt: skip
+    not_null = frozenset({"time", "symbol", "k", "v"})
+    layout = Layout("values", tuple(types), types, ("time",), not_null)
+    one_value = Layout("values", tuple(types)[:-1], types, ("time",), not_null)
     conn = await asyncpg.connect(archive_db)
     try:
         columns = ", ".join(f"{c} {t}" for c, t in types.items())
@@ -119,9 +113,14 @@ async def test_every_column_type_reads_back_with_and_without_nulls(archive_db):
         await conn.copy_records_to_table("archive_values", records=rows)
         stored = await conn.fetch("SELECT * FROM archive_values ORDER BY time")
         await set_codecs(conn)
-        batch = await conn.fetchrow(batch_query(layout, "archive_values"), "X", 0, 0, 100)
+        asked = ((layout, False), (layout, True), (one_value, False))
+        batches = [await conn.fetchrow(batch_query(lay, "archive_values"), "X", 0, 0, 100, every)
+                   for lay, every in asked]  # fmt: skip
     finally:
         await conn.close()
-    got = decode(layout, tuple(batch)).to_pylist()
-    want = [(r[0], *tuple(r)[2:]) for r in stored]  # as the table holds them (jsonb normalised)
-    assert exact({"values": [tuple(r.values()) for r in got]}) == exact({"values": want})
+    with pytest.raises(TextVaries):
+        decode(layout, tuple(batches[0]))
+    for lay, batch in ((layout, batches[1]), (one_value, batches[2])):
+        got = [tuple(r.values()) for r in decode(lay, tuple(batch)).to_pylist()]
+        want = [(r[0], *tuple(r)[2 : len(lay.columns)]) for r in stored]  # jsonb normalised
+        assert exact({"values": got}) == exact({"values": want})
