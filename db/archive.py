@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from db.archive_fetch import TextVaries, batch_query, decode, has_text_values
+from db.archive_fetch import TextVaries, batch_query, decode, text_values
 from db.archive_format import (
     DAY_US,
     DEFAULT_MARKET,
@@ -248,7 +248,7 @@ async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: 
             while pending is not None:
                 market, symbol, row = await pending
                 try:
-                    table = decode(layout, row)
+                    table = decode(layout, row, batches.guesses)
                 except TextVaries:  # this market and symbol's text columns hold several values
                     batches.every = True
                     pending = batches.next()  # the same batch again, with every value
@@ -292,7 +292,9 @@ class _Batches:
         self.current: tuple[str, str] | None = None
         self.start = self.at = start  # µs since 2000
         self.skip = self.asked = 0
-        self.every = False  # send every value of NOT NULL text columns
+        self.texts = text_values(layout)
+        self.every = False  # send every value of the NOT NULL text columns
+        self.guesses: tuple[str | None, ...] = ()  # their values in the batch before
 
     def next(self) -> asyncio.Future | None:
         if self.current is None:
@@ -300,11 +302,12 @@ class _Batches:
             if self.current is None:
                 return None
             self.at, self.skip, self.every = self.start, 0, False
+            self.guesses = (None,) * len(self.texts)
         market, symbol = self.current
         where = (market,) if self.layout.has_market else ()
         self.asked = self.size
-        every = (self.every,) if has_text_values(self.layout) else ()
-        args = (symbol, *where, self.at, self.skip, self.asked, *every)
+        texts = (self.every, *self.guesses) if self.texts else ()
+        args = (symbol, *where, self.at, self.skip, self.asked, *texts)
         return asyncio.ensure_future(self._fetch(market, symbol, args))
 
     async def _fetch(self, market: str, symbol: str, args: tuple) -> tuple[str, str, tuple]:
@@ -317,6 +320,7 @@ class _Batches:
         if not len(table):
             return
         self.size = max(1, min(BATCH_ROWS, BATCH_BYTES * len(table) // max(size, 1)))
+        self.guesses = tuple(table[c][-1].as_py() for c in self.texts)
         times = table["time"].cast(pa.int64()).to_numpy() - PG_EPOCH_US
         last = int(times[-1])
         if times[0] < self.at:

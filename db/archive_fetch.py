@@ -39,14 +39,17 @@ class TextVaries(Exception):
     """A NOT NULL text column holds more than one value in a batch read without its values."""
 
 
-def _fields(name: str, kind: str, nullable: bool, every: str) -> list[str]:
+def _fields(name: str, kind: str, nullable: bool, every: str, guess: str) -> list[str]:
     """The aggregates that carry one column. string_agg skips NULL: a text or array column sends
     its non-NULL values and -1 as the length of a NULL; a fixed-width one a placeholder and a
-    flag. A NOT NULL text column (venue, a snapshot's reason) mostly holds one value: its least
-    and greatest, and its values only when `every` (a parameter) is true."""
+    flag. A NOT NULL text column (venue, a snapshot's reason) mostly holds one value: whether
+    every row equals `guess` (a parameter: the value of the batch before), or without a guess
+    its least and greatest value; its values only when `every` (a parameter) is true."""
     c = f'"{name}"'
     if kind in _TEXT and not nullable:
-        return [f'min({c}::text COLLATE "C")', f'max({c}::text COLLATE "C")',
+        text = f'{c}::text COLLATE "C"'
+        return [f"min({text}) FILTER (WHERE {guess} IS NULL)",
+                f"max({text}) FILTER (WHERE {guess} IS NULL)", f"bool_and({text} = {guess})",
                 f"{_agg(f'textsend({c}::text)')} FILTER (WHERE {every})",
                 f"{_agg(f'int4send(octet_length({c}::text))')} FILTER (WHERE {every})"]  # fmt: skip
     if kind in _FIXED:
@@ -68,19 +71,23 @@ def _fields(name: str, kind: str, nullable: bool, every: str) -> list[str]:
     raise ArchiveError(f"no archive form for a column of type {kind}")
 
 
-def has_text_values(layout: Layout) -> bool:
-    """Whether `batch_query` takes the parameter that sends every value of NOT NULL text."""
-    return any(layout.types[c] in _TEXT and c in layout.not_null for c in layout.file_columns)
+def text_values(layout: Layout) -> tuple[str, ...]:
+    """The NOT NULL text columns: `batch_query` takes a guess of each one's value."""
+    return tuple(c for c in layout.file_columns
+                 if layout.types[c] in _TEXT and c in layout.not_null)  # fmt: skip
 
 
 def batch_query(layout: Layout, chunk: str) -> str:
     """One batch of one market and symbol: its row count, then the columns' aggregates. $1 symbol,
     $2 market (tables with a market column), then time from (µs since 2000), rows to skip at
-    that time, rows, and whether to send every value of NOT NULL text columns."""
+    that time, rows; for tables with `text_values`, whether to send their every value and a
+    guess of each one's value (NULL: none)."""
     n = 3 if layout.has_market else 2
+    guesses = {c: f"${n + 4 + i}::text" for i, c in enumerate(text_values(layout))}
     every = f"${n + 3}::boolean"
     fields = [f for c in layout.file_columns
-              for f in _fields(c, layout.types[c], c not in layout.not_null, every)]  # fmt: skip
+              for f in _fields(c, layout.types[c], c not in layout.not_null, every,
+                               guesses.get(c, ""))]  # fmt: skip
     where = ["symbol = $1", "market = $2"] if layout.has_market else ["symbol = $1"]
     where.append(f"time >= ${n}")
     order = ", ".join(f'"{c}"' for c in layout.key)
@@ -88,8 +95,9 @@ def batch_query(layout: Layout, chunk: str) -> str:
     return f"SELECT count(*), {', '.join(fields)} FROM ({rows} OFFSET ${n + 1} LIMIT ${n + 2}) AS b"
 
 
-def decode(layout: Layout, row: tuple) -> pa.Table:
-    """`batch_query`'s row as a table of the file's schema."""
+def decode(layout: Layout, row: tuple, guesses: tuple[str | None, ...] = ()) -> pa.Table:
+    """`batch_query`'s row as a table of the file's schema (`guesses`: as asked)."""
+    guessed = dict(zip(text_values(layout), guesses, strict=False))
     values, rows = iter(row[1:]), row[0]
     if not rows:  # the aggregates of no rows are NULL
         return layout.schema.empty_table()
@@ -101,7 +109,7 @@ def decode(layout: Layout, row: tuple) -> pa.Table:
             data, nulls = next(values), np.frombuffer(next(values), np.bool_) if nullable else None
             array = _fixed(kind, data, nulls)
         elif kind in _TEXT and not nullable:
-            array = _text(rows, *(next(values) for _ in range(4)))
+            array = _text(rows, guessed.get(name), *(next(values) for _ in range(5)))
         else:
             array = _varying(kind, next(values) or b"", np.frombuffer(next(values), ">i4"))
         if len(array) != rows:
@@ -110,15 +118,15 @@ def decode(layout: Layout, row: tuple) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=layout.schema)
 
 
-def _text(
-    rows: int, least: str, greatest: str, data: bytes | None, lengths: bytes | None
-) -> pa.Array:
+def _text(rows: int, guess: str | None, least: str | None, greatest: str | None,
+          same: bool, data: bytes | None, lengths: bytes | None) -> pa.Array:  # fmt: skip
     """A NOT NULL text column: its one value repeated, or every value when they were sent."""
     if data is not None and lengths is not None:
         return _varying("text", data, np.frombuffer(lengths, ">i4"))
-    if least != greatest:
+    value = least if guess is None and least == greatest else guess if same else None
+    if value is None:
         raise TextVaries
-    return pa.repeat(pa.scalar(least, pa.string()), rows)
+    return pa.repeat(pa.scalar(value, pa.string()), rows)
 
 
 def _fixed(kind: str, data: bytes, nulls: np.ndarray | None) -> pa.Array:

@@ -113,14 +113,21 @@ async def test_every_column_type_reads_back_with_and_without_nulls(archive_db):
         await conn.copy_records_to_table("archive_values", records=rows)
         stored = await conn.fetch("SELECT * FROM archive_values ORDER BY time")
         await set_codecs(conn)
-        asked = ((layout, False), (layout, True), (one_value, False))
-        batches = [await conn.fetchrow(batch_query(lay, "archive_values"), "X", 0, 0, 100, every)
-                   for lay, every in asked]  # fmt: skip
+        query = batch_query(layout, "archive_values")
+        batches = [await conn.fetchrow(query, "X", 0, 0, 100, every, None, None)
+                   for every in (False, True)]  # fmt: skip
+        for guess in (None, "periodic", "start"):
+            batches.append(await conn.fetchrow(batch_query(one_value, "archive_values"),
+                                               "X", 0, 0, 100, False, guess))  # fmt: skip
     finally:
         await conn.close()
-    with pytest.raises(TextVaries):
-        decode(layout, tuple(batches[0]))
-    for lay, batch in ((layout, batches[1]), (one_value, batches[2])):
-        got = [tuple(r.values()) for r in decode(lay, tuple(batch)).to_pylist()]
+    with pytest.raises(TextVaries):  # v varies
+        decode(layout, tuple(batches[0]), (None, None))
+    with pytest.raises(TextVaries):  # a guess that is wrong
+        decode(one_value, tuple(batches[4]), ("start",))
+    cases = ((layout, batches[1], (None, None)), (one_value, batches[2], (None,)),
+             (one_value, batches[3], ("periodic",)))  # fmt: skip
+    for lay, batch, guesses in cases:
+        got = [tuple(r.values()) for r in decode(lay, tuple(batch), guesses).to_pylist()]
         want = [(r[0], *tuple(r)[2 : len(lay.columns)]) for r in stored]  # jsonb normalised
         assert exact({"values": got}) == exact({"values": want})
