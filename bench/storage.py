@@ -1,15 +1,23 @@
-"""Bytes per row in the database and in the Parquet archive; archive and restore rows/s.
+"""Bytes per row in the database and in the Parquet archive; archive and restore rows/s; the
+archiver's memory on a 10-million-row chunk, and the recorder's rate while it archives.
 
-Generates a synthetic BTCUSDT-like market per symbol (54 aggTrades/s with consecutive ids,
-prices on a 0.1 tick, sizes on a 0.001 lot; depth diffs every 100 ms of ~23 levels near the
-mid), writes it through the recorder's real TableWriter (COPY to a stage, INSERT ... ON CONFLICT)
-into a scratch database, archives it (db/archive.py: stream, write, fsync, verify, drop) and
-restores it. Prints bytes per row for each table in the database (and compressed, where the
-TimescaleDB has the community license), in the archive, the rates, and the archiver's peak RSS.
+1. Generates a synthetic BTCUSDT-like market per symbol (54 aggTrades/s with consecutive ids,
+   prices on a 0.1 tick, sizes on a 0.001 lot; depth diffs every 100 ms of ~23 levels near the
+   mid), writes it through the recorder's real TableWriter (COPY to a stage, INSERT ... ON
+   CONFLICT) into a scratch database, archives it (db/archive.py: stream, write, fsync, verify,
+   drop; timed in this process, so without a process start) and restores it. Prints bytes per
+   row for each table in the database (and compressed, where the TimescaleDB has the community
+   license), in the archive, and the rates.
+2. Fills one agg_trades chunk with ``--chunk-rows`` rows (SQL generate_series) and archives it
+   with ``python main.py archive run`` as a user runs it, under /usr/bin/time: its peak RSS.
+   Meanwhile ``python main.py record`` records the blasting simulator (``--recorder-rate``
+   messages/s, aggTrade and depth over 4 symbols, 127.0.0.1 only): rows/s committed and p99 lag
+   in a window before the archive run and during it.
 
 Run: ``make db && .venv/bin/python bench/storage.py [--hours 4] [--symbols 1]`` (``--hours 24``
-is the full synthetic day: about 4.7 M trades and 0.86 M diffs per symbol, ~10 minutes here).
-Uses a scratch database on the embedded cluster, or BENCH_DATABASE_URL.
+is the full synthetic day: about 4.7 M trades and 0.86 M diffs per symbol). ``--chunk-rows 0``
+skips step 2, ``--recorder-rate 0`` the recorder in it. Uses a scratch database on the embedded
+cluster, or BENCH_DATABASE_URL.
 """
 
 from __future__ import annotations
@@ -18,23 +26,37 @@ import argparse
 import asyncio
 import datetime as dt
 import os
-import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.recorder import bench_cluster  # noqa: E402
+from bench.recorder_e2e import (  # noqa: E402
+    Scrape,
+    Simulators,
+    free_port,
+    quantile,
+    scrape,
+    sim_frames,
+    start_recorder,
+    stop_process,
+    wait_ready,
+)
 from collector.rows import COLUMNS  # noqa: E402
+from db.archive import archive_tables  # noqa: E402
 from db.archive_format import datetime_to_us, set_codecs, table_layout  # noqa: E402
 from db.archive_read import catalogued, restore_files  # noqa: E402
-from db.migrate import migrate  # noqa: E402
 from db.writer import TableWriter  # noqa: E402
+from tests.db_fixtures import create_database, drop_database  # noqa: E402
 
 DAY0 = dt.datetime(2026, 9, 1, tzinfo=dt.UTC)  # a past day: every chunk is older than now
 TRADES_PER_S = 54
@@ -42,6 +64,9 @@ DIFFS_PER_S = 10
 LEVELS = 12  # per side: ~23 levels changed per diff
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]
 MS = dt.timedelta(milliseconds=1)
+TABLES = ("agg_trades", "depth_updates")
+DB_NAME = "flowline_bench_storage"
+STEP_MS = 10  # the blasting simulator's step
 
 
 def trades(symbol: str, hours: float, rng: np.random.Generator) -> list[tuple]:
@@ -127,7 +152,7 @@ async def restore_all(url: str) -> tuple[int, float]:
     try:
         await set_codecs(conn)
         began, rows = time.perf_counter(), 0
-        for table in ("agg_trades", "depth_updates"):
+        for table in TABLES:
             layout = await table_layout(conn, table)
             lo, hi = datetime_to_us(DAY0), datetime_to_us(DAY0 + dt.timedelta(days=2))
             rows += await restore_files(conn, layout, await catalogued(conn, table, lo, hi), lo, hi)
@@ -136,62 +161,145 @@ async def restore_all(url: str) -> tuple[int, float]:
         await conn.close()
 
 
-def archive_process(url: str, root: str) -> tuple[float, int | None]:
-    """`python main.py archive run` as a user runs it: (seconds, its peak RSS in kB). The RSS
-    comes from /usr/bin/time where there is one: a child forked from this big process would
-    report this process's size as its own peak (Linux keeps the pre-exec high-water mark)."""
-    env = os.environ | {"DATABASE_URL": url, "ARCHIVE_DIR": root}
-    timer = ["/usr/bin/time", "-f", "%M"] if Path("/usr/bin/time").exists() else []
-    began, peak = time.perf_counter(), None
-    for table in ("agg_trades", "depth_updates"):
-        args = [sys.executable, str(ROOT / "main.py"), "archive", "run", "--older-than", "0",
-                "--table", table]  # fmt: skip
-        done = subprocess.run([*timer, *args], env=env, stderr=subprocess.PIPE, text=True)
-        if done.returncode:
-            raise SystemExit(f"archive run --table {table} failed: {done.stderr.strip()}")
-        if timer:
-            peak = max(peak or 0, int(done.stderr.strip().splitlines()[-1]))
-    return time.perf_counter() - began, peak
+async def archive_in_process(url: str, root: Path) -> tuple[dict[str, int], float]:
+    """Both tables archived as `main.py archive run` does (db/archive.py, a connection per
+    table): (rows per table, seconds)."""
+    conn, more = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        cuts = dict.fromkeys(TABLES, dt.datetime.now(dt.UTC))
+        report = await archive_tables(conn, root, cuts, (more,))
+    finally:
+        await conn.close()
+        await more.close()
+    return {t: r.rows for t, r in report.by_table.items()}, report.seconds
 
 
-def _admin_url() -> str:
-    if os.environ.get("BENCH_DATABASE_URL"):
-        return os.environ["BENCH_DATABASE_URL"]
-    script = str(ROOT / "scripts" / "localdb.sh")
-    subprocess.run([script, "start"], check=True)
-    return subprocess.run(
-        [script, "url"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+# ---- step 2: a 10-million-row chunk, archived while the recorder records ----------------------
+
+CHUNK_DAY = DAY0 - dt.timedelta(days=10)
+CHUNK_SQL = """
+INSERT INTO agg_trades (time, symbol, market, agg_trade_id, price, qty, normal_qty, first_trade_id,
+                        last_trade_id, is_buyer_maker, event_time, received_at, extra)
+SELECT t, 'BTCUSDT', 'usdm', 2000000000 + i, round(650000 + 500 * sin(i / 1e5) + random() * 4) / 10,
+       q, q, 5000000000 + 3 * i, 5000000002 + 3 * i, random() < 0.5, t + interval '1 ms',
+       t + (2000 + floor(random() * 58000)) * interval '1 microsecond', NULL
+FROM generate_series(0, $1 - 1) AS i,
+     LATERAL (SELECT $2::timestamptz + floor(i * 86400000.0 / $1) * interval '1 ms' AS t,
+                     ceil(random() * 2000) / 1000 AS q) AS row"""
 
 
-async def scratch_database(admin: str) -> str:
-    conn = await asyncpg.connect(admin)
-    await conn.execute("DROP DATABASE IF EXISTS flowline_bench_storage WITH (FORCE)")
-    await conn.execute("CREATE DATABASE flowline_bench_storage")
-    await conn.close()
-    url = admin.rsplit("/", 1)[0] + "/flowline_bench_storage"
+async def fill_chunk(url: str, rows: int) -> None:
     conn = await asyncpg.connect(url)
-    await migrate(conn)
-    await conn.close()
-    return url
+    try:
+        await conn.execute("TRUNCATE agg_trades, depth_updates, archive_files")
+        await conn.execute(CHUNK_SQL, rows, CHUNK_DAY)
+        await conn.execute("VACUUM ANALYZE agg_trades")
+    finally:
+        await conn.close()
+
+
+async def archive_process(url: str, root: Path) -> tuple[float, int, str]:
+    """`python main.py archive run --table agg_trades --older-than 0` under /usr/bin/time:
+    (seconds, peak RSS in kB, what it printed)."""
+    env = os.environ | {"DATABASE_URL": url, "ARCHIVE_DIR": str(root)}
+    args = ["/usr/bin/time", "-f", "%M", sys.executable, str(ROOT / "main.py"), "archive", "run",
+            "--table", "agg_trades", "--older-than", "0"]  # fmt: skip
+    began = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await proc.communicate()
+    seconds = time.perf_counter() - began
+    if proc.returncode:
+        raise SystemExit(f"archive run failed: {err.decode().strip()}")
+    return seconds, int(err.decode().strip().splitlines()[-1]), out.decode().strip()
+
+
+@dataclass
+class Recording:
+    sent_s: float  # frames per second the simulator sent
+    rows_s: float  # aggTrade + depth rows committed per second
+    p99_ms: float  # exchange time -> commit
+
+
+async def while_recording(url: str, root: Path, rate: float, seconds: float) -> tuple:
+    """The recorder on the blasting simulator: a window of `seconds` before the archive run,
+    then the archive run's own duration. Returns (before, during, archive run's result)."""
+    symbols = SYMBOLS
+    port, work = free_port(), root.parent
+    simulators = Simulators(STEP_MS)
+    async with (
+        aiohttp.ClientSession() as http,
+        simulators.run(http, symbols, rate / (2 * len(symbols))) as (sim_url, offset),
+    ):
+        recorder = await start_recorder(url, sim_url, symbols, port, work, False)
+        try:
+            await wait_ready(http, port, recorder, len(symbols), work / "recorder.log")
+            await asyncio.sleep(3)  # warm-up
+            first = await scrape(http, port), await sim_frames(http, sim_url)
+            await asyncio.sleep(seconds)
+            middle = await scrape(http, port), await sim_frames(http, sim_url)
+            result = await archive_process(url, root)
+            last = await scrape(http, port), await sim_frames(http, sim_url)
+        finally:
+            await stop_process(recorder)
+    return _recording(first, middle, offset), _recording(middle, last, offset), result
+
+
+def _recording(a: tuple[Scrape, int], b: tuple[Scrape, int], offset_ms: float) -> Recording:
+    (sa, fa), (sb, fb) = a, b
+    seconds = sb.at - sa.at
+    p99 = quantile(0.99, sa.lag, sb.lag) * 1000 + offset_ms
+    return Recording((fb - fa) / seconds, (sb.rows - sa.rows) / seconds, p99)
+
+
+async def chunk_step(url: str, root: Path, rows: int, rate: float, seconds: float) -> None:
+    await fill_chunk(url, rows)
+    if rate:
+        before, during, (took, rss, out) = await while_recording(url, root, rate, seconds)
+    else:
+        took, rss, out = await archive_process(url, root)
+    print(f"chunk: {rows:,} agg_trades rows in one chunk archived in {took:.1f} s "
+          f"({rows / took:,.0f} rows/s, `main.py archive run`, process start included), "
+          f"its peak RSS {rss // 1024} MB")  # fmt: skip
+    print("\n".join(f"  {line}" for line in out.splitlines()))
+    if rate:
+        for name, r in (("before the archive run", before), ("during the archive run", during)):
+            print(f"recorder {name}: simulator sent {r.sent_s:,.0f} frames/s, recorder "
+                  f"committed {r.rows_s:,.0f} rows/s, p99 exchange time -> commit "
+                  f"{r.p99_ms:.0f} ms")  # fmt: skip
 
 
 async def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--hours", type=float, default=4.0, help="synthetic hours per symbol")
     p.add_argument("--symbols", type=int, default=1, choices=range(1, len(SYMBOLS) + 1))
+    p.add_argument("--chunk-rows", type=int, default=10_000_000, help="rows of step 2's chunk")
+    p.add_argument("--recorder-rate", type=float, default=4000, help="messages/s in step 2")
+    p.add_argument("--recorder-seconds", type=float, default=15, help="window before archiving")
     args = p.parse_args()
-    admin = _admin_url()
-    url = await scratch_database(admin)
+    cluster = bench_cluster()
+    await drop_database(cluster, DB_NAME)
+    url = await create_database(cluster, DB_NAME)
+    try:
+        with tempfile.TemporaryDirectory(prefix="flowline-storage-") as tmp:
+            last = await measure(url, Path(tmp) / "archive", args.hours, args.symbols)
+            if args.chunk_rows:
+                await chunk_step(url, Path(tmp) / "chunk", args.chunk_rows, args.recorder_rate,
+                                 args.recorder_seconds)  # fmt: skip
+    finally:
+        await drop_database(cluster, DB_NAME)
+    print(last)
+
+
+async def measure(url: str, root: Path, hours: float, symbols: int) -> str:
+    """Step 1; returns the `storage:` line."""
     rng = np.random.default_rng(1)
     began = time.perf_counter()
-    for symbol in SYMBOLS[: args.symbols]:
-        await record(url, "agg_trades", trades(symbol, args.hours, rng))
-        await record(url, "depth_updates", diffs(symbol, args.hours, rng))
-    print(
-        f"recorded {args.symbols} symbol(s) x {args.hours:g} h "
-        f"in {time.perf_counter() - began:.0f} s"
-    )
+    for symbol in SYMBOLS[:symbols]:
+        await record(url, "agg_trades", trades(symbol, hours, rng))
+        await record(url, "depth_updates", diffs(symbol, hours, rng))
+    print(f"recorded {symbols} symbol(s) x {hours:g} h in {time.perf_counter() - began:.0f} s")
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("VACUUM ANALYZE agg_trades")
@@ -200,13 +308,13 @@ async def main() -> None:
         n_diffs, db_depth = await per_row(conn, "depth_updates")
         comp = [await compressed_per_row(conn, t, n) for t, n in
                 (("agg_trades", n_trades), ("depth_updates", n_diffs))]  # fmt: skip
-        with tempfile.TemporaryDirectory() as root:
-            archive_s, rss = archive_process(url, root)
-            sizes = dict(await conn.fetch(
-                "SELECT table_name, sum(bytes) FROM archive_files GROUP BY 1"))  # fmt: skip
-            restored, restore_s = await restore_all(url)
+        archived, archive_s = await archive_in_process(url, root)
+        sizes = dict(await conn.fetch(
+            "SELECT table_name, sum(bytes) FROM archive_files GROUP BY 1"))  # fmt: skip
+        restored, restore_s = await restore_all(url)
     finally:
         await conn.close()
+    assert archived == {"agg_trades": n_trades, "depth_updates": n_diffs}, archived
     archive_trade = sizes["agg_trades"] / n_trades
     archive_depth = sizes["depth_updates"] / n_diffs
     archive_rate = (n_trades + n_diffs) / archive_s
@@ -215,23 +323,13 @@ async def main() -> None:
           f"compressed {_b(comp[0])}  archive {archive_trade:5.1f} B/row")  # fmt: skip
     print(f"depth_updates: {n_diffs:>10,} rows  db {db_depth:6.1f} B/row  "
           f"compressed {_b(comp[1])}  archive {archive_depth:5.1f} B/row")  # fmt: skip
-    print(
-        f"archive: {n_trades + n_diffs:,} rows in {archive_s:.1f} s (`main.py archive run`, "
-        f"process start included), its peak RSS {_mb(rss)}; "
-        f"restore: {restored:,} rows in {restore_s:.1f} s"
-    )
-    conn = await asyncpg.connect(admin)
-    await conn.execute("DROP DATABASE IF EXISTS flowline_bench_storage WITH (FORCE)")
-    await conn.close()
-    print(
+    print(f"archive: {n_trades + n_diffs:,} rows in {archive_s:.1f} s; "
+          f"restore: {restored:,} rows in {restore_s:.1f} s")  # fmt: skip
+    return (
         f"storage: db_trade_b={db_trade:.1f} db_depth_b={db_depth:.1f} "
         f"archive_trade_b={archive_trade:.1f} archive_depth_b={archive_depth:.1f} "
         f"archive_rows_s={archive_rate:.0f} restore_rows_s={restore_rate:.0f}"
     )
-
-
-def _mb(kb: int | None) -> str:
-    return "unknown (no /usr/bin/time)" if kb is None else f"{kb // 1024} MB"
 
 
 def _b(value: float | None) -> str:

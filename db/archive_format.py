@@ -37,7 +37,7 @@ PARTITIONS = ("market", "symbol")  # in the path, not in the file
 DEFAULT_MARKET = "usdm"  # for the futures-only tables, which have no market column
 
 _COLUMNS = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull FROM pg_attribute a
 WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"""
 _KEY = """
 SELECT a.attname FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, n), pg_attribute a
@@ -58,10 +58,15 @@ class Layout:
     columns: tuple[str, ...]  # every column, in table order
     types: dict[str, str]  # column -> PostgreSQL type
     key: tuple[str, ...]  # the natural key after symbol: time first, then the rest
+    not_null: frozenset[str] = frozenset()  # columns declared NOT NULL
 
     @property
     def has_market(self) -> bool:
         return "market" in self.columns
+
+    @property
+    def has_arrays(self) -> bool:
+        return any(t.endswith("[]") for t in self.types.values())
 
     @property
     def file_columns(self) -> tuple[str, ...]:
@@ -81,12 +86,14 @@ class Layout:
 async def table_layout(conn: asyncpg.Connection, table: str) -> Layout:
     if table not in ARCHIVE_TABLES:
         raise ArchiveError(f"--table must be one of {', '.join(ARCHIVE_TABLES)}, got {table!r}")
-    types = dict(await conn.fetch(_COLUMNS, table))
+    columns = await conn.fetch(_COLUMNS, table)
+    types = {r[0]: r[1] for r in columns}
     unknown = {c: t for c, t in types.items() if t not in ARROW_TYPES}
     if unknown:
         raise ArchiveError(f"{table}: no Parquet type for columns {unknown}")
-    key = [r[0] for r in await conn.fetch(_KEY, table)]
-    return Layout(table, tuple(types), types, tuple(c for c in key if c not in PARTITIONS))
+    index = [r[0] for r in await conn.fetch(_KEY, table)]
+    key = tuple(c for c in index if c not in PARTITIONS)
+    return Layout(table, tuple(types), types, key, frozenset(r[0] for r in columns if r[2]))
 
 
 async def set_codecs(conn: asyncpg.Connection) -> None:
