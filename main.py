@@ -30,7 +30,7 @@ COMMANDS = {
     "strategy": "strategy.cli",
     "backtest": "strategy.backtest_cli",
     "sim": "sim.cli",
-    "demo": "collector.demo",
+    "demo": "demo",
     "db": "db.cli",
     "archive": "db.archive_cli",
     "status": "db.cli",

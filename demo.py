@@ -30,7 +30,7 @@ from sim.server import Simulator
 from strategy.cli import run_strategy
 from strategy.config import load_config
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 DEMO_SCRIPT = ROOT / "sim" / "scripts" / "demo.json"
 DEMO_STRATEGY = ROOT / "strategy" / "demo.toml"
 STATUS_EVERY_S = 10.0
