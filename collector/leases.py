@@ -32,7 +32,7 @@ from collector.handler import FrameHandler
 from collector.rest import RestError
 from collector.resume import resume_state
 from collector.subscriptions import Subscriptions
-from collector.universe import follow
+from collector.universe import follow, symbol_streams
 from db import leases as sql
 from db.connect import DatabaseUnavailable, connect
 from db.writer import CommitWatermark
@@ -256,4 +256,4 @@ class Follower:
         self.backfiller.check_quiet(gained, lambda s: seen.get(f"aggTrade:{s}", 0.0) < since)
 
     def _streams(self, symbols: list[str]) -> list[streams.Stream]:
-        return [s for s in streams.futures_streams(symbols, self.depth_speed) if s.symbol]
+        return symbol_streams(symbols, self.depth_speed)

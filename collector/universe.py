@@ -98,7 +98,12 @@ class Universe:
         log.info("top %d universe: added %s, removed %s", self.n, added, removed)
 
     def _streams(self, symbols: list[str]) -> list[streams.Stream]:
-        return [s for s in streams.futures_streams(symbols, self.depth_speed) if s.symbol]
+        return symbol_streams(symbols, self.depth_speed)
+
+
+def symbol_streams(symbols: list[str], depth_speed: str) -> list[streams.Stream]:
+    """The per-symbol futures streams of these symbols (not the market-wide ones)."""
+    return [s for s in streams.futures_streams(symbols, depth_speed) if s.symbol]
 
 
 def follow(
