@@ -27,6 +27,7 @@ from collector import health, metrics, streams
 from collector.backfill import Backfiller
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
+from collector.drops import Drops
 from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
@@ -40,7 +41,6 @@ from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
 from collector.spot import SpotSide
 from collector.subscriptions import Subscriptions, connection_factory
-from collector.trade_drops import DroppedTrades
 from collector.universe import Universe, top_symbols
 from db.archive_schedule import archive_on_schedule
 from db.connect import DatabaseUnavailable, connect
@@ -111,7 +111,7 @@ class Recorder:
     writers: dict[str, TableWriter]
     spool: Spool
     budget: WeightBudget
-    dropped_trades: DroppedTrades
+    drops: Drops
     watermark: CommitWatermark
     handler: FrameHandler | None = None
     keeper: DepthKeeper | None = None
@@ -217,11 +217,9 @@ async def run_recorder(
 
         return on_rest_limit
 
-    watermark, dropped_trades = CommitWatermark(settings.gap_hold_max), DroppedTrades()
+    watermark, drops = CommitWatermark(settings.gap_hold_max), Drops()
     for cls, table in TABLES.items():
-        writers[table] = route[cls] = _writer(
-            settings, table, spool, events, watermark, dropped_trades
-        )
+        writers[table] = route[cls] = _writer(settings, table, spool, events, watermark, drops)
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
     writer_tasks = WriterTasks(writers)
@@ -253,7 +251,7 @@ async def run_recorder(
             if leases is not None:
                 symbols = await leases.first()
             recorder = Recorder(
-                settings, symbols, writers, spool, budget, dropped_trades, watermark, leases=leases
+                settings, symbols, writers, spool, budget, drops, watermark, leases=leases
             )
             recorder.writer_tasks = writer_tasks
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
@@ -331,7 +329,7 @@ async def _record(
     )
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
-    recorder.dropped_trades.backfillers["usdm"] = backfiller
+    recorder.drops.attach("usdm", backfiller, keeper)
     subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark, backfiller)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
@@ -350,7 +348,7 @@ async def _record(
         ) from None
     started = {"symbols": symbols, "connections": len(recorder.connections)}
     if spot is not None:
-        recorder.dropped_trades.backfillers["spot"] = spot.backfiller
+        recorder.drops.attach("spot", spot.backfiller, spot.keeper)
         started["spot_symbols"] = spot.symbols
     events.record("start", started)
     log.info(
@@ -501,7 +499,7 @@ def _writer(
     spool: Spool,
     events: EventLog,
     watermark: CommitWatermark,
-    dropped_trades: DroppedTrades,
+    drops: Drops,
 ) -> TableWriter:
     async def connect_writer() -> asyncpg.Connection:
         return await connect(
@@ -523,8 +521,8 @@ def _writer(
     def on_drop(name: str, dropped: Dropped) -> None:
         """Called once writes work again, so the gap row itself is not lost to the outage."""
         metrics.DROPPED.labels(name).inc(dropped.rows)
-        if name == "agg_trades" and dropped_trades.refetch():
-            return  # fetched again by id: the backfill records each hole and its repair
+        if drops.handled(name):
+            return  # fetched again or declared by ids: each hole and its repair are recorded
         events.record(
             "gap",
             {"reason": dropped.reason, "rows": dropped.rows},
@@ -557,7 +555,7 @@ def _writer(
         # the rows that explain every hole must outlive a full spool (they are few and small)
         hold_when_full=table == "recorder_events",
         watermark=watermark,
-        on_lost=dropped_trades.add if table == "agg_trades" else None,
+        on_lost=drops.collector(table),
     )
 
 

@@ -21,6 +21,10 @@ from collector.rows import BookTopRow
 
 log = logging.getLogger(__name__)
 
+# A snapshot's reason when the live book is whole but the stored diffs have a hole (rows dropped):
+# stored so a replay goes on from it, and not loaded into the live book.
+AFTER_HOLE = "after_hole"
+
 
 class DepthKeeper:
     def __init__(
@@ -98,14 +102,17 @@ class DepthKeeper:
             )
         self.request(symbol, "resync" if self._open_gaps.get(symbol) else "start")
 
-    def declare_found(self, hole: Hole) -> None:
-        """A hole in the stored diffs an earlier run did not live to declare: declared now, and
-        closed by the book's next snapshot like any other break."""
+    def declare(self, hole: Hole, reason: str = UNDECLARED) -> None:
+        """A hole in the stored diffs the live book never saw (an earlier run died before it could
+        declare it, or its rows were dropped): declared now, and closed by the next snapshot this
+        keeper stores for the symbol; unrecoverable if the symbol has left the universe."""
+        kept = hole.symbol in self.books
         ref = uuid.uuid4()
-        self._open_gaps.setdefault(hole.symbol, []).append(ref)
+        if kept:
+            self._open_gaps.setdefault(hole.symbol, []).append(ref)
         self.events.record(
             "gap",
-            {"reason": UNDECLARED},
+            {"reason": reason},
             symbol=hole.symbol,
             market=self.market,
             stream="depth_updates",
@@ -113,9 +120,25 @@ class DepthKeeper:
             last_id=hole.last_id,
             start_time=hole.after,
             end_time=hole.before,
-            status="open",
+            status="open" if kept else "unrecoverable",
             ref=ref,
         )
+
+    def declare_dropped(self, hole: Hole, reason: str) -> None:
+        """Diffs the live book applied but the database never got: a snapshot stored now lets a
+        replay of the stored diffs go on after the hole."""
+        self.declare(hole, reason)
+        log.error(
+            "%s: depth diffs %d..%d were dropped (%s); storing a snapshot after them",
+            hole.symbol, hole.first_id, hole.last_id, reason,
+        )  # fmt: skip
+        if hole.symbol in self.books:
+            self.request(hole.symbol, AFTER_HOLE)
+
+    def adopt(self, symbol: str, ref: uuid.UUID) -> None:
+        """A gap an earlier run declared and could not close: this run's first snapshot does."""
+        if symbol in self.books:
+            self._open_gaps.setdefault(symbol, []).append(ref)
 
     def request(self, symbol: str, reason: str) -> None:
         if symbol not in self._pending:
@@ -144,7 +167,9 @@ class DepthKeeper:
         sync = self.books.get(symbol)
         if sync is None:
             return  # removed from the universe since it was asked for
-        if reason != "periodic":
+        if reason == AFTER_HOLE and not sync.valid:
+            reason = "resync"  # the book broke meanwhile: that break's resync closes both
+        if reason not in ("periodic", AFTER_HOLE):
             for _ in range(100):  # Binance: open the stream and buffer before the snapshot
                 if sync.buffer:
                     break
@@ -157,24 +182,29 @@ class DepthKeeper:
             return  # stored for research; reloading a live book from it would lose diffs
         if self.books.get(symbol) is not sync:
             return  # removed (or removed and re-added) while the snapshot was on its way
-        if sync.on_snapshot(row):
+        if reason == AFTER_HOLE and sync.valid:
+            self._close_gaps(symbol, row.last_update_id)
+        elif sync.on_snapshot(row):
             metrics.BOOK_VALID.labels(self.label(symbol)).set(1)
-            refs = self._open_gaps.pop(symbol, [])
-            if refs:
-                metrics.RESYNCS.labels(self.label(symbol)).inc()
-            for ref in refs:
-                self.events.record(
-                    "resync",
-                    {"last_update_id": row.last_update_id},
-                    symbol=symbol,
-                    market=self.market,
-                    stream="depth_updates",
-                    status="resynced",
-                    ref=ref,
-                )
+            self._close_gaps(symbol, row.last_update_id)
         else:
             metrics.BOOK_VALID.labels(self.label(symbol)).set(0)
             self.request(symbol, reason)  # snapshot older than the buffered diffs: again
+
+    def _close_gaps(self, symbol: str, last_update_id: int) -> None:
+        refs = self._open_gaps.pop(symbol, [])
+        if refs:
+            metrics.RESYNCS.labels(self.label(symbol)).inc()
+        for ref in refs:
+            self.events.record(
+                "resync",
+                {"last_update_id": last_update_id},
+                symbol=symbol,
+                market=self.market,
+                stream="depth_updates",
+                status="resynced",
+                ref=ref,
+            )
 
     async def _tops(self) -> None:
         loop = asyncio.get_running_loop()

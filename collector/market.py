@@ -70,7 +70,9 @@ def market_parts(
             backfiller.refetch(h.symbol, h.first_id, h.last_id, UNDECLARED, (h.after, h.before))
     for h in resume.undeclared.get("depth_updates", []):
         if h.symbol in keeper.books:
-            keeper.declare_found(h)
+            keeper.declare(h)
+    for gap in resume.open_depth_gaps:
+        keeper.adopt(gap["symbol"], gap["ref"])
     handler = FrameHandler(
         symbols=set(symbols),
         put=put,

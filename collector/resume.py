@@ -25,6 +25,7 @@ from db.readers import (
     last_depth_updates,
     last_event_time,
     newest_times,
+    open_depth_gaps,
     unfilled_trade_gaps,
 )
 
@@ -61,6 +62,8 @@ class Resume:
     last_open_interest: dict[str, dt.datetime]  # symbol -> time of the newest stored sample
     # stream -> holes in the stored ids that no gap row declares (a crash lost the declaration)
     undeclared: dict[str, list[Hole]] = field(default_factory=dict)
+    # depth gaps an earlier run declared and stopped before a snapshot closed: (symbol, ref)
+    open_depth_gaps: list[asyncpg.Record] = field(default_factory=list)
 
 
 async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Resume:
@@ -74,6 +77,7 @@ async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Re
         marks = await newest_times(conn, "mark_prices", symbols) if futures else {}
         oi = await newest_times(conn, "open_interest", symbols) if futures else {}
         undeclared = await undeclared_holes(conn, symbols, market)
+        depth_gaps = await open_depth_gaps(conn, symbols, market, VERIFY_HOURS)
     finally:
         await conn.close()
     if last:
@@ -86,7 +90,7 @@ async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Re
                 gap["symbol"], gap["first_id"], gap["last_id"], gap["status"],
             )  # fmt: skip
     sequences = {s: TradeSequence(*last.get(s, (None, None))) for s in symbols}
-    return Resume(sequences, last_u, list(gaps), marks, oi, undeclared)
+    return Resume(sequences, last_u, list(gaps), marks, oi, undeclared, list(depth_gaps))
 
 
 async def undeclared_holes(

@@ -104,6 +104,21 @@ async def unfilled_trade_gaps(
     return await conn.fetch(_UNFILLED, symbols, market, within_hours, verify_hours)
 
 
+async def open_depth_gaps(
+    conn: asyncpg.Connection, symbols: list[str], market: str, within_hours: float
+) -> list[asyncpg.Record]:
+    """Depth gaps of the past ``within_hours`` still open (a run stopped before a snapshot
+    closed them): (symbol, ref)."""
+    return await conn.fetch(
+        "SELECT symbol, ref FROM data_gaps WHERE stream = 'depth_updates' AND status = 'open'"
+        " AND market = $2 AND symbol = ANY($1::text[]) AND ref IS NOT NULL"
+        " AND detected_at > now() - $3::float8 * interval '1 hour'",
+        symbols,
+        market,
+        within_hours,
+    )
+
+
 # Stored ids that do not follow the one before them (by time, then id), per symbol, from `since`
 # on; the newest row before `since` is taken along so a break at the edge is seen too. {before}
 # is the last id the row says it follows: an aggTrade's id - 1, a futures diff's pu, a spot

@@ -121,8 +121,12 @@ async def test_full_spool_drops_are_recorded_and_trades_fetched_again(
         await start_market(sim, running)
         await asyncio.sleep(1.0)
         await proxy.cut()
-        trades = rec.writers["agg_trades"]
-        await wait_until(lambda: trades.stats.rows_dropped > 0, 30, "the spool to fill up")
+        trades, diffs = rec.writers["agg_trades"], rec.writers["depth_updates"]
+        await wait_until(
+            lambda: trades.stats.rows_dropped > 0 and diffs.stats.rows_dropped > 0,
+            30,
+            "the spool to fill up",
+        )
         await asyncio.sleep(1.0)
         await proxy.restore()
         await asyncio.sleep(2.0)
@@ -134,9 +138,9 @@ async def test_full_spool_drops_are_recorded_and_trades_fetched_again(
         "SELECT stream, symbol, start_time, end_time, status, (details->>'rows')::int AS rows,"
         " details->>'reason' AS reason FROM data_gaps WHERE details ? 'reason'"
     )
-    # rows of other tables are lost: one unrecoverable gap each, spanning them
+    # rows of tables without ids are lost: one unrecoverable gap each, spanning them
     for table, n in dropped.items():
-        if n and table != "agg_trades":
+        if n and table not in ("agg_trades", "depth_updates"):
             (g,) = [g for g in gaps if g["stream"] == table]
             assert (g["status"], g["reason"], g["rows"]) == ("unrecoverable", "spool full", n)
     # aggTrades are fetched again by id: a hole per symbol, repaired, and none missing
@@ -144,6 +148,16 @@ async def test_full_spool_drops_are_recorded_and_trades_fetched_again(
     assert {g["symbol"] for g in trade_gaps} == set(SYMBOLS)
     assert {(g["status"], g["reason"]) for g in trade_gaps} == {("repaired", "spool full")}
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
+    # depth diffs are declared per symbol by ids and closed by a snapshot stored after them
+    depth_gaps = [g for g in gaps if g["stream"] == "depth_updates"]
+    assert dropped["depth_updates"] > 0 and depth_gaps
+    assert {(g["status"], g["reason"]) for g in depth_gaps} == {("resynced", "spool full")}
+    assert all(g["symbol"] in SYMBOLS for g in depth_gaps)
+    await assert_depth_explained(db, sim.truth, SYMBOLS)
+    after = await db.fetch(
+        "SELECT DISTINCT symbol FROM depth_snapshots WHERE reason = 'after_hole'"
+    )
+    assert {r["symbol"] for r in after} == {g["symbol"] for g in depth_gaps}
     # the events of the outage were kept in memory and written after it
     kinds = await event_kinds(db)
     assert kinds["spool"] >= 1 and kinds["replay"] >= 1
