@@ -16,10 +16,11 @@ import re
 from collections import deque
 from typing import Any
 
+from sim.book import ASK, BID, Side
 from sim.feed import EVENT_LAG_MS, DepthStream, Feed
 from sim.hub import Hub
 from sim.instruments import Instrument, instrument_for
-from sim.market import BookUpdate, Market, Trade
+from sim.market import BookUpdate, Event, Market, Trade
 from sim.streams import agg_trade, depth_update
 from sim.truth import Truth, render_book
 
@@ -113,15 +114,54 @@ class SpotFeed:
             for sf in self.feeds.values():
                 regime, instance = self.feed.script.regime(sf.symbol, seconds)
                 for event in sf.market.step(t0, step, regime, instance):
-                    if type(event) is BookUpdate:
-                        self._on_update(sf, event)
-                    elif type(event) is Trade:
-                        self._on_trade(sf, event)
+                    self._dispatch(sf, event)
                 for ds in sf.depth:
                     if t1 % ds.speed == 0:
                         self._emit_depth(sf, ds, t1)
             self.now = t1
         self.hub.flush()
+
+    def _dispatch(self, sf: SpotSymbol, event: Event) -> None:
+        if type(event) is BookUpdate:
+            self._on_update(sf, event)
+        elif type(event) is Trade:
+            self._on_trade(sf, event)
+
+    def execute(
+        self, symbol: str, buys: bool, lots: int, limit_tick: int | None = None
+    ) -> list[tuple[int, int, int]]:
+        """A spot account's taker order now (as ``Feed.execute`` on futures): its trades and
+        depth changes go out on the spot streams. Returns (tick, filled lots, lots left)."""
+        sf = self.feeds[symbol]
+        fills, events = sf.market.take(self.now, buys, lots, limit_tick)
+        for event in events:
+            self._dispatch(sf, event)
+        self.hub.flush()
+        return fills
+
+    def sweep_to(self, symbol: str, tick: int) -> list[tuple[int, int, int]]:
+        """Trade the spot market to ``tick`` (as ``Feed.sweep_to``), so resting orders on the
+        way fill in tests."""
+        sf = self.feeds[symbol]
+        market, book = sf.market, sf.market.book
+        ask, bid = book.best_ask(), book.best_bid()
+        buys = ask is not None and tick >= ask
+        if not buys and (bid is None or tick > bid):
+            return []
+        depth = 20 * market.typical
+        if book.qty(ASK if buys else BID, tick) < depth:
+            self._set_level(sf, ASK if buys else BID, tick, depth)
+        levels = book.asks if buys else book.bids
+        lots = 1 + sum(q for t, q in levels.items() if (t < tick if buys else t > tick))
+        fills = self.execute(symbol, buys, lots, tick)
+        self._set_level(sf, BID if buys else ASK, tick - 1 if buys else tick + 1, depth)
+        return fills
+
+    def _set_level(self, sf: SpotSymbol, side: Side, tick: int, lots: int) -> None:
+        events: list[Event] = []
+        sf.market._set_level(self.now, side, tick, lots, events)
+        for event in events:
+            self._dispatch(sf, event)
 
     def _on_update(self, sf: SpotSymbol, update: BookUpdate) -> None:
         uid, time, changes = update
