@@ -72,9 +72,11 @@ async def test_limit_buy_rests_locks_quote_and_fills_when_spot_trades_through(
 
 async def test_cancel_releases_the_lock_and_errors_are_spots(spot_exchange, spot_api):
     inst = spot_exchange.spot.feeds["BTCUSDT"].instrument
-    bid, ask = best(spot_exchange)
-    params = dict(symbol="BTCUSDT", side="BUY", type="LIMIT", timeInForce="GTC",
-                  quantity="0.010", price=inst.price_str(bid - 50), newClientOrderId="t-c")  # fmt: skip
+    bid, _ = best(spot_exchange)
+    params = {
+        "symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
+        "quantity": "0.010", "price": inst.price_str(bid - 50), "newClientOrderId": "t-c",
+    }  # fmt: skip
     assert (await spot_api("POST", "/api/v3/order", **params))[0] == 200
     status, dup = await spot_api("POST", "/api/v3/order", **params)
     assert (status, dup["code"]) == (400, -2010)  # a second open order with that client id
