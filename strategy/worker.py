@@ -275,7 +275,7 @@ class Worker:
                 engine.risk.on_closed(symbol, 0.0, state.processed_ms)  # closed while we were down
         out = _merge(self._pending, engine.feed(rows, until))
         if isinstance(self.exchange, SpotExecutor):  # the stop monitor's book-reading levels
-            self.exchange.on_bars(engine, out.snapshots)
+            self.exchange.on_bars(engine.strategies, out.snapshots)
         try:
             await store.write(
                 writer, cfg.worker_name, bar, out, until, cfg.write_indicators, cfg.executor,

@@ -23,6 +23,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_UP, Decimal
 from typing import Any
 
@@ -31,7 +32,6 @@ import asyncpg
 from strategy.binance.client import BinanceClient
 from strategy.binance.errors import BinanceError, OrderRejected, UnknownOrder
 from strategy.binance.filters import SymbolFilters, parse_exchange_info
-from strategy.engine import Engine
 from strategy.risk import RiskManager
 from strategy.signals import Side, Signal
 from strategy.snapshot import Snapshot
@@ -39,6 +39,7 @@ from strategy.spot.config import SpotConfig
 from strategy.spot.deal import PREFIX, Action, Deal, OrderView, decide, stop_hit
 from strategy.spot.store import DealStore
 from strategy.store import signal_from_row
+from strategy.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
 QUOTE_ASSET = "USDT"
@@ -165,15 +166,17 @@ class SpotExecutor:
         qty = filters.qty(Decimal(repr(quota)) / limit)
         return float(limit), float(qty) if qty >= filters.min_qty else 0.0
 
-    def on_bars(self, engine: Engine, snapshots: list[Snapshot]) -> None:
+    def on_bars(
+        self, strategies: Mapping[str, Sequence[Strategy]], snapshots: list[Snapshot]
+    ) -> None:
         """The stop monitor's book-reading levels: the deal's strategy's ``exit_on_bar`` at each
-        bar close of a pair with a deal selling."""
+        bar close of a pair with a deal selling (``strategies``: the engine's, per symbol)."""
         for snap in snapshots:
             for deal in [d for d in self.deals.values() if d.symbol == snap.symbol]:
                 signal = self.signals.get(deal.deal_id)
                 if deal.state != "selling" or signal is None:
                     continue
-                for strategy in engine.strategies.get(snap.symbol, ()):
+                for strategy in strategies.get(snap.symbol, ()):
                     check = getattr(strategy, "exit_on_bar", None)
                     if strategy.name == deal.strategy and check is not None:
                         reason = check(snap, signal, deal.fill_price)

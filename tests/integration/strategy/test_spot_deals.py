@@ -18,8 +18,11 @@ from sim.server import Simulator
 from strategy.signals import Quality, Side, Signal
 from strategy.spot.config import SpotConfig
 from strategy.spot.executor import SpotExecutor
+from strategy.strategies.macd_book import MacdBookStrategy
 from tests.integration.recorder.conftest import wait_until
 from tests.sim_fixtures import make_simulator
+from tests.unit.strategy.test_strategies_base import bar
+from tests.unit.strategy.test_strategies_macd_book import book as book_state
 
 SYMBOL = "BTCUSDT"
 
@@ -139,3 +142,27 @@ async def test_the_hard_stop_sells_at_market_and_a_short_is_not_traded(spot_sim,
     assert limit_sell.status == "CANCELED" and market_sell.type == "MARKET"
     assert market_sell.status == "FILLED"
     assert await deals_db.fetchval("SELECT count(*) FROM spot_deals") == 1  # no SHORT deal
+
+
+async def test_the_strategys_book_reading_level_closes_the_deal_at_a_bar_close(spot_sim, deals_db):
+    _, ask = book(spot_sim)
+    signal = signal_at(spot_sim, ask + 5)
+    executor = await SpotExecutor.create(config(spot_sim), deals_db)
+    try:
+        await executor.enter(signal, 1000.0 / signal.entry)
+        await wait_until(lambda: len(orders(spot_sim, "SELL")) == 1, 10, "the SELL")
+        fill = (await row(deals_db))["fill_price"]
+        strategies = {SYMBOL: [MacdBookStrategy(SYMBOL, {})]}
+        calm = bar(1, fill * 0.999)  # 0.1 % down: under the first level
+        calm.book = book_state(fill * 0.999)
+        executor.on_bars(strategies, [calm])
+        # 2.1 % down, bids not outweighing asks: the critical level (the hard stop is at 3 %)
+        critical = bar(2, fill * 0.979)
+        critical.book = book_state(fill * 0.979)
+        executor.on_bars(strategies, [critical])
+        await wait_until(lambda: executor.take_closed() != [], 10, "the critical stop")
+    finally:
+        await executor.close()
+    deal = await row(deals_db)
+    assert deal["state"] == "closed" and deal["reason"] == "stop_critical"
+    assert [o.type for o in orders(spot_sim, "SELL")] == ["LIMIT", "MARKET"]
