@@ -211,14 +211,18 @@ class SpotExecutor:
                     row, round(row["time"].timestamp() * 1000)
                 )
         for deal in list(self.deals.values()):
-            async with self.locks[deal.symbol]:
-                await self.advance(deal)
+            try:
+                async with self.locks[deal.symbol]:
+                    await self.advance(deal)
+            except BinanceError as exc:  # the monitor tries again
+                log.warning("spot deal %s not reconciled yet: %s", deal.deal_id, exc)
         wanted = {d.client_id() for d in self.deals.values() if d.is_open}
         for order in await self.client.request("GET", "/api/v3/openOrders"):
             cid = order["clientOrderId"]
             if cid.startswith(PREFIX) and cid not in wanted:
                 log.warning("spot: cancelling %s %s, of no open deal", order["symbol"], cid)
-                await self._cancel(order["symbol"], cid)
+                with contextlib.suppress(UnknownOrder):
+                    await self._cancel(order["symbol"], cid)
         log.info(
             "spot reconciled: %d open deal(s): %s",
             len(wanted), ", ".join(sorted(self.busy_symbols())) or "none",
@@ -244,7 +248,9 @@ class SpotExecutor:
         if action == "wait":
             return
         if action == "cancel_buy":
-            order = await self._cancel(deal.symbol, deal.client_id())
+            with contextlib.suppress(UnknownOrder):  # it filled in the meantime
+                await self._cancel(deal.symbol, deal.client_id())
+            order = await self._order(deal)
             lifetime = round(self.config.order_lifetime * 1000)
             action = decide(deal, order, _now_ms(), lifetime, self.config.buy_attempts)
             if action in ("cancel_buy", "wait"):
@@ -309,9 +315,13 @@ class SpotExecutor:
     async def _stop(self, deal: Deal, order: OrderView | None, reason: str) -> None:
         """Cancel the SELL at the markup (what it sold stays sold) and sell the rest at market."""
         if deal.state == "selling":
-            sold = 0.0
-            with contextlib.suppress(UnknownOrder):
-                sold = (await self._cancel(deal.symbol, deal.client_id())).executed_qty
+            with contextlib.suppress(UnknownOrder):  # it filled in the meantime, or never was
+                await self._cancel(deal.symbol, deal.client_id())
+            sell = await self._order(deal)
+            if sell is not None and sell.status == "FILLED":
+                await self._act(deal, "close", sell)
+                return
+            sold = sell.executed_qty if sell is not None else 0.0
             deal.sell_qty = float(self.filters[deal.symbol].qty((deal.sell_qty or 0.0) - sold))
             deal.state, deal.reason = "stopping", reason
             await self.store.save(deal)
@@ -343,11 +353,9 @@ class SpotExecutor:
             params.update(price=Decimal(repr(price)), timeInForce="GTC")
         await self.client.request("POST", "/api/v3/order", params, order=True)
 
-    async def _cancel(self, symbol: str, client_id: str) -> OrderView:
-        body = await self.client.request(
-            "DELETE", "/api/v3/order", {"symbol": symbol, "origClientOrderId": client_id}
-        )
-        return order_view(body)
+    async def _cancel(self, symbol: str, client_id: str) -> None:
+        params = {"symbol": symbol, "origClientOrderId": client_id}
+        await self.client.request("DELETE", "/api/v3/order", params)
 
     async def _best_bid(self, symbol: str) -> float:
         book = await self.client.request(

@@ -13,11 +13,13 @@ import asyncpg
 import pytest
 
 from db.connect import create_pool
-from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET
+from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET, Order
 from sim.server import Simulator
 from strategy.signals import Quality, Side, Signal
 from strategy.spot.config import SpotConfig
+from strategy.spot.deal import Deal
 from strategy.spot.executor import SpotExecutor
+from strategy.spot.store import DealStore
 from strategy.strategies.macd_book import MacdBookStrategy
 from tests.integration.recorder.conftest import wait_until
 from tests.sim_fixtures import make_simulator
@@ -166,3 +168,23 @@ async def test_the_strategys_book_reading_level_closes_the_deal_at_a_bar_close(s
     deal = await row(deals_db)
     assert deal["state"] == "closed" and deal["reason"] == "stop_critical"
     assert [o.type for o in orders(spot_sim, "SELL")] == ["LIMIT", "MARKET"]
+
+
+async def test_start_sends_a_recorded_buy_that_never_left_and_cancels_orphans(spot_sim, deals_db):
+    bid, _ = book(spot_sim)
+    signal = signal_at(spot_sim, bid - 400)
+    inst = spot_sim.spot.feeds[SYMBOL].instrument
+    # the worker stopped after writing the deal, before its BUY was sent
+    deal = Deal(
+        signal.signal_id, SYMBOL, "macd_book", "buying", 1000.0, markup=0.01, stop_frac=0.03,
+        buy_price=signal.entry, buy_qty=0.015, placed_ms=int(time.time() * 1000),
+    )  # fmt: skip
+    await DealStore(deals_db).save(deal)
+    orphan = Order(0, "fls-00000000000000000000-b0", SYMBOL, "BUY", "LIMIT", 15, bid - 500, 0)
+    spot_sim.spot_engine.place(spot_sim.spot_engine.accounts[DEFAULT_API_KEY], orphan)
+    executor = await SpotExecutor.create(config(spot_sim, SPOT_ORDER_LIFETIME="60"), deals_db)
+    await executor.close()
+    assert orphan.status == "CANCELED"
+    (_, sent) = orders(spot_sim, "BUY")
+    assert sent.client_id == deal.client_id() and sent.status == "NEW"
+    assert inst.price_float(sent.tick) == pytest.approx(signal.entry)
