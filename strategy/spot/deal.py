@@ -99,7 +99,3 @@ def stop_hit(deal: Deal, bid: float) -> bool:
     """The hard stop: the best bid at or below the fill less ``stop_frac``."""
     stop = deal.stop_price
     return deal.state == "selling" and stop is not None and bid <= stop
-
-
-def sell_plan(fill_price: float, markup: float) -> float:
-    return fill_price * (1 + markup)

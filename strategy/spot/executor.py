@@ -42,7 +42,6 @@ from strategy.store import signal_from_row
 from strategy.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
-QUOTE_ASSET = "USDT"
 RECOVERABLE = (BinanceError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
@@ -60,8 +59,10 @@ class SpotExecutor:
         store: DealStore,
         client: BinanceClient,
         filters: dict[str, SymbolFilters],
+        base_assets: dict[str, str],
     ) -> None:
         self.config, self.store, self.client, self.filters = config, store, client, filters
+        self.base_assets = base_assets  # symbol -> the asset a BUY gets (BTC of BTCUSDT)
         self.deals: dict[uuid.UUID, Deal] = {}
         self.signals: dict[uuid.UUID, Signal] = {}
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -83,7 +84,8 @@ class SpotExecutor:
             await client.start()
             await client.request("GET", "/api/v3/account")  # a bad key fails here
             info = await client.request("GET", "/api/v3/exchangeInfo", security="NONE")
-            self = cls(config, DealStore(pool), client, parse_exchange_info(info))
+            bases = {s["symbol"]: s["baseAsset"] for s in info["symbols"]}
+            self = cls(config, DealStore(pool), client, parse_exchange_info(info), bases)
             await self.reconcile()
         except BaseException:
             await client.close()
@@ -194,6 +196,9 @@ class SpotExecutor:
     async def monitor(self) -> None:
         while True:
             await asyncio.sleep(self.config.poll_interval)
+            # ended deals live on in spot_deals (a signal seen again is looked up there)
+            self.deals = {k: d for k, d in self.deals.items() if d.is_open}
+            self.signals = {k: s for k, s in self.signals.items() if k in self.deals}
             for deal in [d for d in self.deals.values() if d.is_open]:
                 try:
                     async with self.locks[deal.symbol]:
@@ -365,7 +370,7 @@ class SpotExecutor:
 
     async def _free(self, symbol: str) -> float:
         """The account's free balance of ``symbol``'s base asset."""
-        base = symbol.removesuffix(QUOTE_ASSET)
+        base = self.base_assets[symbol]
         account = await self.client.request("GET", "/api/v3/account")
         return next((float(b["free"]) for b in account["balances"] if b["asset"] == base), 0.0)
 
