@@ -16,8 +16,8 @@ import re
 from collections import deque
 from typing import Any
 
-from sim.book import ASK, BID, Side
-from sim.feed import EVENT_LAG_MS, DepthStream, Feed
+from sim.book import Side
+from sim.feed import EVENT_LAG_MS, DepthStream, Feed, sweep_to
 from sim.hub import Hub
 from sim.instruments import Instrument, instrument_for
 from sim.market import BookUpdate, Event, Market, Trade
@@ -142,20 +142,7 @@ class SpotFeed:
     def sweep_to(self, symbol: str, tick: int) -> list[tuple[int, int, int]]:
         """Trade the spot market to ``tick`` (as ``Feed.sweep_to``), so resting orders on the
         way fill in tests."""
-        sf = self.feeds[symbol]
-        market, book = sf.market, sf.market.book
-        ask, bid = book.best_ask(), book.best_bid()
-        buys = ask is not None and tick >= ask
-        if not buys and (bid is None or tick > bid):
-            return []
-        depth = 20 * market.typical
-        if book.qty(ASK if buys else BID, tick) < depth:
-            self._set_level(sf, ASK if buys else BID, tick, depth)
-        levels = book.asks if buys else book.bids
-        lots = 1 + sum(q for t, q in levels.items() if (t < tick if buys else t > tick))
-        fills = self.execute(symbol, buys, lots, tick)
-        self._set_level(sf, BID if buys else ASK, tick - 1 if buys else tick + 1, depth)
-        return fills
+        return sweep_to(self, symbol, tick)
 
     def _set_level(self, sf: SpotSymbol, side: Side, tick: int, lots: int) -> None:
         events: list[Event] = []
