@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sim import streams
 from sim.book import ASK, BID, Side
@@ -212,22 +212,7 @@ class Feed:
         """Trade the market up (or down) to ``tick``: take every level on the way and one lot at
         ``tick`` itself, where liquidity is left (placed there if the book does not reach that
         far), so orders triggered by the move have something to fill against."""
-        sf = self.feeds[symbol]
-        market, book = sf.market, sf.market.book
-        ask, bid = book.best_ask(), book.best_bid()
-        buys = ask is not None and tick >= ask
-        if not buys and (bid is None or tick > bid):
-            return []
-        side = ASK if buys else BID
-        depth = 20 * market.typical
-        if book.qty(side, tick) < depth:
-            self._set_level(sf, side, tick, depth)
-        levels = book.asks if buys else book.bids
-        lots = 1 + sum(q for t, q in levels.items() if (t < tick if buys else t > tick))
-        fills = self.execute(symbol, buys, lots, tick)
-        # the other side follows the move, as it would on a real market
-        self._set_level(sf, BID if buys else ASK, tick - 1 if buys else tick + 1, depth)
-        return fills
+        return sweep_to(self, symbol, tick)
 
     def _set_level(self, sf: SymbolFeed, side: Side, tick: int, lots: int) -> None:
         events: list[BookUpdate | Trade | Liquidation] = []
@@ -496,3 +481,36 @@ class Feed:
             "bids": book["bids"],
             "asks": book["asks"],
         }
+
+
+class Sweepable(Protocol):
+    """A market feed ``sweep_to`` can move (futures' Feed, spot's SpotFeed)."""
+
+    @property
+    def feeds(self) -> Mapping[str, Any]: ...
+
+    def execute(
+        self, symbol: str, buys: bool, lots: int, limit_tick: int | None = None
+    ) -> list[tuple[int, int, int]]: ...
+
+    def _set_level(self, sf: Any, side: Side, tick: int, lots: int) -> None: ...
+
+
+def sweep_to(feed: Sweepable, symbol: str, tick: int) -> list[tuple[int, int, int]]:
+    """``Feed.sweep_to`` on any feed of markets."""
+    sf = feed.feeds[symbol]
+    market, book = sf.market, sf.market.book
+    ask, bid = book.best_ask(), book.best_bid()
+    buys = ask is not None and tick >= ask
+    if not buys and (bid is None or tick > bid):
+        return []
+    side = ASK if buys else BID
+    depth = 20 * market.typical
+    if book.qty(side, tick) < depth:
+        feed._set_level(sf, side, tick, depth)
+    levels = book.asks if buys else book.bids
+    lots = 1 + sum(q for t, q in levels.items() if (t < tick if buys else t > tick))
+    fills = feed.execute(symbol, buys, lots, tick)
+    # the other side follows the move, as it would on a real market
+    feed._set_level(sf, BID if buys else ASK, tick - 1 if buys else tick + 1, depth)
+    return fills

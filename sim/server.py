@@ -39,6 +39,8 @@ from sim.script import Script, load_script, parse_script
 from sim.signing import Authenticator
 from sim.spot import SpotFeed
 from sim.spot_api import SPOT_WEIGHT_LIMIT, SpotRestApi, SpotWsServer
+from sim.spot_orders import DEFAULT_SPOT_BALANCES, SpotEngine
+from sim.spot_trading import SpotTrading
 from sim.trading_rest import TradingRest
 from sim.truth import Truth, render_book
 from sim.userdata import UserData
@@ -190,6 +192,13 @@ class Simulator:
             self.engine = Engine(self.feed, self.accounts, self.userdata.publish)
             auth = Authenticator(self.accounts, self.rest.signing_time)
             self.trading = TradingRest(self.rest, self.engine, auth, self.userdata, self.faults)
+        # Spot trading: the same keys, balances per asset, orders on the spot markets
+        self.spot_engine: SpotEngine | None = None
+        self.spot_trading: SpotTrading | None = None
+        if self.spot is not None and self._spot_servers is not None and self.feed is not None:
+            self.spot_engine = SpotEngine(self.spot, list(keys), DEFAULT_SPOT_BALANCES)
+            auth = Authenticator(self.accounts, self.rest.signing_time)
+            self.spot_trading = SpotTrading(self._spot_servers[1], self.spot_engine, auth)
         self.control = ControlApi(self) if control else None
         self.host = "127.0.0.1"
         self.port = 0
@@ -213,6 +222,8 @@ class Simulator:
         if self.trading is not None:
             app.add_routes(self.trading.routes())
             app.add_routes(self.userdata.routes(self.ws))
+        if self.spot_trading is not None:
+            app.add_routes(self.spot_trading.routes())
         if self.control is not None:
             app.add_routes(self.control.routes())
         app.on_shutdown.append(self._close_connections)

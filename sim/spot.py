@@ -16,10 +16,11 @@ import re
 from collections import deque
 from typing import Any
 
-from sim.feed import EVENT_LAG_MS, DepthStream, Feed
+from sim.book import Side
+from sim.feed import EVENT_LAG_MS, DepthStream, Feed, sweep_to
 from sim.hub import Hub
 from sim.instruments import Instrument, instrument_for
-from sim.market import BookUpdate, Market, Trade
+from sim.market import BookUpdate, Event, Market, Trade
 from sim.streams import agg_trade, depth_update
 from sim.truth import Truth, render_book
 
@@ -113,15 +114,41 @@ class SpotFeed:
             for sf in self.feeds.values():
                 regime, instance = self.feed.script.regime(sf.symbol, seconds)
                 for event in sf.market.step(t0, step, regime, instance):
-                    if type(event) is BookUpdate:
-                        self._on_update(sf, event)
-                    elif type(event) is Trade:
-                        self._on_trade(sf, event)
+                    self._dispatch(sf, event)
                 for ds in sf.depth:
                     if t1 % ds.speed == 0:
                         self._emit_depth(sf, ds, t1)
             self.now = t1
         self.hub.flush()
+
+    def _dispatch(self, sf: SpotSymbol, event: Event) -> None:
+        if type(event) is BookUpdate:
+            self._on_update(sf, event)
+        elif type(event) is Trade:
+            self._on_trade(sf, event)
+
+    def execute(
+        self, symbol: str, buys: bool, lots: int, limit_tick: int | None = None
+    ) -> list[tuple[int, int, int]]:
+        """A spot account's taker order now (as ``Feed.execute`` on futures): its trades and
+        depth changes go out on the spot streams. Returns (tick, filled lots, lots left)."""
+        sf = self.feeds[symbol]
+        fills, events = sf.market.take(self.now, buys, lots, limit_tick)
+        for event in events:
+            self._dispatch(sf, event)
+        self.hub.flush()
+        return fills
+
+    def sweep_to(self, symbol: str, tick: int) -> list[tuple[int, int, int]]:
+        """Trade the spot market to ``tick`` (as ``Feed.sweep_to``), so resting orders on the
+        way fill in tests."""
+        return sweep_to(self, symbol, tick)
+
+    def _set_level(self, sf: SpotSymbol, side: Side, tick: int, lots: int) -> None:
+        events: list[Event] = []
+        sf.market._set_level(self.now, side, tick, lots, events)
+        for event in events:
+            self._dispatch(sf, event)
 
     def _on_update(self, sf: SpotSymbol, update: BookUpdate) -> None:
         uid, time, changes = update

@@ -1,7 +1,8 @@
 """``python main.py strategy [--config FILE | --preset NAME]``: the live strategy worker.
 
-Reads only the recorded tables; paper-trades by default (EXECUTION=off|paper|binance). A lost
-database connection restarts the worker from its last committed bar after a back-off.
+Reads only the recorded tables; paper-trades by default (EXECUTION=off|paper|binance, or
+binance-spot for the MACD trader's spot deals: strategy/spot/). A lost database connection
+restarts the worker from its last committed bar after a back-off.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from db.connect import DatabaseUnavailable
 from settings import Settings, SettingsError
 from strategy.binance.config import BinanceConfig
 from strategy.config import StrategyConfig, config_path, load_config, presets
+from strategy.spot.config import SpotConfig
 from strategy.telegram import TelegramConfig
 from strategy.worker import Worker
 
@@ -65,6 +67,8 @@ def main(argv: list[str]) -> int:
         config = load_config(config_path(args.config, args.preset))
         if config.executor == "binance":
             BinanceConfig.from_env()  # the keys, before anything starts
+        if config.executor == "binance-spot":
+            SpotConfig.from_env()
         TelegramConfig.from_env()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)

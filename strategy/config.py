@@ -21,7 +21,7 @@ from settings import SettingsError, parse_duration
 from strategy.exits import ExitRules, parse_exits
 from symbols import bad_symbols
 
-EXECUTORS = ("off", "paper", "binance")
+EXECUTORS = ("off", "paper", "binance", "binance-spot")
 QUALITIES = ("HIGH", "MEDIUM", "LOW")
 WALL_BASELINES = ("median", "mean")
 

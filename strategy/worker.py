@@ -46,6 +46,8 @@ from strategy.source import (
     infer_tick_size,
     setup_reader,
 )
+from strategy.spot.config import SpotConfig
+from strategy.spot.executor import SpotExecutor
 from strategy.telegram import TelegramConfig
 from strategy.warmup import warm_up
 
@@ -101,7 +103,7 @@ class Worker:
         self.engine: Engine | None = None
         self.notify: Notifiers | None = None
         self.reports: ReportScheduler | None = None  # made once, with the notifiers
-        self.exchange: BinanceExecutor | None = None  # EXECUTION=binance
+        self.exchange: BinanceExecutor | SpotExecutor | None = None  # EXECUTION=binance[-spot]
         self._entries: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._committed: dict[str, tuple[int, float]] = {}  # recorder -> (watermark, heard at)
@@ -121,10 +123,10 @@ class Worker:
             if self.reports is None:
                 self.reports = ReportScheduler(self.config)
             self.reports.notify = self.notify
-            if self.config.executor == "binance" and self.exchange is None:
+            if self.config.executor.startswith("binance") and self.exchange is None:
                 # made once: it outlives the restarts a database outage causes, so the exchange
                 # is watched throughout (closed by `close()` when the worker stops for good)
-                self.exchange = await _binance_executor(self.dsn)
+                self.exchange = await _exchange_executor(self.config.executor, self.dsn)
                 for signal, qty in await self.exchange.missed_entries():
                     self._enter(signal, qty)
             await self._start(reader, writer, stop)
@@ -272,6 +274,8 @@ class Worker:
             for symbol in set(engine.risk.open) - self.exchange.busy_symbols():
                 engine.risk.on_closed(symbol, 0.0, state.processed_ms)  # closed while we were down
         out = _merge(self._pending, engine.feed(rows, until))
+        if isinstance(self.exchange, SpotExecutor):  # the stop monitor's book-reading levels
+            self.exchange.on_bars(engine.strategies, out.snapshots)
         try:
             await store.write(
                 writer, cfg.worker_name, bar, out, until, cfg.write_indicators, cfg.executor,
@@ -415,12 +419,14 @@ class Worker:
                 await asyncio.sleep(self.config.settle_ms / 1000)
 
 
-async def _binance_executor(dsn: str) -> BinanceExecutor:
-    """The exchange executor: keys from the environment, its own small pool for its tables."""
-    config = BinanceConfig.from_env()
+async def _exchange_executor(kind: str, dsn: str) -> BinanceExecutor | SpotExecutor:
+    """The exchange executor (binance: futures, binance-spot: spot): keys from the environment,
+    its own small pool for its tables."""
     pool = await create_pool(dsn, min_size=1, max_size=2, application_name="flowline-executor")
     try:
-        return await BinanceExecutor.create(config, pool)
+        if kind == "binance-spot":
+            return await SpotExecutor.create(SpotConfig.from_env(), pool)
+        return await BinanceExecutor.create(BinanceConfig.from_env(), pool)
     except BaseException:
         await pool.close()
         raise

@@ -57,8 +57,10 @@ class BinanceClient:
         *,
         recv_window: int = 5000,
         timeout: float = 10.0,
+        time_path: str = "/fapi/v1/time",  # spot: /api/v3/time
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
+        self.time_path = time_path
         parts = urlsplit(self.rest_url)
         self._where = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self._key = api_key
@@ -93,7 +95,7 @@ class BinanceClient:
 
     async def sync_time(self) -> None:
         before = time.time()
-        body = await self.request("GET", "/fapi/v1/time", security="NONE")
+        body = await self.request("GET", self.time_path, security="NONE")
         local = (before + time.time()) / 2 * 1000
         self.offset_ms = int(body["serverTime"] - local)
         log.info("binance clock offset %+d ms", self.offset_ms)
@@ -121,7 +123,7 @@ class BinanceClient:
         except ClockSkewError as exc:
             raise ClockSkewError(
                 exc.code,
-                f"{exc.msg} (still after re-syncing with /fapi/v1/time, offset "
+                f"{exc.msg} (still after re-syncing with {self.time_path}, offset "
                 f"{self.offset_ms:+d} ms): check this host's clock and recvWindow",
                 exc.status,
             ) from None

@@ -27,9 +27,14 @@ LIVE_WS_URL = "wss://fstream.binance.com"
 # Production hosts are Binance's own domain; the demo/testnet ones are listed (reference §D.1).
 LIVE_DOMAIN = "binance.com"
 DEMO_HOSTS = frozenset(
-    {"demo-fapi.binance.com", "testnet.binancefuture.com", "fstream.binancefuture.com",
-     "stream.binancefuture.com"}
-)  # fmt: skip
+    {
+        "demo-fapi.binance.com",
+        "testnet.binancefuture.com",
+        "fstream.binancefuture.com",
+        "stream.binancefuture.com",
+        "testnet.binance.vision",
+    }
+)  # fmt: skip  (testnet.binance.vision: spot's testnet, strategy/spot/)
 ENVIRONMENTS = {"live": "LIVE", "demo": "demo/testnet", "local": "local (loopback: simulator)"}
 ENTRY_TYPES = ("MARKET", "LIMIT")
 MARGIN_TYPES = ("ISOLATED", "CROSSED")
@@ -77,10 +82,7 @@ class BinanceConfig:
             raise SettingsError(
                 "BINANCE_API_SECRET is required to trade on Binance (EXECUTION=binance, flatten)"
             )
-        live = _text(env, "BINANCE_LIVE", "0")
-        if live not in ("0", "1"):
-            raise SettingsError(f"BINANCE_LIVE must be 0 or 1, got {live!r}")
-        is_live = live == "1"
+        is_live = live_flag(env)
         rest_url, ws_url = _endpoints(env, is_live)
         return cls(
             api_key=key,
@@ -118,6 +120,23 @@ def host_environment(host: str) -> str:
         return "other"
 
 
+def live_flag(env: Mapping[str, str]) -> bool:
+    """``BINANCE_LIVE``: 1 trades with real money, 0 (the default) on demo/testnet hosts."""
+    live = _text(env, "BINANCE_LIVE", "0")
+    if live not in ("0", "1"):
+        raise SettingsError(f"BINANCE_LIVE must be 0 or 1, got {live!r}")
+    return live == "1"
+
+
+def trade_url(env: Mapping[str, str], name: str, live: bool, live_url: str, demo_url: str) -> str:
+    """One REST trading base URL from ``name`` (else ``live_url``/``demo_url`` by ``live``),
+    under the same rules as the futures endpoints: https (http only to loopback), a production
+    host only with BINANCE_LIVE=1, a demo/testnet host only without it, nothing else."""
+    url = _url(env, name, live_url if live else demo_url, ("https", "http"))
+    _check_environment(name, url, live, demo_url)
+    return url
+
+
 def _endpoints(env: Mapping[str, str], live: bool) -> tuple[str, str]:
     rest_name, ws_name = "BINANCE_TRADE_REST_URL", "BINANCE_TRADE_WS_URL"
     if bool(_text(env, rest_name)) != bool(_text(env, ws_name)):
@@ -133,22 +152,29 @@ def _endpoints(env: Mapping[str, str], live: bool) -> tuple[str, str]:
             f"{rest_name} ({ENVIRONMENTS.get(rest_env, 'unknown host')}) and {ws_name} "
             f"({ENVIRONMENTS.get(ws_env, 'unknown host')}) must name the same environment"
         )
-    if live and rest_env != "live":
+    _check_environment(rest_name, rest, live, DEMO_REST_URL)
+    return rest, ws
+
+
+def _check_environment(name: str, url: str, live: bool, demo_url: str) -> None:
+    """Real money only with BINANCE_LIVE=1 and only there; unknown hosts never."""
+    host = urlsplit(url).hostname
+    where = host_environment(host or "")
+    if live and where != "live":
         raise SettingsError(
             f"BINANCE_LIVE=1 trades on production Binance hosts (*.{LIVE_DOMAIN}) only; "
-            f"{rest_name} points at {urlsplit(rest).hostname!r}"
+            f"{name} points at {host!r}"
         )
-    if not live and rest_env == "live":
+    if not live and where == "live":
         raise SettingsError(
-            f"{rest_name} points at production Binance ({urlsplit(rest).hostname}): real money "
-            "needs BINANCE_LIVE=1; for demo trading use https://demo-fapi.binance.com"
+            f"{name} points at production Binance ({host}): real money "
+            f"needs BINANCE_LIVE=1; for demo trading use {demo_url}"
         )
-    if rest_env == "other":
+    if where == "other":
         raise SettingsError(
-            f"{rest_name}: {urlsplit(rest).hostname!r} is neither a Binance demo/testnet host "
+            f"{name}: {host!r} is neither a Binance demo/testnet host "
             f"({', '.join(sorted(DEMO_HOSTS))}) nor loopback (the simulator)"
         )
-    return rest, ws
 
 
 def _url(env: Mapping[str, str], name: str, default: str, schemes: tuple[str, str]) -> str:
