@@ -57,13 +57,15 @@ def test_a_position_found_flat_is_closed():
     assert repair(pos, amounts["ETHUSDT"], ids).action == "closed"
 
 
-def test_a_missing_breakeven_stop_is_placed_again_at_the_entry():
+def test_a_missing_moved_stop_is_placed_again_where_it_was_moved():
     amounts, ids = exchange()
-    pos = position(SOL, "SOLUSDT", "SHORT", 3.0, stop=153.0, targets=[148.0, 146.0],
-                   entry_price=150.25, breakeven=True)  # fmt: skip
+    pos = position(SOL, "SOLUSDT", "SHORT", 3.0, stop=150.25, targets=[148.0, 146.0],
+                   entry_price=150.25, breakeven=True, stop_role="breakeven")  # fmt: skip
     # the manual STOP_MARKET on SOLUSDT is not ours: it does not count as our stop
     assert repair(pos, amounts["SOLUSDT"], ids) == Repair("restore_stop", None, "breakeven", 150.25)
-    pos.breakeven = False
+    pos.stop_role, pos.stop_price = "move3", 149.5  # trailed three times
+    assert repair(pos, amounts["SOLUSDT"], ids) == Repair("restore_stop", None, "move3", 149.5)
+    pos.stop_role, pos.stop_price = "stop", 153.0
     assert repair(pos, amounts["SOLUSDT"], ids) == Repair("restore_stop", None, "stop", 153.0)
 
 
