@@ -100,6 +100,8 @@ class Reconciler:
                 continue
             if algo.get("algoStatus") in ("TRIGGERED", "FINISHED"):
                 await self.orders.record(client_id(pos.signal_id, role), algo, algo=True)
+                if algo.get("triggerTime"):  # the exit's time, for the position's exit_time
+                    self.positions.exit_times[pos.signal_id] = int(algo["triggerTime"])
                 return role
         return self.positions.last_exit.get(pos.signal_id, "an order outside Flowline")
 
