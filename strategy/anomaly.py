@@ -4,17 +4,20 @@ At every bar close the engine hands each symbol's bar and the age of its data he
 are watched, each against its own recent history (the last `window` bars):
 
 - `trade_rate`: trades in the bar;
-- `price_jump`: |close / previous close - 1| in bps;
-- `spread`: (best ask - best bid) / mid in bps at the bar close (when the book is valid);
+- `price_jump`: |close - previous close| in ticks;
+- `spread`: best ask - best bid in ticks at the bar close (when the book is valid);
 - `data_age`: ms from the staler of the symbol's continuous streams (depth diffs, mark price) to
   the bar close.
 
 A value more than `sigma` standard deviations from the mean of the history before it (once
-`min_samples` values are in, and only if they vary: a constant history has no scale) starts an
-episode, or extends one: the symbol's signals are rejected with the reason "anomaly: <metric>"
-until `calm` has passed without another anomalous value. Each episode is logged once when it
-starts and once when it ends, and counted (flowline_strategy_anomalies_total). The value is added
-to the history either way, so a lasting change of regime becomes the new normal.
+`min_samples` values are in) starts an episode, or extends one. The deviation is at least the
+metric's resolution (`FLOORS`: one trade, one tick, the depth stream's 100 ms): a quiet market's
+history is mostly the same value, and one tick more than that is not an anomaly however small
+its standard deviation. While paused, the symbol's signals are rejected with the reason
+"anomaly: <metric>" until `calm` has passed without another anomalous value. Each episode is
+logged once when it starts and once when it ends, and counted (flowline_strategy_anomalies_total).
+The value is added to the history either way, so a lasting change of regime becomes the new
+normal.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from strategy.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 METRICS = ("trade_rate", "price_jump", "spread", "data_age")
+FLOORS = {"trade_rate": 1.0, "price_jump": 1.0, "spread": 1.0, "data_age": 100.0}
 
 
 @dataclass(frozen=True)
@@ -74,24 +78,22 @@ class Rolling:
         self.total += value
         self.squares += value * value
 
-    def sigmas(self, value: float) -> float | None:
-        """How many standard deviations `value` is from the mean; None when they are 0."""
+    def sigmas(self, value: float, floor: float) -> float:
+        """How many standard deviations (at least `floor`) `value` is from the mean."""
         n = len(self.values)
         mean = self.total / n
         std = math.sqrt(max(0.0, self.squares / n - mean * mean))
-        if std <= 1e-12 * max(1.0, abs(mean)):
-            return None
-        return abs(value - mean) / std
+        return abs(value - mean) / max(std, floor)
 
 
 def bar_metrics(snap: Snapshot, previous_close: float | None, age_ms: int | None) -> dict:
     """The metrics of one closed bar (a metric without a value this bar is left out)."""
     out: dict[str, float] = {"trade_rate": float(snap.trades or 0)}
+    tick = snap.tick_size or 1.0
     if snap.close is not None and previous_close:
-        out["price_jump"] = abs(snap.close / previous_close - 1) * 1e4
+        out["price_jump"] = abs(snap.close - previous_close) / tick
     if snap.book_valid and snap.best_bid and snap.best_ask:
-        mid = (snap.best_bid + snap.best_ask) / 2
-        out["spread"] = (snap.best_ask - snap.best_bid) / mid * 1e4
+        out["spread"] = (snap.best_ask - snap.best_bid) / tick
     if age_ms is not None:
         out["data_age"] = float(age_ms)
     return out
@@ -126,8 +128,8 @@ class AnomalyWatch:
             if rolling is None:
                 continue
             if len(rolling.values) >= p.min_samples:
-                sigmas = rolling.sigmas(value)
-                if sigmas is not None and sigmas > p.sigma:
+                sigmas = rolling.sigmas(value, FLOORS[name])
+                if sigmas > p.sigma:
                     fired.append((name, value, sigmas))
             rolling.add(value)
         if snap.close is not None:
