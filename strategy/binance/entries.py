@@ -36,7 +36,7 @@ from strategy.binance.filters import (
     split_targets,
 )
 from strategy.binance.orders import Orders, client_id, entry_role, next_move
-from strategy.binance.positions import LivePositions
+from strategy.binance.positions import LivePositions, exit_kind
 from strategy.binance.store import LivePosition, Store
 from strategy.signals import Side, Signal
 
@@ -339,6 +339,9 @@ class Entries:
                     "reduceOnly": True,
                 },
             )
+        elif kind is not None:  # flat already: an exchange order (a stop, a target) ended it first
+            role = self.positions.last_exit.get(pos.signal_id)
+            kind, exit_ms = (exit_kind(pos, role), None) if role else (None, None)
         await self.positions.finish(pos, "closed", reason, kind, exit_ms)
 
 

@@ -213,7 +213,7 @@ class BinanceExecutor:
     async def flatten_symbol(self, symbol: str, reason: str) -> None:
         async with self.live.locks[symbol]:
             for pos in self.live.on(symbol):
-                await self.entries.close_now(pos, f"flatten: {reason}")
+                await self.entries.close_now(pos, f"flatten: {reason}", "flatten")
             for sym, cid, algo in await self.orders.open_ours(symbol):  # orphans of old signals
                 await self.orders.cancel(sym, cid, algo, f"flatten: {reason}")
 
