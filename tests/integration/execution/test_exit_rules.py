@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -13,7 +14,7 @@ from sim.accounts import DEFAULT_API_KEY
 from sim.server import Simulator
 from strategy.binance.executor import BinanceExecutor
 from strategy.exits import ExitRules
-from strategy.signals import Side
+from strategy.signals import Side, Signal
 from strategy.source import SymbolRows
 from tests.integration.execution.helpers import (
     eventually,
@@ -82,8 +83,16 @@ async def test_breakeven_then_trailing_move_the_exchange_stop_and_survive_a_rest
     (moved,) = [a for a in account.open_algos() if a.client_id.endswith("-m1")]
     exchange.engine.cancel_algo(account, moved)  # type: ignore[union-attr]
     assert "m1" not in algo_triggers(exchange)
-    await executor_factory()
+    await store_signal(pool, signal)  # as the worker stores it: the rules read it back
+    restarted = await executor_factory()
     assert abs(algo_triggers(exchange)["m1"] - trailed) <= 1e-9
+    # the restarted executor goes on trailing from the moved stop
+    higher = round(up * 1.004, 1)
+    exchange.trade_to("BTCUSDT", f"{higher:.1f}")
+    actions = await feed_bar(restarted, higher, rules)
+    assert [a.kind for a in actions] == ["move"] and actions[0].stop > trailed
+    await eventually(lambda: _has(exchange, "m2"))
+    trailed = algo_triggers(exchange)["m2"]
 
     exchange.trade_to("BTCUSDT", f"{round(trailed - 5, 1):.1f}")  # through the trailed stop
     row = await wait_state(pool, signal, "closed")
@@ -106,6 +115,18 @@ async def test_a_time_exit_closes_at_market_at_the_bar_close(
     assert lots(exchange) == 0 and algo_triggers(exchange) == {}
     orders = await order_rows(pool, signal)
     assert orders["close"]["type"] == "MARKET" and orders["close"]["status"] == "FILLED"
+
+
+async def store_signal(pool: asyncpg.Pool, signal: Signal) -> None:
+    await pool.execute(
+        """INSERT INTO signals (signal_id, time, symbol, strategy, side, entry, stop, target1,
+           quality, score, reasons, decision)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, '{}', 'test: exit rules')
+           ON CONFLICT DO NOTHING""",
+        signal.signal_id, datetime.fromtimestamp(signal.time_ms / 1000, UTC), signal.symbol,
+        signal.strategy, signal.side.value, signal.entry, signal.stop, signal.targets[0],
+        signal.quality.value, signal.score,
+    )  # fmt: skip
 
 
 async def _has(sim: Simulator, suffix: str) -> bool:
