@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from settings import SettingsError, parse_duration
+from strategy.anomaly import AnomalyParams
 from strategy.exits import ExitRules, parse_exits
 from symbols import bad_symbols
 
@@ -168,6 +169,7 @@ class StrategyConfig:
     risk: RiskParams = RiskParams()
     paper: PaperParams = PaperParams()
     universe: UniverseParams = UniverseParams()
+    anomaly: AnomalyParams = field(default_factory=AnomalyParams)  # strategy/anomaly.py
     strategies: tuple[StrategySpec, ...] = (
         StrategySpec("composite"),
         StrategySpec("scored_imbalance"),
@@ -229,7 +231,7 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Stra
     return config
 
 
-SECTIONS = ("worker", "indicators", "risk", "paper", "universe", "strategies")
+SECTIONS = ("worker", "indicators", "risk", "paper", "universe", "anomaly", "strategies")
 STRATEGY_KEYS = ("enabled", "params", "symbols", "exits")
 # TOML key -> field, for values given as durations ("30s", "1h"; plain numbers are seconds)
 DURATIONS = {
@@ -238,6 +240,7 @@ DURATIONS = {
     "risk": {"cooldown": "cooldown_ms"},
     "paper": {"max_hold": "max_hold_ms", "limit_timeout": "limit_timeout_ms"},
     "universe": {"check": "check_ms"},
+    "anomaly": {"calm": "calm_ms"},
 }
 # Allowed ranges (inclusive) and how a message says them; numbers not listed must be > 0.
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -265,6 +268,10 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "min_score": (0, 100, ">= 0 and <= 100 (0: off)"),
     "gainers": (0, 1e6, ">= 0 (0: off)"),
     "losers": (0, 1e6, ">= 0 (0: off)"),
+    "sigma": (0.5, 100, ">= 0.5 and <= 100 (standard deviations)"),
+    "window": (2, 1e6, ">= 2 (bars)"),
+    "min_samples": (2, 1e6, ">= 2 (bars)"),
+    "calm_ms": (0, 1e15, ">= 0"),
 }
 
 
@@ -297,6 +304,7 @@ def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
         risk=_build(RiskParams, _section(data, "risk"), "risk"),
         paper=_build(PaperParams, _section(data, "paper"), "paper"),
         universe=_build(UniverseParams, _section(data, "universe"), "universe"),
+        anomaly=_build(AnomalyParams, _section(data, "anomaly"), "anomaly"),
         strategies=_specs(data["strategies"]) if "strategies" in data else config.strategies,
     )
 
@@ -400,6 +408,7 @@ def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
 
 
 _NOT_IN_FILE = {
+    "anomaly",
     "indicators",
     "risk",
     "paper",
@@ -475,6 +484,8 @@ def fingerprint(config: StrategyConfig) -> str:
             del paper[key]
     if shaping["universe"] == asdict(UniverseParams()):
         del shaping["universe"]
+    if shaping["anomaly"] == asdict(AnomalyParams()):
+        del shaping["anomaly"]
     for spec in shaping["strategies"]:
         if spec["exits"] == asdict(ExitRules()):
             del spec["exits"]

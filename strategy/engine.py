@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from settings import SettingsError
+from strategy.anomaly import AnomalyWatch
 from strategy.config import StrategyConfig
 from strategy.filters import SymbolFilters
 from strategy.paper import PaperExecutor, Position, closed_trade
@@ -79,6 +80,8 @@ class Engine:
         self.exits = {spec.name: spec.exits for spec in config.strategies}
         # [universe]: the callers add its checks (strategy/screen.py run_checks) before feeding
         self.gate = Gate(config.universe) if config.universe.active else None
+        # [anomaly]: a symbol's signals pause while its data is beyond 3σ of its own history
+        self.anomaly = AnomalyWatch(config.anomaly) if config.anomaly.enabled else None
         self.position_ms: int | None = None  # every bar before this boundary is done
         self.last_price: dict[str, float] = {}
         # newest depth diff and mark price seen per symbol: is it still being recorded?
@@ -173,6 +176,8 @@ class Engine:
                     out.snapshots.append(snap)
                 if self.gate is not None:
                     self.gate.on_bar(snap)
+                if self.anomaly is not None:
+                    self.anomaly.on_bar(snap, self._data_age(symbol, boundary))
                 if self.risk.correlations is not None and snap.close is not None:
                     self.risk.correlations.add(symbol, snap.time_ms, snap.close)
                 self._strategy_exit(snap, out)
@@ -182,12 +187,19 @@ class Engine:
                         candidates.append(signal)
         for signal in candidates:
             excluded = self.gate.refusal(signal.symbol, boundary) if self.gate else None
+            if excluded is None and self.anomaly is not None:
+                excluded = self.anomaly.refusal(signal.symbol, boundary)
             decision = Decision(False, excluded) if excluded else self.risk.decide(signal)
             out.signals.append((signal, decision))
             if decision.accepted and self.paper is not None:
                 exits = self.exits.get(signal.strategy)
                 position = self.paper.submit(signal, decision.qty, exits)
                 out.positions[position.position_id] = position
+
+    def _data_age(self, symbol: str, boundary: int) -> int | None:
+        """ms from the staler of the symbol's recorded depth diffs and mark prices to now."""
+        heard = [t for t in self.stream_seen.get(symbol, ()) if t is not None]
+        return boundary - min(heard) if heard else None
 
     def _strategy_exit(self, snap: Snapshot, out: Outputs) -> None:
         """The open position's own strategy may close it at this bar close from what the bar

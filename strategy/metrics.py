@@ -29,3 +29,8 @@ TELEGRAM = Gauge(
     "flowline_strategy_telegram_messages", "Telegram messages sent, failed or dropped", ["outcome"]
 )
 DB_UP = Gauge("flowline_strategy_db_up", "1 when the last step committed")
+ANOMALIES = Counter(
+    "flowline_strategy_anomalies_total",
+    "Data anomaly episodes that paused a symbol's signals (strategy/anomaly.py), by metric",
+    ["symbol", "metric"],
+)

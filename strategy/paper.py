@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from strategy.config import PaperParams
-from strategy.exits import ExitRules
+from strategy.exits import ExitRules, moved_stop, stop_kind
 from strategy.filters import SymbolFilters
 from strategy.signals import Signal
 from strategy.trades import ClosedTrade
@@ -144,19 +144,10 @@ class PaperExecutor:
     def _move_stop(self, pos: Position, price: float, sign: int) -> bool:
         """The exit rules' stop moves (breakeven at a profit, trailing); True if it moved. The
         new stop applies from the next trade on, as a stop order placed now would."""
-        rules, entry = pos.exits, pos.entry_price
-        assert entry is not None
+        assert pos.entry_price is not None
         pos.best = price if pos.best is None else sign * max(sign * pos.best, sign * price)
-        gain_pct = sign * (pos.best - entry) / entry * 100
-        stop = pos.stop
-        if rules.breakeven_pct and gain_pct >= rules.breakeven_pct:
-            stop = sign * max(sign * stop, sign * entry)
-        if rules.trail_pct and gain_pct >= rules.trail_after_pct:
-            trailed = pos.best * (1 - sign * rules.trail_pct / 100)
-            filters = self.filters.get(pos.signal.symbol)
-            if filters is not None:
-                trailed = float(filters.price(trailed))
-            stop = sign * max(sign * stop, sign * trailed)
+        stop = moved_stop(pos.exits, sign, pos.entry_price, pos.best, pos.stop,
+                          lambda p: self._price(p, pos.signal.symbol))  # fmt: skip
         if stop == pos.stop:
             return False
         pos.stop = stop
@@ -264,10 +255,7 @@ class PaperExecutor:
 
 def _stop_kind(pos: Position, sign: int) -> str:
     assert pos.entry_price is not None
-    if pos.stop == pos.entry_price:
-        return "breakeven"
-    moved = pos.exits.trail_pct and sign * (pos.stop - pos.entry_price) > 0
-    return "trailing" if moved else "stop"  # (an entry can fill beyond its signal's stop)
+    return stop_kind(pos.exits, sign, pos.entry_price, pos.stop)
 
 
 def closed_trade(pos: Position) -> ClosedTrade:

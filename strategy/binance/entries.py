@@ -9,12 +9,16 @@
    targets: half each) as algo orders. A stop that cannot be placed closes the position at once
    (seed 002's rule).
 5. Target 1 filled: the stop moves to the entry price (breakeven).
+6. The exit rules (strategy/exits.py, through strategy/binance/exits.py) move the stop: the old
+   stop order is cancelled and a new one placed (roles ``breakeven``, ``move1``, ``move2`` ...),
+   the new role and price stored first, so a restart's reconciliation restores the moved stop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,8 +35,8 @@ from strategy.binance.filters import (
     plan,
     split_targets,
 )
-from strategy.binance.orders import Orders, client_id, entry_role
-from strategy.binance.positions import LivePositions
+from strategy.binance.orders import Orders, client_id, entry_role, next_move
+from strategy.binance.positions import LivePositions, exit_kind
 from strategy.binance.store import LivePosition, Store
 from strategy.signals import Side, Signal
 
@@ -79,9 +83,15 @@ class Entries:
             float(order_plan.stop),
             [float(p) for p, _ in order_plan.targets],
         )
+        pos.signal = signal
         await self.store.add_position(pos)
         self.positions.by_id[pos.signal_id] = pos
         await self._enter(pos, order_plan.qty, order_plan.entry)
+
+    def rounder(self, symbol: str) -> Callable[[float], float]:
+        """A price to the symbol's tick (as a stop is placed)."""
+        filters = self.filters.get(symbol)
+        return float if filters is None else lambda price: float(filters.price(price))
 
     def _plan(self, signal: Signal, qty: float) -> Plan:
         if self.positions.on(signal.symbol):
@@ -217,12 +227,16 @@ class Entries:
             return
         pos.state, pos.filled_qty = "open", float(filled)
         pos.entry_price = float(answer.get("avgPrice") or 0) or None
+        # the exchange's clock, as the recorded trades the exit rules read (max_hold)
+        filled_at = answer.get("updateTime")
+        opened = datetime.fromtimestamp(filled_at / 1000, UTC) if filled_at else datetime.now(UTC)
+        pos.entry_time_ms = round(opened.timestamp() * 1000)
         await self.store.update_position(
             pos.signal_id,
             state="open",
             filled_qty=pos.filled_qty,
             entry_price=pos.entry_price,
-            opened_at=datetime.now(UTC),
+            opened_at=opened,
         )
         log.info("entered %s %s %s @ %s", pos.side, filled, pos.symbol, pos.entry_price)
         if await self.place_stop(pos, "stop", pos.stop_price):
@@ -230,8 +244,11 @@ class Entries:
 
     # ---- protection ----------------------------------------------------------------------------
 
-    async def place_stop(self, pos: LivePosition, role: str, price: float) -> bool:
-        """The closePosition stop; if it cannot be placed the position is closed at once."""
+    async def place_stop(
+        self, pos: LivePosition, role: str, price: float, kind: str = "stop_failed"
+    ) -> bool:
+        """The closePosition stop; if it cannot be placed the position is closed at once (a
+        moved stop the price already passed: an exit of ``kind``)."""
         side = close_side(Side(pos.side))
         trigger = self.filters[pos.symbol].price(price)
         row = order_row(pos, role, side, "STOP_MARKET", True, None, trigger=trigger)
@@ -253,7 +270,7 @@ class Entries:
                 pos.signal_id,
                 exc,
             )
-            await self.close_now(pos, f"stop could not be placed: {exc.msg}")
+            await self.close_now(pos, f"stop could not be placed: {exc.msg}", kind)
             return False
 
     async def _place_targets(self, pos: LivePosition, amount: Decimal) -> None:
@@ -277,19 +294,35 @@ class Entries:
                 log.error("take-profit %d for %s could not be placed: %s", n, pos.symbol, exc)
 
     async def breakeven(self, pos: LivePosition) -> None:
-        """Target 1 filled: replace the stop by one at the entry price."""
+        """Target 1 filled: the stop to the entry price (unless it is there or beyond)."""
         if pos.breakeven or pos.entry_price is None:
             return
-        await self.orders.cancel(pos.symbol, client_id(pos.signal_id, "stop"), True, "breakeven")
-        pos.breakeven = True
-        await self.store.update_position(pos.signal_id, breakeven=True)
-        if await self.place_stop(pos, "breakeven", pos.entry_price):
-            log.info(
-                "stop of %s %s moved to breakeven %s", pos.symbol, pos.signal_id, pos.entry_price
-            )
+        await self.move_stop(pos, pos.entry_price, "breakeven")
 
-    async def close_now(self, pos: LivePosition, reason: str) -> None:
-        """Cancel the signal's orders and close what is left of its position with a MARKET."""
+    async def move_stop(self, pos: LivePosition, price: float, kind: str) -> None:
+        """Replace the open stop by one at ``price`` (tighter only): cancel, store, place."""
+        sign = Side(pos.side).sign
+        if pos.entry_price is None or sign * (price - pos.stop_price) <= 0:
+            return
+        at_entry = kind == "breakeven" and not pos.breakeven
+        role = "breakeven" if at_entry else next_move(pos.stop_role)
+        old = client_id(pos.signal_id, pos.stop_role)
+        if not await self.orders.cancel(pos.symbol, old, True, f"stop moved ({kind})"):
+            log.info("stop %s of %s no longer open: not moved", old, pos.symbol)
+            return  # it triggered (the user-data stream ends the position) or is gone
+        pos.stop_role, pos.stop_price = role, price
+        pos.breakeven = pos.breakeven or at_entry
+        await self.store.update_position(
+            pos.signal_id, stop_role=role, stop_price=price, breakeven=pos.breakeven
+        )
+        if await self.place_stop(pos, role, price, kind):
+            log.info("stop of %s %s moved to %s (%s)", pos.symbol, pos.signal_id, price, kind)
+
+    async def close_now(
+        self, pos: LivePosition, reason: str, kind: str | None = None, exit_ms: int | None = None
+    ) -> None:
+        """Cancel the signal's orders and close what is left of its position with a MARKET
+        (an exit of ``kind`` decided at ``exit_ms``, when the exit rules ask)."""
         await self.positions.cancel_orders_of(pos, reason)
         amount = (await self.orders.position_amounts()).get(pos.symbol, 0.0)
         if amount:
@@ -306,7 +339,10 @@ class Entries:
                     "reduceOnly": True,
                 },
             )
-        await self.positions.finish(pos, "closed", reason)
+        elif kind is not None:  # flat already: an exchange order (a stop, a target) ended it first
+            role = self.positions.last_exit.get(pos.signal_id)
+            kind, exit_ms = (exit_kind(pos, role), None) if role else (None, None)
+        await self.positions.finish(pos, "closed", reason, kind, exit_ms)
 
 
 def order_row(

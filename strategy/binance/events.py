@@ -22,7 +22,7 @@ from strategy.binance.entries import Entries
 from strategy.binance.errors import BinanceError
 from strategy.binance.orders import is_entry, parse_client_id
 from strategy.binance.pnl import FeePrices
-from strategy.binance.positions import LivePositions
+from strategy.binance.positions import LivePositions, exit_kind
 from strategy.binance.store import LivePosition, Store
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ class AlgoUpdate:
     algo_id: int  # aid
     status: str  # X: NEW, CANCELED, TRIGGERING, TRIGGERED, FINISHED, REJECTED, EXPIRED
     order_id: int | None  # ai: the matching-engine order it became once triggered
+    trigger_time: int = 0  # tt: when it triggered (ms; 0: not yet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +93,7 @@ def parse_event(event: dict[str, Any]) -> Event | None:
     if kind == "ALGO_UPDATE":
         o = event["o"]
         actual = int(o["ai"]) if o.get("ai") else None
-        return AlgoUpdate(o["s"], o["caid"], int(o["aid"]), o["X"], actual)
+        return AlgoUpdate(o["s"], o["caid"], int(o["aid"]), o["X"], actual, int(o.get("tt") or 0))
     if kind == "ACCOUNT_UPDATE":
         a = event["a"]
         balances = {b["a"]: float(b["wb"]) for b in a.get("B", [])}
@@ -188,6 +189,8 @@ class UserEvents:
         if route.own:  # the row of the triggered order's algo order is kept by ALGO_UPDATE
             await self._record(event)
         pos = self.positions.by_key(route.key)
+        if pos is not None and isinstance(event, AlgoUpdate) and event.trigger_time:
+            self.positions.exit_times[pos.signal_id] = event.trigger_time
         if isinstance(event, OrderUpdate) and event.is_fill:
             closed = self.positions.settling.get(route.key)
             await self._credit(pos or (closed[0] if closed else None), route.role, event)
@@ -231,4 +234,7 @@ class UserEvents:
                     continue
                 exit_role = self.positions.last_exit.get(pos.signal_id, "an exchange order")
                 await self.positions.cancel_orders_of(pos, "position closed")
-                await self.positions.finish(pos, "closed", f"closed by {exit_role}")
+                kind = (
+                    exit_kind(pos, exit_role) if pos.signal_id in self.positions.last_exit else None
+                )
+                await self.positions.finish(pos, "closed", f"closed by {exit_role}", kind)

@@ -4,6 +4,8 @@ It puts together the parts, each in its own module, working on one set of live p
 (positions.py; per symbol everything runs under one lock, so events and signals never interleave):
 
 - entries.py — filters, leverage and margin type, the entry, the stop and targets, breakeven;
+- exits.py — the strategies' exit rules (breakeven, trailing, max_hold, exit_on_bar) on the
+  recorded trades and bar closes the worker hands over, as the paper executor applies them;
 - events.py — the user-data stream's order updates and fills (realized PnL, fees), flat positions;
 - reconcile.py — stored state against positionRisk, open orders and open algo orders, at start-up
   and after every user-data reconnect;
@@ -28,6 +30,7 @@ from strategy.binance.client import BinanceClient
 from strategy.binance.config import BinanceConfig
 from strategy.binance.entries import Entries
 from strategy.binance.events import UserEvents
+from strategy.binance.exits import LiveExits
 from strategy.binance.filters import SymbolFilters, parse_exchange_info
 from strategy.binance.orders import Orders
 from strategy.binance.pnl import FeePrices
@@ -60,6 +63,7 @@ class BinanceExecutor:
         self.filters = filters
         self.live = LivePositions(store, self.orders)
         self.entries = Entries(config, client, self.orders, self.live, filters)
+        self.exits = LiveExits(self.live, self.entries)
         self.events = UserEvents(
             self.live, self.entries, store, FeePrices(client), on_balance=self._on_balance
         )
@@ -122,6 +126,7 @@ class BinanceExecutor:
         self._spawn(self.stream.run(), "binance-user-data")
         self._spawn(self.events.consume(self.stream.events), "binance-events")
         self._spawn(self.watchdog.run(), "binance-stale-data")
+        self._spawn(self.exits.run(), "binance-exits")
         return self
 
     async def _reconcile_on_connect(self) -> None:
@@ -208,7 +213,7 @@ class BinanceExecutor:
     async def flatten_symbol(self, symbol: str, reason: str) -> None:
         async with self.live.locks[symbol]:
             for pos in self.live.on(symbol):
-                await self.entries.close_now(pos, f"flatten: {reason}")
+                await self.entries.close_now(pos, f"flatten: {reason}", "flatten")
             for sym, cid, algo in await self.orders.open_ours(symbol):  # orphans of old signals
                 await self.orders.cancel(sym, cid, algo, f"flatten: {reason}")
 

@@ -26,7 +26,9 @@ ROLES = {"entry": "e", "stop": "sl", "breakeven": "be", "tp1": "tp1", "tp2": "tp
 MAX_REPLACES = 9
 # a LIMIT entry re-placed after its timeout: "entry1" ... "entry9" ("-e1" ... "-e9")
 ROLES |= {f"entry{n}": f"e{n}" for n in range(1, MAX_REPLACES + 1)}
-_ID = re.compile(r"^fl-([0-9a-f]{20})-(e[1-9]?|sl|be|tp1|tp2|x)$")
+# the stop moved by the exit rules' trailing: "move1", "move2", ... ("-m1", "-m2", ...): a
+# cancelled client id is never reused, so each move is a new order
+_ID = re.compile(r"^fl-([0-9a-f]{20})-(e[1-9]?|sl|be|tp1|tp2|x|m[1-9][0-9]{0,6})$")
 DUPLICATE_ID = -4116  # "ClientOrderId is duplicated": it is open already, so it exists
 RESOLVE_ATTEMPTS = 4
 RESOLVE_PAUSE = 0.5  # s between queries of an order whose answer was lost
@@ -34,7 +36,8 @@ RESOLVE_PAUSE = 0.5  # s between queries of an order whose answer was lost
 
 def client_id(signal_id: uuid.UUID, role: str) -> str:
     """``fl-`` + 20 hex chars of the signal id + role suffix: within Binance's 36-char regex."""
-    return f"{PREFIX}{signal_id.hex[:20]}-{ROLES[role]}"
+    suffix = f"m{role[4:]}" if is_move(role) else ROLES[role]
+    return f"{PREFIX}{signal_id.hex[:20]}-{suffix}"
 
 
 def entry_role(attempt: int) -> str:
@@ -46,12 +49,24 @@ def is_entry(role: str) -> bool:
     return role.startswith("entry")
 
 
+def is_move(role: str) -> bool:
+    return role.startswith("move")
+
+
+def next_move(role: str) -> str:
+    """The role of the stop that replaces a stop of role ``role``: move1, move2, ..."""
+    return f"move{int(role[4:]) + 1}" if is_move(role) else "move1"
+
+
 def parse_client_id(value: str) -> tuple[str, str] | None:
     """(20-hex signal key, role) of one of our ids, else None."""
     m = _ID.match(value or "")
     if m is None:
         return None
-    role = next(r for r, suffix in ROLES.items() if suffix == m.group(2))
+    suffix = m.group(2)
+    if suffix.startswith("m"):
+        return m.group(1), f"move{suffix[1:]}"
+    role = next(r for r, known in ROLES.items() if known == suffix)
     return m.group(1), role
 
 

@@ -3,7 +3,8 @@
 Runs at start-up and after every user-data (re)connect, once the socket is open, so no event
 falls between the two. An entry whose outcome was never seen is settled; a position found flat
 is closed (with the order that closed it) and its leftovers cancelled; a missing stop is placed
-again.
+again: the stop of the stored role and price, so a stop moved by breakeven or trailing is
+restored where it was moved to, not at the signal's stop.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import NamedTuple
 from strategy.binance.entries import Entries
 from strategy.binance.errors import UnknownOrder
 from strategy.binance.orders import Orders, client_id
-from strategy.binance.positions import LivePositions
+from strategy.binance.positions import LivePositions, exit_kind
 from strategy.binance.store import LivePosition
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class Repair(NamedTuple):
 
     action: str  # settle_entry | closed | restore_stop | none
     filled_qty: float | None = None  # the exchange's amount, when it differs from ours
-    stop_role: str = "stop"  # stop | breakeven: the stop that must be open
+    stop_role: str = "stop"  # stop | breakeven | moveN: the stop that must be open
     stop_price: float = 0.0
 
 
@@ -37,11 +38,9 @@ def repair(pos: LivePosition, amount: float, open_ids: set[str]) -> Repair:
     if amount == 0:
         return Repair("closed")
     filled = abs(amount) if pos.filled_qty != abs(amount) else None
-    role = "breakeven" if pos.breakeven else "stop"
-    if client_id(pos.signal_id, role) in open_ids:
+    if client_id(pos.signal_id, pos.stop_role) in open_ids:
         return Repair("none", filled)
-    price = pos.entry_price if pos.breakeven and pos.entry_price else pos.stop_price
-    return Repair("restore_stop", filled, role, price)
+    return Repair("restore_stop", filled, pos.stop_role, pos.stop_price)
 
 
 class Reconciler:
@@ -77,9 +76,11 @@ class Reconciler:
         if fix.action == "closed":
             role = await self._exit_role(pos)
             await self.positions.cancel_orders_of(pos, "position closed")
+            known = parse_role(role)
             await self.positions.finish(
-                pos, "closed", f"closed by {role} (found flat when reconciling)"
-            )
+                pos, "closed", f"closed by {role} (found flat when reconciling)",
+                exit_kind(pos, role) if known else None,
+            )  # fmt: skip
             return
         if fix.filled_qty is not None:
             pos.filled_qty = fix.filled_qty
@@ -92,12 +93,19 @@ class Reconciler:
 
     async def _exit_role(self, pos: LivePosition) -> str:
         """Which of the signal's algo orders closed it, asked of the exchange."""
-        for role in ("stop", "breakeven", "tp2", "tp1"):
+        for role in dict.fromkeys((pos.stop_role, "stop", "breakeven", "tp2", "tp1")):
             try:
                 algo = await self.orders.query(pos.symbol, client_id(pos.signal_id, role), True)
             except UnknownOrder:
                 continue
             if algo.get("algoStatus") in ("TRIGGERED", "FINISHED"):
                 await self.orders.record(client_id(pos.signal_id, role), algo, algo=True)
+                if algo.get("triggerTime"):  # the exit's time, for the position's exit_time
+                    self.positions.exit_times[pos.signal_id] = int(algo["triggerTime"])
                 return role
         return self.positions.last_exit.get(pos.signal_id, "an order outside Flowline")
+
+
+def parse_role(role: str) -> bool:
+    """Is ``role`` one of our order roles (not "an order outside Flowline")?"""
+    return role in ("stop", "breakeven", "tp1", "tp2") or role.startswith("move")

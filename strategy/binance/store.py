@@ -7,14 +7,18 @@ bind parameters.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+if TYPE_CHECKING:
+    from strategy.exits import ExitWatch
+    from strategy.signals import Signal
+
 POSITION_FIELDS = frozenset(
     {"state", "entry_price", "filled_qty", "breakeven", "reason", "opened_at", "closed_at"}
-    | {"realized_pnl", "fees"}
+    | {"realized_pnl", "fees", "stop_price", "stop_role", "exit_kind", "exit_time"}
 )
 ORDER_FIELDS = frozenset(
     {"status", "exchange_order_id", "exchange_algo_id", "filled_qty", "avg_price", "reason"}
@@ -33,7 +37,7 @@ class LivePosition:
     side: str  # LONG | SHORT
     state: str
     qty: float
-    stop_price: float
+    stop_price: float  # the stop open now (moved by breakeven and trailing)
     targets: list[float]
     entry_price: float | None = None
     filled_qty: float = 0.0
@@ -41,6 +45,10 @@ class LivePosition:
     realized_pnl: float = 0.0  # the exchange's realized profit of its fills
     fees: float = 0.0  # commissions in the margin asset
     exited_qty: float = 0.0  # closing fills seen on the user-data stream (not stored)
+    stop_role: str = "stop"  # the role of the stop order that must be open
+    entry_time_ms: int | None = None  # exchange time of the entry fill (opened_at)
+    signal: Signal | None = field(default=None, repr=False)  # for its exit rules (not stored)
+    watch: ExitWatch | None = field(default=None, repr=False)  # the exit rules' state
 
     @property
     def net_pnl(self) -> float:
@@ -66,6 +74,8 @@ class LivePosition:
             row["breakeven"],
             row["realized_pnl"],
             row["fees"],
+            stop_role=row["stop_role"],
+            entry_time_ms=_ms(row["opened_at"]),
         )
 
 
@@ -112,6 +122,10 @@ class Store:
         return [(r["symbol"], r["pnl"], r["at"]) for r in closed], {
             r["symbol"]: r["notional"] for r in live
         }
+
+    async def signal_row(self, signal_id: uuid.UUID) -> asyncpg.Record | None:
+        """The ``signals`` row of a position (its exit rules need the signal after a restart)."""
+        return await self.pool.fetchrow("SELECT * FROM signals WHERE signal_id = $1", signal_id)
 
     async def add_position(self, p: LivePosition, reason: str | None = None) -> None:
         await self.pool.execute(
@@ -210,3 +224,7 @@ class Store:
             value,
             *(fields[n] for n in names),
         )
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else round(value.timestamp() * 1000)

@@ -39,7 +39,7 @@ async def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[
 CONFIG_ERRORS = [
     ("[indicator]\nbar = '1s'\n",
      "[indicator]: unknown section (allowed: worker, indicators, risk, paper, universe, "
-     "strategies)"),
+     "anomaly, strategies)"),
     ("[risk]\nequity = -5\n", "[risk] equity: expected > 0, got -5"),
     ("[risk]\nrisk_per_trade = -0.01\n",
      "[risk] risk_per_trade: expected > 0 and <= 1 (a fraction of equity), got -0.01"),
@@ -52,6 +52,11 @@ CONFIG_ERRORS = [
     ("[universe]\nmin_volume = 5\n",
      "[universe] min_volume: unknown setting (allowed: check, min_volume_24h, min_open_interest, "
      "max_spread_pct, min_score, gainers, losers, emergency_spread_pct)"),
+    ("[anomaly]\nsigmas = 3\n",
+     "[anomaly] sigmas: unknown setting (allowed: enabled, sigma, window, min_samples, calm, "
+     "trade_rate, price_jump, spread, data_age)"),
+    ("[anomaly]\nwindow = 10\nmin_samples = 20\n",
+     "[anomaly] min_samples = 20: expected <= window (10)"),
     ("[worker]\nreports = ['hourly']\n",
      """[worker] reports: expected a list of "daily", "weekly" (or []), got ['hourly']"""),
     ("[strategies.walls]\nenabled = true\n",

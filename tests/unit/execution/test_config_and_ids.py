@@ -19,7 +19,7 @@ from strategy.binance.errors import (
     UnknownOrder,
     classify,
 )
-from strategy.binance.orders import client_id, parse_client_id
+from strategy.binance.orders import client_id, next_move, parse_client_id
 
 KEYS = {"BINANCE_API_KEY": "k" * 64, "BINANCE_API_SECRET": "s" * 64}
 
@@ -61,11 +61,12 @@ def test_errors_name_the_variable(env: dict[str, str], name: str) -> None:
 def test_client_ids_fit_binance_regex_and_parse_back() -> None:
     signal_id = uuid.uuid5(uuid.NAMESPACE_URL, "x")
     pattern = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
-    for role in ("entry", "stop", "breakeven", "tp1", "tp2", "close"):
+    for role in ("entry", "stop", "breakeven", "tp1", "tp2", "close", "move1", "move1234567"):
         cid = client_id(signal_id, role)
         assert pattern.match(cid) and cid.startswith("fl-")
         assert parse_client_id(cid) == (signal_id.hex[:20], role)
     assert parse_client_id("manual-order") is None
+    assert next_move("breakeven") == "move1" and next_move("move9") == "move10"
 
 
 @pytest.mark.parametrize(

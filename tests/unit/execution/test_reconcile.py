@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 
 from strategy.binance.orders import open_ours, position_amounts
+from strategy.binance.positions import exit_kind
 from strategy.binance.reconcile import Repair, repair
 from strategy.binance.store import LivePosition
 
@@ -57,13 +58,15 @@ def test_a_position_found_flat_is_closed():
     assert repair(pos, amounts["ETHUSDT"], ids).action == "closed"
 
 
-def test_a_missing_breakeven_stop_is_placed_again_at_the_entry():
+def test_a_missing_moved_stop_is_placed_again_where_it_was_moved():
     amounts, ids = exchange()
-    pos = position(SOL, "SOLUSDT", "SHORT", 3.0, stop=153.0, targets=[148.0, 146.0],
-                   entry_price=150.25, breakeven=True)  # fmt: skip
+    pos = position(SOL, "SOLUSDT", "SHORT", 3.0, stop=150.25, targets=[148.0, 146.0],
+                   entry_price=150.25, breakeven=True, stop_role="breakeven")  # fmt: skip
     # the manual STOP_MARKET on SOLUSDT is not ours: it does not count as our stop
     assert repair(pos, amounts["SOLUSDT"], ids) == Repair("restore_stop", None, "breakeven", 150.25)
-    pos.breakeven = False
+    pos.stop_role, pos.stop_price = "move3", 149.5  # trailed three times
+    assert repair(pos, amounts["SOLUSDT"], ids) == Repair("restore_stop", None, "move3", 149.5)
+    pos.stop_role, pos.stop_price = "stop", 153.0
     assert repair(pos, amounts["SOLUSDT"], ids) == Repair("restore_stop", None, "stop", 153.0)
 
 
@@ -71,3 +74,13 @@ def test_an_entry_never_seen_is_settled_first():
     amounts, ids = exchange()
     pos = position(BTC, "BTCUSDT", "LONG", 0.0, state="entering")
     assert repair(pos, amounts["BTCUSDT"], ids) == Repair("settle_entry")
+
+
+def test_an_exit_is_named_as_the_paper_executor_names_it():
+    pos = position(SOL, "SOLUSDT", "SHORT", 3.0, stop=153.0, entry_price=150.25)
+    assert [exit_kind(pos, r) for r in ("stop", "breakeven", "tp1", "tp2")] == [
+        "stop", "breakeven", "target", "target"]  # fmt: skip
+    pos.stop_role, pos.stop_price = "move2", 149.0  # trailed past the entry (a SHORT: below it)
+    assert exit_kind(pos, "move2") == "trailing"
+    pos.stop_price = 151.0  # trailed, but still on the losing side
+    assert exit_kind(pos, "move2") == "stop"

@@ -92,7 +92,7 @@ def test_parsed_records_keep_the_fields_we_act_on():
     assert entry == OrderUpdate("BTCUSDT", "fl-0a1b2c3d4e5f60718293-e", 8886774, "TRADE",
                                 "FILLED", 0.010, 0.010, 60000.0, 0.0, 0.24, "USDT")  # fmt: skip
     assert triggered == AlgoUpdate(
-        "BTCUSDT", "fl-0a1b2c3d4e5f60718293-sl", 3000000001, "TRIGGERED", 8886801
+        "BTCUSDT", "fl-0a1b2c3d4e5f60718293-sl", 3000000001, "TRIGGERED", 8886801, 1796000061000
     )
     assert parse_event({"e": "MARGIN_CALL", "E": 1}) is None
 
