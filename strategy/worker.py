@@ -288,7 +288,7 @@ class Worker:
         self._pending = Outputs()
         metrics.DB_UP.set(1)
         state.db_ok = True
-        if self.exchange is not None:  # the exit rules over the same trades and bars
+        if isinstance(self.exchange, BinanceExecutor):  # exit rules over the same trades, bars
             bars = range(state.processed_ms + bar, until + 1, bar)
             await self.exchange.exits.on_bars(rows, out.snapshots, bars, engine.strategies,
                                               engine.exits, cfg.paper.max_hold_ms)  # fmt: skip
