@@ -9,7 +9,9 @@ Breakout (seed 002 `check_breakout_signal`) — LONG through an ask wall (SHORT 
   (eaten or pulled: erosion 100 %);
 - the bar closes beyond it by `break_bps` while the previous bar had not;
 - the move has the trend behind it: positive bar delta and close above the rolling VWAP (the seed's
-  "trend matches the breakout direction").
+  "trend matches the breakout direction"); and, as seed 002 reads the trend, with `trend_hours`
+  the close above the close that many hours before and with `trend_book` the band imbalance (the
+  book within `band_bps` of the price) not negative (strategy/strategies/wall_context.py).
 Stop `breakout_stop_bps` behind the wall (seed 002: breakout_min_stop_loss_percent 0.1).
 
 Bounce (seed 002 BounceDetector, seed 004 §4.6) — LONG off a bid wall (SHORT off an ask wall):
@@ -37,6 +39,11 @@ fight).
 
 Erosion exit (seed 002 `check_density_erosion`): with `bounce_exit_erosion` > 0, an open bounce
 is closed at a bar close once its wall has lost that share of its largest size (002: 65 %).
+
+Dynamic take-profit (seed 002 `TakeProfitAnalyzer`, each off at 0): a trade in profit closes at a
+bar close on slowdown (`tp_slowdown_mult`, bars of `tp_slowdown_bars`), a counter-density ahead
+(`tp_counter_bps`), counter-aggression (`tp_counter_delta`) or a known level reached
+(`tp_extrema_hours`); the rules are in strategy/strategies/take_profit.py.
 
 Targets: `targets_r` multiples of the stop distance. A wall is forgotten `memory_bars` bars after
 it was last seen, and gives at most one signal. Signals are at least `cooldown_bars` apart
@@ -68,6 +75,7 @@ from strategy.strategies.base import (
     quality_of,
     resolve_params,
 )
+from strategy.strategies.wall_context import History, aggressive_against, counter_density, slowing
 
 Reasons = dict[str, float | int | str | bool | None]
 
@@ -96,6 +104,13 @@ class WallParams:
     entry_offset_ticks: int = 0
     bounce_exit_erosion: float = 0.0
     bounce_max_activity: float = 0.0
+    tp_slowdown_mult: float = 0.0
+    tp_slowdown_bars: int = 5
+    tp_counter_bps: float = 0.0
+    tp_counter_delta: float = 0.0
+    tp_extrema_hours: float = 0.0
+    trend_hours: float = 0.0
+    trend_book: bool = False
 
     def __post_init__(self) -> None:
         name = WallStrategy.name
@@ -107,6 +122,17 @@ class WallParams:
         check_param(self.entry_offset_ticks >= 0, name, "entry_offset_ticks", ">= 0")
         check_param(0 <= self.bounce_exit_erosion <= 1, name, "bounce_exit_erosion", "in [0, 1]")
         check_param(self.bounce_max_activity >= 0, name, "bounce_max_activity", ">= 0")
+        check_param(self.tp_slowdown_mult >= 0, name, "tp_slowdown_mult", ">= 0")
+        check_param(self.tp_slowdown_bars >= 1, name, "tp_slowdown_bars", ">= 1")
+        check_param(
+            not self.tp_slowdown_mult or 2 * self.tp_slowdown_bars <= self.memory_bars,
+            name, "tp_slowdown_bars",
+            "at most memory_bars / 2 (it compares two spans of that many bars)",
+        )  # fmt: skip
+        check_param(self.tp_counter_bps >= 0, name, "tp_counter_bps", ">= 0")
+        check_param(self.tp_counter_delta >= 0, name, "tp_counter_delta", ">= 0")
+        check_param(0 <= self.tp_extrema_hours <= 48, name, "tp_extrema_hours", "in [0, 48]")
+        check_param(0 <= self.trend_hours <= 48, name, "trend_hours", "in [0, 48]")
         targets = check_exits(name, self.targets_r, self.cooldown_bars)
         object.__setattr__(self, "targets_r", targets)
         check_param(0 < self.erosion_min <= 1, name, "erosion_min", "in (0, 1]")
@@ -146,12 +172,16 @@ class WallStrategy:
         self.levels: dict[tuple[int, int], _Level] = {}  # (side, ticks) -> wall
         self.recent: deque[Snapshot] = deque(maxlen=p.memory_bars)
         self.spacing = Spacing(p.cooldown_bars)
+        hours = max(p.tp_extrema_hours, p.trend_hours)
+        self.history = History(hours) if hours else None
 
     def on_bar(self, snap: Snapshot) -> Signal | None:
         previous = self.recent[-1] if self.recent else None
         if snap.tick_size <= 0 or snap.close is None:
             return None
         self.recent.append(snap)
+        if self.history is not None:
+            self.history.add(snap)
         self._remember(snap)
         self._forget(snap)
         # Touches and holds are followed during the cooldown too; only emitting waits.
@@ -208,7 +238,11 @@ class WallStrategy:
         return qty >= p.density_side_pct / 100 * sum(lv.qty for lv in levels)
 
     def exit_on_bar(self, snap: Snapshot, signal: Signal, entry: float | None) -> str | None:
-        """Seed 002's bounce exit: the density under the trade eroded `bounce_exit_erosion`."""
+        """Seed 002's exits at a bar close: the bounce's density eroded, or the move is spent."""
+        return self._eroded(snap, signal) or self._take_profit(snap, signal, entry)
+
+    def _eroded(self, snap: Snapshot, signal: Signal) -> str | None:
+        """The density under a bounce lost `bounce_exit_erosion` of its largest size."""
         p, reasons = self.params, signal.reasons
         if not p.bounce_exit_erosion or reasons.get("kind") != "bounce" or snap.book is None:
             return None
@@ -219,6 +253,28 @@ class WallStrategy:
         levels = snap.book.bids if signal.side.sign > 0 else snap.book.asks
         qty = next((lv.qty for lv in levels if lv.ticks == ticks), 0.0)
         return "density_erosion" if 1 - qty / largest >= p.bounce_exit_erosion else None
+
+    def _take_profit(self, snap: Snapshot, signal: Signal, entry: float | None) -> str | None:
+        """The dynamic take-profit (strategy/strategies/take_profit.py), for a trade in profit."""
+        p, sign, close = self.params, signal.side.sign, snap.close
+        if entry is None or close is None or sign * (close - entry) <= 0:
+            return None
+        bars = [*(s for s in self.recent if s.time_ms < snap.time_ms), snap]
+        if p.tp_slowdown_mult and slowing(bars, p.tp_slowdown_bars, p.tp_slowdown_mult):
+            return "tp_slowdown"
+        if p.tp_counter_delta and aggressive_against(snap, sign, p.tp_counter_delta):
+            return "tp_aggression"
+        if p.tp_counter_bps:
+            side = ASK if sign > 0 else BID
+            walls = [lv.price for lv in self.levels.values() if lv.side == side and not lv.ended]
+            if counter_density(close, sign, walls, p.tp_counter_bps):
+                return "tp_counter_density"
+        if self.history is not None and p.tp_extrema_hours:  # a level of the hours before, reached
+            start = signal.time_ms - snap.bar_ms  # a signal's time is its bar's end
+            known = self.history.extreme(start, p.tp_extrema_hours, sign)
+            if known is not None and sign * (known - entry) > 0 and sign * (close - known) >= 0:
+                return "tp_known_level"
+        return None
 
     def _forget(self, snap: Snapshot) -> None:
         oldest = snap.time_ms - self.params.memory_bars * snap.bar_ms
@@ -254,12 +310,23 @@ class WallStrategy:
             return None  # it must close through the wall on this bar
         if sign * snap.delta <= 0 or snap.rolling_vwap is None:
             return None
-        if sign * (close - snap.rolling_vwap) <= 0:
+        if sign * (close - snap.rolling_vwap) <= 0 or not self._trend_agrees(snap, sign):
             return None
         stop = level.price * (1 - sign * p.breakout_stop_bps * 1e-4)
         if sign * (close - stop) <= 0:
             return None
         return self._emit(snap, sign, stop, self._breakout_score(snap, level, sign))
+
+    def _trend_agrees(self, snap: Snapshot, sign: int) -> bool:
+        """Seed 002's trend: the change over `trend_hours` and the book's pressure (each off at 0;
+        a change the history does not reach yet is not judged)."""
+        p = self.params
+        if p.trend_book and sign * (snap.band_imbalance or 0.0) < 0:  # the book near the price
+            return False
+        if not p.trend_hours or self.history is None or snap.close is None:
+            return True
+        then = self.history.close_at(snap.end_ms - p.trend_hours * 3_600_000)
+        return then is None or sign * (snap.close - then) > 0
 
     def _emit(
         self, snap: Snapshot, sign: int, stop: float, scored: tuple[float, Reasons]

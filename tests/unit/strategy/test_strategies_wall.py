@@ -244,3 +244,68 @@ def test_bounce_can_require_low_activity_in_the_hold():
     for snap in loud[2:]:
         snap.volume = 40.0  # a fight at the density, not a quiet test
     assert run(WallStrategy("BTCUSDT", {"bounce_max_activity": 1.5}), loud) == []
+
+
+def _long_breakout(params: dict) -> tuple[WallStrategy, object]:
+    """A wall strategy that signalled the breakout LONG at 101.05 (stop 100.90)."""
+    strategy = WallStrategy("BTCUSDT", params)
+    (signal,) = run(strategy, breakout())
+    return strategy, signal
+
+
+def test_take_profit_on_slowdown_only_in_profit():
+    strategy, signal = _long_breakout({"tp_slowdown_mult": 3.0, "tp_slowdown_bars": 2})
+    strategy.on_bar(bar(5, 101.3, open=101.1))  # bodies of 0.20 and 0.30: the move under way
+    strategy.on_bar(bar(6, 101.6, open=101.3))
+    # the pace of bars 5–6 is 0.25; bars 7–8 at 0.10 and 0.08: 0.09 x 3 = 0.27, not below it
+    strategy.on_bar(bar(7, 101.7, open=101.6))
+    assert strategy.exit_on_bar(bar(8, 101.78, open=101.7), signal, signal.entry) is None
+    spent = bar(8, 101.72, open=101.7)  # 0.06 x 3 = 0.18 < 0.25
+    assert strategy.exit_on_bar(spent, signal, signal.entry) == "tp_slowdown"
+    at_a_loss = bar(8, 101.0, open=100.98)
+    assert strategy.exit_on_bar(at_a_loss, signal, signal.entry) is None
+    assert WallStrategy("BTCUSDT", {}).exit_on_bar(spent, signal, signal.entry) is None
+
+
+def test_take_profit_on_counter_aggression():
+    strategy, signal = _long_breakout({"tp_counter_delta": 0.5})
+    sold_into = bar(5, 101.2, normalized_delta=-0.6)
+    assert strategy.exit_on_bar(sold_into, signal, signal.entry) == "tp_aggression"
+    bought = bar(5, 101.2, normalized_delta=0.6)
+    assert strategy.exit_on_bar(bought, signal, signal.entry) is None
+
+
+def test_take_profit_at_a_counter_density_ahead():
+    strategy, signal = _long_breakout({"tp_counter_bps": 10.0})
+    strategy.on_bar(with_wall(bar(5, 101.1), ASK, 101.2, 50.0, 50.0))  # a new ask wall ahead
+    close_to_it = bar(6, 101.15)  # 0.05 from it, inside 10 bps (0.10)
+    assert strategy.exit_on_bar(close_to_it, signal, signal.entry) == "tp_counter_density"
+    near, _ = _long_breakout({"tp_counter_bps": 2.0})
+    near.on_bar(with_wall(bar(5, 101.1), ASK, 101.2, 50.0, 50.0))
+    assert near.exit_on_bar(close_to_it, signal, signal.entry) is None  # 2 bps: 0.02
+
+
+def test_take_profit_at_the_known_high_of_the_hours_before():
+    snaps = breakout()
+    snaps[0].high = 101.3  # the high of the hour before the signal, above the entry
+    strategy = WallStrategy("BTCUSDT", {"tp_extrema_hours": 1.0})
+    (signal,) = run(strategy, snaps)
+    assert strategy.exit_on_bar(bar(5, 101.2), signal, signal.entry) is None
+    assert strategy.exit_on_bar(bar(5, 101.3), signal, signal.entry) == "tp_known_level"
+    below_entry = WallStrategy("BTCUSDT", {"tp_extrema_hours": 1.0})
+    (signal,) = run(below_entry, breakout())  # the hour's high (101.1) is the signal bar's own
+    assert below_entry.exit_on_bar(bar(5, 101.3), signal, signal.entry) is None
+
+
+def test_breakout_trend_from_the_change_over_hours_and_the_book():
+    assert (
+        len(run(WallStrategy("BTCUSDT", {"trend_book": True}), breakout(band_imbalance=0.2))) == 1
+    )
+    assert run(WallStrategy("BTCUSDT", {"trend_book": True}), breakout(band_imbalance=-0.2)) == []
+    # over 0.05 h (3 bars): bar 4 closes at 101.05 against bar 1's 100.90, up: a LONG agrees
+    assert len(run(WallStrategy("BTCUSDT", {"trend_hours": 0.05}), breakout())) == 1
+    falling = breakout()
+    falling[0].close = falling[0].high = falling[1].close = falling[1].high = 101.5
+    assert run(WallStrategy("BTCUSDT", {"trend_hours": 0.05}), falling) == []
+    # a history that does not reach back that far is not judged
+    assert len(run(WallStrategy("BTCUSDT", {"trend_hours": 1.0}), falling)) == 1
