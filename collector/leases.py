@@ -17,7 +17,8 @@ dedupe on their natural keys; rows stamped by a recorder's own clock (``CLOCKED`
 depth snapshots, open interest, the symbol's recorder_events, gap declarations included) only by
 the holder of slot 0, the leader. A standby declares nothing: a hole it alone saw is not one
 (the leader stored the rows), and a hole both saw is declared by the leader. When the leader's
-lease expires a standby moves up to slot 0 and adopts the leader's open gaps (``on_promote``).
+lease expires a standby moves up to slot 0, adopts the leader's open gaps and declares the holes
+in the stored ids that neither copy filled (``on_promote``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from collector.backfill import Backfiller
 from collector.depth import AFTER_HOLE, DepthKeeper
 from collector.handler import FrameHandler
 from collector.rest import RestError
-from collector.resume import resume_state
+from collector.resume import UNDECLARED, resume_state
 from collector.rows import BookTopRow, DepthSnapshotRow, OpenInterestRow, RecorderEventRow
 from collector.subscriptions import Subscriptions
 from collector.universe import follow, symbol_streams
@@ -309,14 +310,22 @@ class Follower:
         self.backfiller.check_quiet(gained, lambda s: seen.get(f"aggTrade:{s}", 0.0) < since)
 
     async def promote(self, symbols: list[str]) -> None:
-        """Now leading ``symbols``: finish what their old leader declared and left open (it
-        declared what this recorder, a standby then, did not)."""
+        """Now leading ``symbols``: finish what their old leader declared and left open, and
+        declare the holes in the stored ids neither copy filled (this recorder, a standby until
+        now, declared nothing; what only one copy missed the other stored)."""
         resume = await resume_state(self.url, symbols)
         for gap in resume.open_gaps:
             self.backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])
+        for h in resume.undeclared.get("agg_trades", []):
+            self.backfiller.refetch(
+                h.symbol, h.first_id, h.last_id, UNDECLARED, (h.after, h.before)
+            )
+        for h in resume.undeclared.get("depth_updates", []):
+            self.keeper.declare(h)
+            self.keeper.request(h.symbol, AFTER_HOLE)  # a snapshot stored now closes it
         for gap in resume.open_depth_gaps:
             self.keeper.adopt(gap["symbol"], gap["ref"])
-            self.keeper.request(gap["symbol"], AFTER_HOLE)  # a snapshot stored now closes it
+            self.keeper.request(gap["symbol"], AFTER_HOLE)
 
     def _streams(self, symbols: list[str]) -> list[streams.Stream]:
         return symbol_streams(symbols, self.depth_speed)
