@@ -153,7 +153,6 @@ class Leases:
         for symbol in gone:
             self._settling.pop(symbol, None)
         await self._settle(conn)
-        await self._promoted([s for s in promoted if s in self.slots])
         if taken or gone:
             log.info(
                 "leases: %d live recorders, share %d; took %s, gave up %s",
@@ -167,8 +166,10 @@ class Leases:
                 except (*FAILURES, DatabaseUnavailable):
                     # not resumed (its last stored ids unknown): back for whoever can
                     self.held = [s for s in self.held if s not in taken]
+                    self.slots = {s: n for s, n in self.slots.items() if s not in taken}
                     await sql.release(conn, MARKET, self.owner, list(taken), mark)
                     raise
+        await self._promoted([s for s in promoted if s in self.slots])
 
     async def _spare(self, conn: asyncpg.Connection, above: list[str]) -> list[str]:
         """Of the symbols above the share, those safe to give up with REDUNDANCY > 1: only once
@@ -194,8 +195,12 @@ class Leases:
             return
         log.info("leases: now leading %s (their leader's lease expired)", symbols)
         self._hold()
-        if self.on_promote is not None:
+        if self.on_promote is None:
+            return
+        try:
             await self.on_promote(symbols)
+        except (*FAILURES, DatabaseUnavailable) as exc:  # the next start's scan finds them
+            log.warning("leases: the old leader's open gaps of %s not adopted (%s)", symbols, exc)
 
     async def close(self) -> None:
         """Give every lease back (with the final watermark) and leave the members."""
