@@ -143,6 +143,11 @@ async def test_redundancy_2_loses_nothing_when_either_recorder_is_killed_again_a
 
             sim.pause()
             span = time.time() - began
+            publishing = await db.fetchval(
+                "SELECT count(DISTINCT owner) FROM recorder_leases"
+                " WHERE expires_at > now() AND watermark IS NOT NULL"
+            )
+            assert publishing == 2, "the worker waits for both copies' watermarks"
             await asyncio.sleep(1.0)
             try:
                 await eventually(lambda: no_open_gaps(db), 20, "every hole repaired")
