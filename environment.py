@@ -36,6 +36,7 @@ VARIABLES = {
     "LEASE_TIMEOUT": "seconds a silent recorder keeps its symbols before others take them (15)",
     "RECORDER_PROCESSES": "recorder processes sharing the symbols on this host (default 1)",
     "LEASE_MEMBERS": "recorders expected to share: at start take only that share (default 1)",
+    "REDUNDANCY": "recorders recording each symbol at once, 1-3 (default 1; >1 implies LEASES)",
     # writing
     "BATCH_MAX_ROWS": "flush a table's batch at this many rows (default 5000)",
     "BATCH_MAX_MS": "... or when its oldest row is this old (default 100)",
@@ -105,6 +106,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "LEASE_TIMEOUT",
         "RECORDER_PROCESSES",
         "LEASE_MEMBERS",
+        "REDUNDANCY",
         *_LOGS,
     ),
     "strategy": (*_DB, *_STRATEGY, *_LOGS, *_EXECUTION),

@@ -98,6 +98,7 @@ class Settings:
     lease_timeout: float = 15.0  # LEASE_TIMEOUT: a recorder silent this long loses its symbols
     recorder_processes: int = 1  # RECORDER_PROCESSES: child recorders sharing through leases
     lease_members: int = 1  # LEASE_MEMBERS: recorders expected; the first takes only its share
+    redundancy: int = 1  # REDUNDANCY: recorders recording each symbol at once (implies LEASES=on)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, dotenv: bool = True) -> Settings:
@@ -154,10 +155,12 @@ class Settings:
             archive_after=r.archive_after("ARCHIVE_AFTER"),
             log_file=Path(r.text("LOG_FILE", "")).absolute() if r.text("LOG_FILE", "") else None,
             grafana_db_password=env.get("GRAFANA_DB_PASSWORD", ""),
-            leases=r.choice("LEASES", "off", ("on", "off")) == "on",
+            leases=r.choice("LEASES", "off", ("on", "off")) == "on"
+            or r.integer("REDUNDANCY", 1, 1, 3) > 1,
             lease_timeout=r.number("LEASE_TIMEOUT", 15.0, 1.0),
             recorder_processes=r.integer("RECORDER_PROCESSES", 1, 1, 64),
             lease_members=r.integer("LEASE_MEMBERS", 1, 1, 1000),
+            redundancy=r.integer("REDUNDANCY", 1, 1, 3),
         )
 
 

@@ -203,8 +203,11 @@ async def run_recorder(
         ) from None
     writers: dict[str, TableWriter] = {}
     route: dict[type, TableWriter] = {}
+    writes: list[Callable[[tuple], bool]] = []  # REDUNDANCY > 1: the leader's rows only
 
     def put(row: tuple) -> None:
+        if writes and not writes[0](row):
+            return
         route[type(row)].put(row)
 
     events = EventLog(put, clock)
@@ -250,6 +253,8 @@ async def run_recorder(
             leases = _leases(settings, symbols, watermark, rest) if settings.leases else None
             if leases is not None:
                 symbols = await leases.first()
+                if settings.redundancy > 1:
+                    writes.append(leases.writes)
             recorder = Recorder(
                 settings, symbols, writers, spool, budget, drops, watermark, leases=leases
             )
@@ -364,7 +369,7 @@ async def _record(
         async with asyncio.TaskGroup() as tg:
             tg.create_task(subscriptions.run(), name="ws")
             if recorder.leases is not None:
-                recorder.leases.on_change = Follower(
+                follower = Follower(
                     s.database_url,
                     symbols,
                     handler,
@@ -374,6 +379,7 @@ async def _record(
                     s.depth_speed,
                     spot.follow if spot is not None else None,
                 )
+                recorder.leases.on_change, recorder.leases.on_promote = follower, follower.promote
                 tg.create_task(recorder.leases.run(), name="leases")
             elif s.top_n:  # with leases, the lease keeper follows top:N
                 universe = Universe(
@@ -462,6 +468,7 @@ def _leases(
         universe_of=universe_of,
         universe_refresh=s.universe_refresh,
         expect=s.lease_members,
+        redundancy=s.redundancy,
     )
 
 
