@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from operator import itemgetter, mul
+from operator import add, itemgetter, mul
 
 from indicators.types import BookState, Level
 
@@ -281,7 +281,7 @@ class MultiLevelOfi:
     Resync, empty side and crossed book behave as in `Ofi`.
     """
 
-    __slots__ = ("_prev", "_sums", "last", "levels", "skipped")
+    __slots__ = ("_prev", "_stepped", "_sums", "last", "levels", "skipped")
 
     def __init__(self, levels: int) -> None:
         if levels < 1:
@@ -292,6 +292,7 @@ class MultiLevelOfi:
     def reset(self) -> None:
         self._prev: BookState | None = None
         self._sums: list[float | None] = [None] * self.levels
+        self._stepped = 0  # the levels that had a step: their sums are numbers
         self.last: tuple[float | None, ...] = (None,) * self.levels
         self.skipped = 0
 
@@ -325,6 +326,10 @@ class MultiLevelOfi:
             for b, a, pb, pa in zip(bids[:n], asks, prev.bids, prev.asks, strict=False)
         ]
         depth, sums = len(steps), self._sums
-        sums[:depth] = [e if s is None else s + e for s, e in zip(sums, steps, strict=False)]
-        self.last = (*steps, *(None,) * (n - depth))
+        if depth <= self._stepped:  # the usual case: every sum is a number, add in C
+            sums[:depth] = map(add, sums, steps)
+        else:
+            sums[:depth] = [e if s is None else s + e for s, e in zip(sums, steps, strict=False)]
+            self._stepped = depth
+        self.last = tuple(steps) if depth == n else (*steps, *(None,) * (n - depth))
         return self.last
