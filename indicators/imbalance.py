@@ -42,8 +42,10 @@ def _usable(book: BookState) -> bool:
 
 def mid_price(book: BookState) -> float | None:
     """(P^B + P^A) / 2 in price units; None for an empty or crossed book."""
-    if not _usable(book):
-        return None
+    return _mid(book) if _usable(book) else None
+
+
+def _mid(book: BookState) -> float:
     return (book.bids[0][0] + book.asks[0][0]) * 0.5 * book.tick_size
 
 
@@ -187,7 +189,7 @@ class WeightedMid:
 
     def update(self, book: BookState) -> float | None:
         self.value = weighted_mid(book)
-        self.mid = mid_price(book) if self.value is not None else None
+        self.mid = _mid(book) if self.value is not None else None  # the book is usable
         return self.value
 
 
