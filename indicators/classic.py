@@ -235,12 +235,12 @@ class RollingVwap:
         items = self._items
         pq = price * qty
         items.append((time_ms, pq, qty))
-        self._pq += pq
-        self._q += qty
+        pq_sum, q_sum = self._pq + pq, self._q + qty  # locals: fewer attribute stores
         cutoff = time_ms - self.window_ms
         while items[0][0] <= cutoff:
             _, old_pq, old_q = items.popleft()
-            self._pq -= old_pq
-            self._q -= old_q
+            pq_sum -= old_pq
+            q_sum -= old_q
         if len(items) == 1:  # running sums drift by float residue; re-anchor when we can
-            self._pq, self._q = pq, qty
+            pq_sum, q_sum = pq, qty
+        self._pq, self._q = pq_sum, q_sum

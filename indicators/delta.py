@@ -67,7 +67,7 @@ class RollingCvd:
     difference would silently be a shorter window.
     """
 
-    __slots__ = ("_first_ms", "_items", "_last_ms", "_sum", "window_ms")
+    __slots__ = ("_first_ms", "_items", "_sum", "window_ms")
 
     def __init__(self, window_ms: int) -> None:
         if window_ms <= 0:
@@ -76,27 +76,26 @@ class RollingCvd:
         self.reset()
 
     def reset(self) -> None:
-        self._items: deque[tuple[int, float]] = deque()
+        self._items: deque[tuple[int, float]] = deque()  # never empty after an update
         self._sum = 0.0
         self._first_ms: int | None = None
-        self._last_ms = 0
 
     def update(self, time_ms: int, delta: float) -> None:
-        if self._first_ms is None:
-            self._first_ms = time_ms
-        self._last_ms = time_ms
         items = self._items
+        if not items:
+            self._first_ms = time_ms
         items.append((time_ms, delta))
-        self._sum += delta
+        total = self._sum + delta  # a local: the per-trade path avoids attribute stores
         cutoff = time_ms - self.window_ms
         while items[0][0] <= cutoff:
-            self._sum -= items.popleft()[1]
-        if len(items) == 1:  # running sums drift by float residue; re-anchor when we can
-            self._sum = delta
+            total -= items.popleft()[1]
+        # Running sums drift by float residue; re-anchor when we can.
+        self._sum = delta if len(items) == 1 else total
 
     @property
     def ready(self) -> bool:
-        return self._first_ms is not None and self._last_ms - self._first_ms >= self.window_ms
+        first = self._first_ms  # the latest update is the newest item: it never expires
+        return first is not None and self._items[-1][0] - first >= self.window_ms
 
     @property
     def value(self) -> float | None:

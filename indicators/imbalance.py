@@ -11,11 +11,28 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from operator import itemgetter, mul
+from operator import add, itemgetter, mul
 
 from indicators.types import BookState, Level
 
 _qty = itemgetter(1)  # map(_qty, levels) sums sizes in C: the book path runs 50k/s
+
+# The top-N imbalance and every band that covers the visible side sum the same side of
+# the same book. The volume of the last tuple side seen per slot is kept: a tuple cannot
+# change, and holding it keeps its identity from being reused, so `is` proves a repeat.
+_BIDS, _ASKS = 0, 1
+_last_volume: list[tuple[Sequence[Level] | None, float]] = [(None, 0.0), (None, 0.0)]
+
+
+def _volume(levels: Sequence[Level], slot: int) -> float:
+    """Σ qty over `levels` (a whole book side), computed once per tuple side."""
+    seen, total = _last_volume[slot]
+    if levels is seen:
+        return total
+    total = sum(map(_qty, levels))
+    if type(levels) is tuple:  # a list may change in place: never remembered
+        _last_volume[slot] = (levels, total)
+    return total
 
 
 def _usable(book: BookState) -> bool:
@@ -25,8 +42,10 @@ def _usable(book: BookState) -> bool:
 
 def mid_price(book: BookState) -> float | None:
     """(P^B + P^A) / 2 in price units; None for an empty or crossed book."""
-    if not _usable(book):
-        return None
+    return _mid(book) if _usable(book) else None
+
+
+def _mid(book: BookState) -> float:
     return (book.bids[0][0] + book.asks[0][0]) * 0.5 * book.tick_size
 
 
@@ -59,8 +78,8 @@ def depth_imbalance(
     if not _usable(book):
         return None
     if weights is None:
-        b = sum(map(_qty, book.bids[:levels]))
-        a = sum(map(_qty, book.asks[:levels]))
+        b = _volume(book.bids[:levels], _BIDS)  # a tuple's full slice is the tuple itself
+        a = _volume(book.asks[:levels], _ASKS)
     else:  # map stops at the shorter of weights and levels
         b = sum(map(mul, weights[:levels], map(_qty, book.bids)))
         a = sum(map(mul, weights[:levels], map(_qty, book.asks)))
@@ -76,17 +95,17 @@ def band_imbalance(book: BookState, band_bps: float) -> float | None:
         return None
     mid = (book.bids[0][0] + book.asks[0][0]) * 0.5  # in ticks; bps are unit-free
     lo, hi = mid * (1.0 - band_bps * 1e-4), mid * (1.0 + band_bps * 1e-4)
-    b = _sum_within(book.bids, 1, lo)  # bids inside: ticks ≥ lo
-    a = _sum_within(book.asks, -1, hi)  # asks inside: ticks ≤ hi
+    b = _sum_within(book.bids, 1, lo, _BIDS)  # bids inside: ticks ≥ lo
+    a = _sum_within(book.asks, -1, hi, _ASKS)  # asks inside: ticks ≤ hi
     total = b + a
     return (b - a) / total if total > 0 else None
 
 
-def _sum_within(levels: Sequence[Level], sign: int, limit: float) -> float:
+def _sum_within(levels: Sequence[Level], sign: int, limit: float, slot: int) -> float:
     """Sum of the sizes of best-first levels with sign·ticks ≥ sign·limit."""
     bound = sign * limit
     if sign * levels[-1][0] >= bound:  # the usual case: the whole visible side is inside
-        return sum(map(_qty, levels))
+        return _volume(levels, slot)
     total = 0.0
     for ticks, qty in levels:
         if sign * ticks < bound:
@@ -100,7 +119,7 @@ class DepthImbalance:
     weights `(1, 0.5, 0.25, …)` for w_i = e^{−λ(i−1)} with λ = ln 2). `levels_used` is
     (bid levels, ask levels) actually summed."""
 
-    __slots__ = ("levels", "levels_used", "value", "weights")
+    __slots__ = ("_depths", "levels", "value", "weights")
 
     def __init__(self, levels: int, weights: Sequence[float] | None = None) -> None:
         if levels < 1 or (weights is not None and len(weights) < levels):
@@ -111,16 +130,21 @@ class DepthImbalance:
 
     def reset(self) -> None:
         self.value: float | None = None
-        self.levels_used = (0, 0)
+        self._depths = (0, 0)  # (bid levels, ask levels) of the latest book
 
     @property
     def ready(self) -> bool:
         return self.value is not None
 
+    @property
+    def levels_used(self) -> tuple[int, int]:
+        """(bid levels, ask levels) of the latest book, at most `levels` each."""
+        n, (bids, asks) = self.levels, self._depths
+        return min(n, bids), min(n, asks)
+
     def update(self, book: BookState) -> float | None:
         self.value = depth_imbalance(book, self.levels, self.weights)
-        n = self.levels
-        self.levels_used = (min(n, len(book.bids)), min(n, len(book.asks)))
+        self._depths = len(book.bids), len(book.asks)  # capped on demand: rarely read
         return self.value
 
 
@@ -165,7 +189,7 @@ class WeightedMid:
 
     def update(self, book: BookState) -> float | None:
         self.value = weighted_mid(book)
-        self.mid = mid_price(book) if self.value is not None else None
+        self.mid = _mid(book) if self.value is not None else None  # the book is usable
         return self.value
 
 
@@ -259,7 +283,7 @@ class MultiLevelOfi:
     Resync, empty side and crossed book behave as in `Ofi`.
     """
 
-    __slots__ = ("_prev", "_sums", "last", "levels", "skipped")
+    __slots__ = ("_prev", "_stepped", "_sums", "last", "levels", "skipped")
 
     def __init__(self, levels: int) -> None:
         if levels < 1:
@@ -270,6 +294,7 @@ class MultiLevelOfi:
     def reset(self) -> None:
         self._prev: BookState | None = None
         self._sums: list[float | None] = [None] * self.levels
+        self._stepped = 0  # the levels that had a step: their sums are numbers
         self.last: tuple[float | None, ...] = (None,) * self.levels
         self.skipped = 0
 
@@ -292,16 +317,21 @@ class MultiLevelOfi:
         if prev is None or book.resynced:
             self.last = (None,) * self.levels
             return self.last
-        pbids, pasks, sums = prev.bids, prev.asks, self._sums
-        depth = min(self.levels, len(bids), len(asks), len(pbids), len(pasks))
-        steps: list[float | None] = [None] * self.levels
-        for m in range(depth):
-            # ofi_step inlined: a call per level is a third of this loop's cost
-            (ppb, pqb), (ppa, pqa), (pb, qb), (pa, qa) = pbids[m], pasks[m], bids[m], asks[m]
-            e = (qb if pb >= ppb else 0.0) - (pqb if pb <= ppb else 0.0)
-            e += (pqa if pa >= ppa else 0.0) - (qa if pa <= ppa else 0.0)
-            steps[m] = e
-            s = sums[m]
-            sums[m] = e if s is None else s + e
-        self.last = tuple(steps)
+        n = self.levels
+        # `ofi_step` per level, inlined in one comprehension (zip stops at the shallowest
+        # side): a call and four level unpackings per level would cost more than the
+        # formula. b, a: this book's bid and ask level; pb, pa: the previous book's;
+        # [0] is the price in ticks, [1] the quantity.
+        steps = [
+            ((b[1] if b[0] >= pb[0] else 0.0) - (pb[1] if b[0] <= pb[0] else 0.0))
+            + ((pa[1] if a[0] >= pa[0] else 0.0) - (a[1] if a[0] <= pa[0] else 0.0))
+            for b, a, pb, pa in zip(bids[:n], asks, prev.bids, prev.asks, strict=False)
+        ]
+        depth, sums = len(steps), self._sums
+        if depth <= self._stepped:  # the usual case: every sum is a number, add in C
+            sums[:depth] = map(add, sums, steps)
+        else:
+            sums[:depth] = [e if s is None else s + e for s, e in zip(sums, steps, strict=False)]
+            self._stepped = depth
+        self.last = tuple(steps) if depth == n else (*steps, *(None,) * (n - depth))
         return self.last

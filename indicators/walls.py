@@ -137,7 +137,8 @@ class LiquidityWalls:
         ref = _reference_set(levels, lo, hi, cfg.bucket_ticks)
         if not ref:
             return
-        qtys = sorted(map(_qty, ref))
+        sizes = list(map(_qty, ref))
+        qtys = sorted(sizes)
         n = len(qtys)
         if cfg.baseline == "mean":
             typical = sum(qtys) / n
@@ -146,7 +147,11 @@ class LiquidityWalls:
         threshold = cfg.k_mult * typical
         if qtys[-1] < threshold:
             return  # the common case: no wall on this side
-        for ticks, qty in [lvl for lvl in ref if lvl[1] >= threshold]:
+        if n == 1 or qtys[-2] < threshold:  # the next most common: exactly one candidate,
+            candidates = [ref[sizes.index(qtys[-1])]]  # found in C, not level by level
+        else:
+            candidates = [lvl for lvl in ref if lvl[1] >= threshold]
+        for ticks, qty in candidates:
             if qty * ticks * tick < cfg.min_notional:
                 continue
             key = (side, ticks // cfg.bucket_ticks)

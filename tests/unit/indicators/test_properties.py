@@ -1,5 +1,6 @@
 """Invariants that must hold for any stream (hypothesis)."""
 
+import statistics
 from itertools import accumulate
 
 import pytest
@@ -269,3 +270,50 @@ def test_ofi_total_is_the_sum_of_its_steps(stream):
     for book, step in zip(stream, steps, strict=True):
         if book.resynced:
             assert step is None
+
+
+@SETTINGS
+@given(trade_streams(), st.integers(0, 2))
+def test_per_trade_and_batched_bars_are_identical(stream, late_every):
+    """`update` and `update_many` are two written-out copies of one accumulation (and
+    repeated prices take a shortcut in both): any stream must give the same bars."""
+    if late_every:  # late trades: back in time, still added to the open bar
+        stream = [tr._replace(time_ms=tr.time_ms - 3000) if i % 7 == late_every else tr
+                  for i, tr in enumerate(stream)]  # fmt: skip
+    for make in (lambda: TimeBars(1000, TICK, 2), lambda: VolumeBars(2.5, TICK, 3)):
+        one, many = make(), make()
+        singles = [bar for trade in stream for bar in one.update(trade)]
+        assert singles == many.update_many(stream)
+        assert one.partial() == many.partial()
+
+
+@SETTINGS
+@given(book_streams)
+def test_multi_level_ofi_sums_are_the_running_sums_of_its_steps(stream):
+    """Per-level sums are added in C once every level had a step, element by element
+    before: both must equal accumulating `last` level by level."""
+    mlofi, sums = MultiLevelOfi(20), [None] * 20
+    for book in stream:
+        for m, e in enumerate(mlofi.update(book)):
+            if e is not None:
+                sums[m] = e if sums[m] is None else sums[m] + e
+        assert mlofi.value == tuple(sums)
+
+
+@SETTINGS
+@given(books(), st.sampled_from([1.5, 2.0, 5.0]))
+def test_wall_candidates_are_the_levels_at_k_times_the_side_median(book, k):
+    """One candidate on a side is found by a shortcut, several by a scan: both must
+    track exactly the in-band levels with qty ≥ k × median of the side's in-band sizes."""
+    walls = LiquidityWalls(WallConfig(band_bps=50.0, k_mult=k, min_age_ms=0))
+    walls.update(book)
+    expect = []
+    if book.bids and book.asks and book.bids[0][0] < book.asks[0][0]:
+        mid = (book.bids[0][0] + book.asks[0][0]) * 0.5
+        lo, hi = mid * (1 - 50.0 * 1e-4), mid * (1 + 50.0 * 1e-4)
+        for side, levels in ((1, book.bids), (-1, book.asks)):
+            inside = [(t, q) for t, q in levels if lo <= t <= hi]
+            if inside:
+                threshold = k * statistics.median(q for _, q in inside)
+                expect += [(side, t, q) for t, q in inside if q >= threshold]
+    assert sorted((w.side, w.ticks, w.qty) for w in walls.walls) == sorted(expect)
