@@ -10,7 +10,16 @@ import asyncpg
 from settings import redact_url
 
 _AUTH_ERRORS = (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError)
-_CONNECT_ERRORS = (OSError, TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# TargetServerAttributeNotMatched: no host of a multi-host URL accepts writes (yet), e.g. while
+# pg_auto_failover promotes the standby; callers retry it like any unreachable database.
+_CONNECT_ERRORS = (
+    OSError,
+    TimeoutError,
+    ValueError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.TargetServerAttributeNotMatched,
+)
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -27,6 +36,8 @@ def _explain(url: str, exc: BaseException) -> DatabaseUnavailable:
         reason = f"nothing is listening there ({exc.strerror or exc})"
     elif isinstance(exc, TimeoutError | asyncio.TimeoutError):
         reason = "timed out"
+    elif isinstance(exc, asyncpg.TargetServerAttributeNotMatched):
+        reason = f"no host is what target_session_attrs asks for ({exc})"
     elif isinstance(exc, ValueError | asyncpg.ClientConfigurationError):
         reason = f"the URL is malformed ({exc})"
     else:

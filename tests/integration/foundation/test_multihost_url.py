@@ -1,0 +1,50 @@
+"""A multi-host DATABASE_URL (issue 21): asyncpg tries the hosts in order and, with
+target_session_attrs=read-write, keeps the one that accepts writes; the passfile of the URL is
+still read; when no host qualifies, one clear DatabaseUnavailable the writers retry."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from db.connect import DatabaseUnavailable, connect, create_pool
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound then closed: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _hosts(url: str, *extra_first: str, attrs: str = "read-write") -> str:
+    """The URL with ``extra_first`` hosts before its own and target_session_attrs set."""
+    parts = urlsplit(url)
+    user, _, hostport = parts.netloc.rpartition("@")
+    netloc = f"{user}@{','.join((*extra_first, hostport))}"
+    query = "&".join(filter(None, (parts.query, f"target_session_attrs={attrs}")))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+async def test_a_dead_first_host_is_skipped_for_the_primary(database_url: str):
+    url = _hosts(database_url, f"127.0.0.1:{_closed_port()}")
+    conn = await connect(url)
+    try:
+        assert await conn.fetchval("SELECT NOT pg_is_in_recovery()")
+        assert await conn.fetchval("SELECT current_user") == urlsplit(database_url).username
+    finally:
+        await conn.close()
+    pool = await create_pool(url, min_size=2, max_size=2)
+    try:
+        assert await pool.fetchval("SELECT count(*) FROM agg_trades") >= 0
+    finally:
+        await pool.close()
+
+
+async def test_no_host_that_accepts_writes_is_one_clear_error(database_url: str):
+    url = _hosts(database_url, f"127.0.0.1:{_closed_port()}", attrs="standby")
+    with pytest.raises(DatabaseUnavailable) as caught:
+        await connect(url)
+    message = str(caught.value)
+    assert "target_session_attrs" in message and "\n" not in message
