@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
@@ -45,9 +46,28 @@ def _explain(url: str, exc: BaseException) -> DatabaseUnavailable:
     return DatabaseUnavailable(f"cannot connect to DATABASE_URL {where}: {reason}")
 
 
+def follows_primary(url: str) -> bool:
+    """A URL that names several hosts, or picks one by target_session_attrs: a database that
+    fails over (a primary with a synchronous standby, e.g. pg_auto_failover)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    hosts = parts.netloc.rpartition("@")[2].split(",") + query.get("host", [""])[0].split(",")
+    return len([h for h in hosts if h]) > 1 or "target_session_attrs" in query
+
+
+def _durable(url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """synchronous_commit=off (the recorder's writers) acknowledges a commit before its WAL
+    reaches the standby: a failover would lose rows the writer already forgot. On a database
+    that fails over, commits wait for the synchronous standby (one round trip per batch)."""
+    settings = kwargs.get("server_settings") or {}
+    if settings.get("synchronous_commit") == "off" and follows_primary(url):
+        return {**kwargs, "server_settings": {**settings, "synchronous_commit": "on"}}
+    return kwargs
+
+
 async def connect(url: str, connect_timeout: float = 10.0, **kwargs: Any) -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(url, timeout=connect_timeout, **kwargs)
+        return await asyncpg.connect(url, timeout=connect_timeout, **_durable(url, kwargs))
     except _CONNECT_ERRORS as exc:
         raise _explain(url, exc) from exc
 
@@ -61,6 +81,7 @@ async def create_pool(
     **kwargs: Any,
 ) -> asyncpg.Pool:
     server_settings = {"application_name": application_name, **kwargs.pop("server_settings", {})}
+    server_settings = _durable(url, {"server_settings": server_settings})["server_settings"]
     try:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, server_settings=server_settings, **kwargs

@@ -48,3 +48,21 @@ async def test_no_host_that_accepts_writes_is_one_clear_error(database_url: str)
         await connect(url)
     message = str(caught.value)
     assert "target_session_attrs" in message and "\n" not in message
+
+
+async def test_commits_wait_for_the_standby_on_a_database_that_fails_over(database_url: str):
+    """The recorder's writers ask for synchronous_commit=off; a failover would lose commits
+    already acknowledged, so on a multi-host URL they stay synchronous (bench/failover.py lost
+    aggTrades without this). A single-host URL keeps the caller's choice."""
+    off = {"synchronous_commit": "off"}
+    for url, expected in ((database_url, "off"), (_hosts(database_url, "127.0.0.1:1"), "on")):
+        conn = await connect(url, server_settings=off)
+        try:
+            assert await conn.fetchval("SHOW synchronous_commit") == expected, url
+        finally:
+            await conn.close()
+    pool = await create_pool(_hosts(database_url, "127.0.0.1:1"), server_settings=off)
+    try:
+        assert await pool.fetchval("SHOW synchronous_commit") == "on"
+    finally:
+        await pool.close()
