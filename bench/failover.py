@@ -245,6 +245,7 @@ async def column(conn: asyncpg.Connection, sql: str, *args: object) -> list[int]
 async def run(args: argparse.Namespace, work: Path) -> Outcome:
     """Formation, db init, recording with a failover, checks; always cleans up."""
     formation = Formation(work.parent / f"{work.name}-pg")
+    await asyncio.to_thread(work.mkdir, parents=True, exist_ok=True)
     try:
         async with asyncio.timeout(args.budget):
             await formation.start()
@@ -280,7 +281,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failover: cannot run: {reason}", file=sys.stderr)
         return 2
     work = ROOT / "var" / "failover" / f"run-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
     try:
         outcome = asyncio.run(run(args, work))
     except (FormationError, TimeoutError) as exc:
