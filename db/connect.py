@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -65,9 +65,30 @@ def _durable(url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _each_host(url: str) -> list[str]:
+    """The URL once per host of its host list (``h1:p1,h2:p2``), in order."""
+    parts = urlsplit(url)
+    user, at, hosts = parts.netloc.rpartition("@")
+    return [urlunsplit(parts._replace(netloc=f"{user}{at}{h}")) for h in hosts.split(",")]
+
+
+async def _connect_each_host(url: str, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg tries a URL's hosts in turn under one timeout: a host that never answers
+    (powered off, packets dropped) would use it all up before the next is tried. Here each host
+    gets the whole timeout, so the standby a failover promoted is reached after the dead one."""
+    hosts = _each_host(url)
+    for i, one in enumerate(hosts):
+        try:
+            return await asyncpg.connect(one, **kwargs)
+        except _CONNECT_ERRORS:
+            if i == len(hosts) - 1:
+                raise
+    raise AssertionError("unreachable: a URL has at least one host")
+
+
 async def connect(url: str, connect_timeout: float = 10.0, **kwargs: Any) -> asyncpg.Connection:
     try:
-        return await asyncpg.connect(url, timeout=connect_timeout, **_durable(url, kwargs))
+        return await _connect_each_host(url, timeout=connect_timeout, **_durable(url, kwargs))
     except _CONNECT_ERRORS as exc:
         raise _explain(url, exc) from exc
 
@@ -84,7 +105,12 @@ async def create_pool(
     server_settings = _durable(url, {"server_settings": server_settings})["server_settings"]
     try:
         pool = await asyncpg.create_pool(
-            url, min_size=min_size, max_size=max_size, server_settings=server_settings, **kwargs
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            server_settings=server_settings,
+            connect=_connect_each_host,
+            **kwargs,
         )
     except _CONNECT_ERRORS as exc:
         raise _explain(url, exc) from exc

@@ -4,7 +4,9 @@ still read; when no host qualifies, one clear DatabaseUnavailable the writers re
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -40,6 +42,33 @@ async def test_a_dead_first_host_is_skipped_for_the_primary(database_url: str):
         assert await pool.fetchval("SELECT count(*) FROM agg_trades") >= 0
     finally:
         await pool.close()
+
+
+async def test_a_host_that_never_answers_does_not_use_up_the_next_hosts_time(database_url: str):
+    """A powered-off host drops packets; here a socket that accepts and never speaks. It gets
+    its own connect timeout, and the next host is still tried (asyncpg alone gives up)."""
+    silent: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)  # kept open, never answered
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    url = _hosts(database_url, f"127.0.0.1:{port}")
+    try:
+        started = time.monotonic()
+        conn = await connect(url, connect_timeout=1.5)
+        try:
+            assert await conn.fetchval("SELECT NOT pg_is_in_recovery()")
+        finally:
+            await conn.close()
+        assert silent, "the silent host was not tried first"
+        assert 1.4 < time.monotonic() - started < 10
+    finally:
+        for w in silent:
+            w.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_no_host_that_accepts_writes_is_one_clear_error(database_url: str):
