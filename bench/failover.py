@@ -21,6 +21,7 @@ its processes and directories. Needs root or the packages (scripts/install_pgaut
 
     .venv/bin/python bench/failover.py
     .venv/bin/python bench/failover.py --before 5 --after 5 --rate 300
+    .venv/bin/python bench/failover.py --recorders 2   # two recorders sharing through leases
 """
 
 from __future__ import annotations
@@ -147,24 +148,39 @@ async def fail_over(f: Formation) -> tuple[float, float]:
     return killed, time.time() - killed
 
 
+def recorders(env: dict[str, str], n: int, work: Path) -> list[Child]:
+    """One recorder, or ``n`` sharing the symbols through leases (as on two hosts)."""
+    if n == 1:
+        return [Child("record", env | {"SPOOL_DIR": str(work / "spool")}, work / "recorder.log")]
+    shared = env | {"LEASES": "on", "LEASE_MEMBERS": str(n)}
+    return [
+        Child(
+            "record", shared | {"SPOOL_DIR": str(work / f"spool-{i}")}, work / f"recorder-{i}.log"
+        )
+        for i in range(n)
+    ]
+
+
 async def record(f: Formation, args: argparse.Namespace, work: Path) -> Outcome:
     env = {
         "DATABASE_URL": f.url, "SYMBOLS": ",".join(SYMBOLS), "METRICS_PORT": "0",
-        "SPOOL_DIR": str(work / "spool"), "BATCH_MAX_MS": "50", "OI_POLL_INTERVAL": "1",
-        "BOOK_TOP_INTERVAL": "0.5", "DEPTH_SNAPSHOT_INTERVAL": "0", "LOG_LEVEL": "INFO",
+        "BATCH_MAX_MS": "50", "OI_POLL_INTERVAL": "1", "BOOK_TOP_INTERVAL": "0.5",
+        "DEPTH_SNAPSHOT_INTERVAL": "0", "LOG_LEVEL": "INFO",
     }  # fmt: skip
     async with Simulator(SYMBOLS, seed=21, rate=args.rate, record_truth=True, paused=True) as sim:
         env |= {"BINANCE_WS_URL": sim.ws_url, "BINANCE_REST_URL": sim.http_url}
-        recorder = Child("record", env, work / "recorder.log")
+        recs = recorders(env, args.recorders, work)
         worker = Child(
             "strategy",
             {**env, "STRATEGY_CONFIG": str(worker_config(work / "strategy.toml")),
-             "EXECUTION": "off", "METRICS_PORT": "0"},
+             "EXECUTION": "off"},
             work / "worker.log",
         )  # fmt: skip
         try:
-            await recorder.start()
-            await wait_for(async_true(lambda: len(sim.hub.open) >= 2), 30, "the recorder")
+            for rec in recs:
+                await rec.start()
+            connected = async_true(lambda: len(sim.hub.open) >= 2 * len(recs))
+            await wait_for(connected, 30, "the recorders")
             await asyncio.sleep(0.3)  # the subscriptions register right after the handshake
             sim.resume()
             await worker.start()
@@ -174,13 +190,12 @@ async def record(f: Formation, args: argparse.Namespace, work: Path) -> Outcome:
             sim.pause()
             await asyncio.sleep(1.0)  # the last frames, and the gap rows they open, arrive
             await wait_for(lambda: no_open_gaps(f.url), 120, "every gap repaired or declared")
-            rc = await recorder.stop()
-            if rc != 0:
-                raise FormationError(f"the recorder exited {rc}:\n{recorder.tail()}")
-            await worker.stop()
+            for rec in recs:
+                if (rc := await rec.stop()) != 0:
+                    raise FormationError(f"a recorder exited {rc}:\n{rec.tail()}")
         finally:
-            await recorder.stop()
-            await worker.stop()
+            for child in (*recs, worker):
+                await child.stop()
         outcome = await check(f.url, sim, killed)
     outcome.promote_s = promote_s
     return outcome
@@ -269,6 +284,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--before", type=float, default=8.0, help="seconds recorded before the kill")
     p.add_argument("--after", type=float, default=8.0, help="seconds recorded after promotion")
     p.add_argument("--rate", type=float, default=200.0, help="simulator events per second")
+    p.add_argument("--recorders", type=int, default=1, help="N > 1: N recorders with LEASES=on")
     p.add_argument("--budget", type=float, default=600.0, help="give up after this many seconds")
     p.add_argument("--keep-logs", action="store_true", help="keep var/failover/run-*/ logs")
     return p.parse_args(argv)

@@ -1,7 +1,8 @@
 """Issue 21, the database fails over: a pg_auto_failover formation from Debian's packages
 (monitor, TimescaleDB primary, synchronous standby, loopback ports), the recorder and the worker
 on the multi-host URL, the primary killed mid-recording. Nothing lost, nothing twice, every depth
-diff stored or declared, and both continue on the new primary (bench/failover.py, shortened)."""
+diff stored or declared, and they continue on the new primary (bench/failover.py, shortened,
+with two recorders sharing the symbols through leases as in deploy/two-hosts/)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,9 @@ def pg_auto_failover() -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_primary_killed_mid_recording_loses_nothing(pg_auto_failover, tmp_path):
-    args = failover.parse_args(["--before", "4", "--after", "4", "--budget", "480"])
+    args = failover.parse_args(
+        ["--before", "4", "--after", "4", "--recorders", "2", "--budget", "480"]
+    )
     work = ROOT / "var" / "failover" / f"test-{tmp_path.name}"
     outcome = asyncio.run(failover.run(args, work))
     print(outcome.line())
