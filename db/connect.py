@@ -66,9 +66,12 @@ def _durable(url: str, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _each_host(url: str) -> list[str]:
-    """The URL once per host of its host list (``h1:p1,h2:p2``), in order."""
+    """The URL once per host of its host list (``h1:p1,h2:p2``), in order; a single-host URL
+    as it is (urlunsplit would turn ``postgresql:///db`` into ``postgresql:/db``)."""
     parts = urlsplit(url)
     user, at, hosts = parts.netloc.rpartition("@")
+    if "," not in hosts:
+        return [url]
     return [urlunsplit(parts._replace(netloc=f"{user}{at}{h}")) for h in hosts.split(",")]
 
 

@@ -95,3 +95,12 @@ async def test_commits_wait_for_the_standby_on_a_database_that_fails_over(databa
         assert await pool.fetchval("SHOW synchronous_commit") == "on"
     finally:
         await pool.close()
+
+
+async def test_a_socket_url_without_a_host_still_works(cluster):
+    """``postgresql://user@/db?host=/socket/dir``: nothing to split, the URL is used as given."""
+    conn = await connect(cluster.admin)
+    try:
+        assert await conn.fetchval("SELECT 1") == 1
+    finally:
+        await conn.close()
