@@ -16,6 +16,8 @@ test: deps $(DEV_STAMP)
 	@scripts/localdb.sh start
 	@# the report's render test screenshots it in Debian's headless Chromium; without it, skipped
 	@bash scripts/install_chromium.sh || echo "chromium not installed: the report's render test will be skipped"
+	@# the failover test runs pg_auto_failover from Debian's packages; without them, skipped
+	@bash scripts/install_pgautofailover.sh || echo "pg_auto_failover not installed: the failover test will be skipped"
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	@# pytest exits 5 when it collects nothing; that is not a failure of the build
@@ -55,6 +57,8 @@ bench: deps $(DEV_STAMP)
 	$(PY) bench/recorder_e2e.py
 	$(PY) bench/backtest.py
 	$(PY) bench/storage.py
+	@bash scripts/install_pgautofailover.sh
+	$(PY) bench/failover.py
 
 # Known vulnerabilities in the pinned requirements, from PyPI's advisory data: it needs the
 # network, so it is not part of `make test`. pip-audit gets a virtualenv of its own, so its

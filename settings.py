@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from dotenv import load_dotenv
 
@@ -110,10 +110,8 @@ class Settings:
         r = _Reader(env)
         port = r.integer("FLOWLINE_DB_PORT", EMBEDDED_DB_PORT_DEFAULT, 1, 65535)
         url = r.text("DATABASE_URL", "")
-        if url and not url.startswith(("postgresql://", "postgres://")):
-            raise SettingsError(
-                f"DATABASE_URL must start with postgresql:// (got {redact_url(url)!r})"
-            )
+        if url:
+            check_database_url(url)
         symbols, top_n = r.symbols("SYMBOLS", "BTCUSDT,ETHUSDT")
         return cls(
             database_url=url or embedded_database_url(port),
@@ -270,6 +268,44 @@ def parse_duration(name: str, text: str) -> float:
     if not m or int(m.group(1)) == 0:
         raise SettingsError(f"{name}: {text.strip()!r} is not a duration like 30s, 12h or 7d")
     return int(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+
+
+# libpq's (and asyncpg's) values; read-write follows the primary of a multi-host URL
+TARGET_SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
+
+
+def check_database_url(url: str) -> None:
+    """DATABASE_URL: one host or several (``h1:p1,h2:p2``, tried in order by asyncpg, which
+    with ``target_session_attrs=read-write`` keeps the one that accepts writes)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise SettingsError(f"DATABASE_URL must start with postgresql:// (got {redact_url(url)!r})")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed [IPv6 bracket
+        raise SettingsError(f"DATABASE_URL is malformed: {exc} (got {redact_url(url)!r})") from None
+    hosts = parts.netloc.rpartition("@")[2]
+    specs = hosts.split(",") if hosts else []
+    for spec in specs:  # no host at all is fine: host= in the query, or the default socket
+        if spec.startswith("["):  # [IPv6]:port
+            host, _, port = spec[1:].partition("]")
+            port = port.removeprefix(":")
+        else:
+            host, _, port = spec.partition(":")
+        if (not host and len(specs) > 1) or (port and not _is_port(port)):
+            raise SettingsError(
+                f"DATABASE_URL has a malformed host {spec!r}: use host:port[,host:port...]"
+                f" (got {redact_url(url)!r})"
+            )
+    attrs = parse_qs(parts.query).get("target_session_attrs", [])
+    if any(a not in TARGET_SESSION_ATTRS for a in attrs):
+        raise SettingsError(
+            f"DATABASE_URL: target_session_attrs must be one of {', '.join(TARGET_SESSION_ATTRS)}"
+            f" (got {attrs[-1]!r})"
+        )
+
+
+def _is_port(text: str) -> bool:
+    return text.isdigit() and 0 < int(text) < 65536
 
 
 def redact_url(url: str) -> str:
