@@ -60,6 +60,8 @@ WRITE_ERRORS = (
     TimeoutError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    # an idle connection whose server died mid-failover can answer with this, not a socket error
+    asyncpg.InternalClientError,
     DatabaseUnavailable,
 )
 
