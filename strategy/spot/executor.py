@@ -285,12 +285,8 @@ class SpotExecutor:
         if deal.state == "selling":  # cancels its SELL (above) and sells the rest at market
             await self._stop(deal, None, "flatten")
         elif deal.state == "stopping":  # its MARKET SELL went (partly) unfilled, or never left
-            order = await self._order(deal)
-            if order is not None and order.status == "FILLED":
-                await self._act(deal, "close", order)
+            if await self._sold_all(deal, await self._order(deal)):
                 return
-            sold = order.executed_qty if order is not None else 0.0
-            deal.sell_qty = float(self.filters[deal.symbol].qty((deal.sell_qty or 0) - sold))
             deal.reason = "flatten"
             await self.store.save(deal)
             await self._place_sell(deal, "MARKET", None)
@@ -394,12 +390,8 @@ class SpotExecutor:
         if deal.state == "selling":
             with contextlib.suppress(UnknownOrder):  # it filled in the meantime, or never was
                 await self._cancel(deal.symbol, deal.client_id())
-            sell = await self._order(deal)
-            if sell is not None and sell.status == "FILLED":
-                await self._act(deal, "close", sell)
+            if await self._sold_all(deal, await self._order(deal)):
                 return
-            sold = sell.executed_qty if sell is not None else 0.0
-            deal.sell_qty = float(self.filters[deal.symbol].qty((deal.sell_qty or 0.0) - sold))
             deal.state, deal.reason = "stopping", reason
             await self.store.save(deal)
             log.warning("spot deal %s: %s, selling at market", deal.deal_id, reason)
@@ -424,6 +416,16 @@ class SpotExecutor:
         count = self.rejected.pop(deal.deal_id, (0, 0.0))[0]
         if count:
             log.warning("spot deal %s: SELL accepted after %d rejection(s)", deal.deal_id, count)
+
+    async def _sold_all(self, deal: Deal, sell: OrderView | None) -> bool:
+        """After the deal's SELL ``sell`` ended (or never was): closes the deal if it filled,
+        else leaves in ``sell_qty`` what is still to sell."""
+        if sell is not None and sell.status == "FILLED":
+            await self._act(deal, "close", sell)
+            return True
+        sold = sell.executed_qty if sell is not None else 0.0
+        deal.sell_qty = float(self.filters[deal.symbol].qty((deal.sell_qty or 0.0) - sold))
+        return False
 
     def _finish(self, deal: Deal, state: str, reason: str | None) -> None:
         deal.state, deal.reason = state, reason

@@ -80,6 +80,13 @@ def orders(sim: Simulator, side: str) -> list[Any]:
     return [o for o in account.orders.values() if o.side == side]
 
 
+async def sell_through(sim: Simulator, executor: SpotExecutor, sell: Any) -> None:
+    """The market trades through the SELL at the markup; the executor closes the deal."""
+    sim.spot.sweep_to(SYMBOL, sell.tick + 1)
+    sim.spot_engine.on_market()
+    await wait_until(lambda: executor.take_closed() != [], 10, "the deal to close")
+
+
 async def row(pool: asyncpg.Pool) -> asyncpg.Record:
     return await pool.fetchrow("SELECT * FROM spot_deals")
 
@@ -116,9 +123,7 @@ async def test_buy_replaced_filled_across_a_restart_then_sold_at_the_markup(spot
         deal = await row(deals_db)
         assert deal["state"] == "selling" and deal["fill_price"] == pytest.approx(fill)
         assert deal["sell_qty"] <= deal["filled_qty"]  # the commission came out of the BTC
-        spot_sim.spot.sweep_to(SYMBOL, sell.tick + 1)
-        spot_sim.spot_engine.on_market()
-        await wait_until(lambda: executor.take_closed() != [], 10, "the deal to close")
+        await sell_through(spot_sim, executor, sell)
     finally:
         await executor.close()
     deal = await row(deals_db)
@@ -209,9 +214,7 @@ async def test_the_deals_pnl_is_net_of_the_commission_the_account_paid(spot_sim,
         await executor.enter(signal, 1000.0 / signal.entry)
         await wait_until(lambda: len(orders(spot_sim, "SELL")) == 1, 10, "the SELL")
         (sell,) = orders(spot_sim, "SELL")
-        spot_sim.spot.sweep_to(SYMBOL, sell.tick + 1)
-        spot_sim.spot_engine.on_market()
-        await wait_until(lambda: executor.take_closed() != [], 10, "the deal to close")
+        await sell_through(spot_sim, executor, sell)
     finally:
         await executor.close()
     deal = await row(deals_db)
