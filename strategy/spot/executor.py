@@ -265,11 +265,12 @@ class SpotExecutor:
         the deals end as closed (``flatten``), or cancelled when their BUY had bought nothing.
         Returns the deals still open (a SELL the exchange refused)."""
         log.warning("FLATTEN: cancelling Flowline's spot orders and selling what its deals hold")
+        deals = await self.store.mark_flatten()
         for order in await self.client.request("GET", "/api/v3/openOrders"):
             if order["clientOrderId"].startswith(PREFIX):
                 with contextlib.suppress(UnknownOrder):  # it filled or went in the meantime
                     await self._cancel(order["symbol"], order["clientOrderId"])
-        for deal in await self.store.open_deals():
+        for deal in deals:
             self.deals[deal.deal_id] = deal
             await self._flatten_deal(deal)
         return [d for d in self.deals.values() if d.is_open]
@@ -287,7 +288,6 @@ class SpotExecutor:
         elif deal.state == "stopping":  # its MARKET SELL went (partly) unfilled, or never left
             if await self._sold_all(deal, await self._order(deal)):
                 return
-            deal.reason = "flatten"
             await self.store.save(deal)
             await self._place_sell(deal, "MARKET", None)
         if not deal.is_open:  # closed above, or bought less than a lot
@@ -301,6 +301,8 @@ class SpotExecutor:
         if deal.deal_id in self.rejected and time.monotonic() < self.rejected[deal.deal_id][1]:
             return  # its SELL was rejected: backing off
         order = await self._order(deal)
+        if order is not None and order.status == "CANCELED" and await self._ended_elsewhere(deal):
+            return
         cfg = self.config
         lifetime = round(cfg.order_lifetime * 1000)
         action = decide(deal, order, _now_ms(), lifetime, cfg.buy_attempts)
@@ -311,6 +313,20 @@ class SpotExecutor:
         ):
             action = "stop"
         await self._act(deal, action, order, "stop_emergency")
+
+    async def _ended_elsewhere(self, deal: Deal) -> bool:
+        """Its order cancelled by someone else: ``python main.py flatten`` may be ending the deal
+        while this worker runs. Then it is not bought or sold again: a deal being flattened is
+        left to flatten, an ended one is taken as stored."""
+        stored = await self.store.load(deal.deal_id)
+        if stored is None or (stored.is_open and stored.reason != "flatten"):
+            return False
+        if stored.is_open:
+            return True
+        vars(deal).update(vars(stored))
+        self._closed.append((deal.symbol, deal.pnl or 0.0))
+        log.warning("spot deal %s ended elsewhere: %s (%s)", deal.deal_id, deal.state, deal.reason)
+        return True
 
     async def _act(
         self, deal: Deal, action: Action, order: OrderView | None, reason: str = ""

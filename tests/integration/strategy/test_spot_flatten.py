@@ -16,6 +16,7 @@ import pytest
 
 from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET, Order
 from sim.server import Simulator
+from strategy.signals import Signal
 from strategy.spot.executor import SpotExecutor
 from tests.integration.recorder.conftest import wait_until
 from tests.integration.strategy.test_spot_deals import (  # noqa: F401 (fixtures)
@@ -54,26 +55,34 @@ async def flatten(env: dict[str, str]) -> tuple[int, str]:
     return process.returncode, output.decode()
 
 
+async def two_deals(sim: Simulator, executor: SpotExecutor) -> tuple[Signal, Signal]:
+    """A deal selling (its BUY filled at once, its SELL at the markup resting) and a deal
+    buying (its BUY resting far under the market)."""
+    bid, ask = book(sim)
+    selling = signal_at(sim, ask + 5)
+    rests = signal_at(sim, bid - 400)
+    buying = replace(rests, time_ms=rests.time_ms + 1)  # another signal
+    await executor.enter(selling, 1000.0 / selling.entry)
+    await wait_until(lambda: len(orders(sim, "SELL")) == 1, 10, "the SELL")
+    await executor.enter(buying, 1000.0 / buying.entry)
+    return selling, buying
+
+
 async def test_flatten_sells_what_the_spot_deals_hold_and_leaves_other_orders(
     spot_sim: Simulator,  # noqa: F811
     deals_db: asyncpg.Pool,  # noqa: F811
     database_url: str,
 ):
-    bid, ask = book(spot_sim)
-    selling = signal_at(spot_sim, ask + 5)  # fills at once: its SELL at the markup rests
-    rests = signal_at(spot_sim, bid - 400)
-    buying = replace(rests, time_ms=rests.time_ms + 1)  # another signal: its BUY rests
     usdt, btc = balances(spot_sim)
     executor = await SpotExecutor.create(config(spot_sim, SPOT_MAX_DEALS="2"), deals_db)
     try:
-        await executor.enter(selling, 1000.0 / selling.entry)
-        await wait_until(lambda: len(orders(spot_sim, "SELL")) == 1, 10, "the SELL")
-        await executor.enter(buying, 1000.0 / buying.entry)
+        selling, buying = await two_deals(spot_sim, executor)
     finally:
         await executor.close()  # the worker is gone; its orders rest
     engine = spot_sim.spot_engine
     assert engine is not None
     account = engine.accounts[DEFAULT_API_KEY]
+    bid, _ = book(spot_sim)
     foreign = engine.place(
         account, Order(0, "manual-order", SYMBOL, "BUY", "LIMIT", 10, bid - 600, 0)
     )
@@ -107,6 +116,33 @@ async def test_flatten_sells_what_the_spot_deals_hold_and_leaves_other_orders(
     code, text = await flatten(spot_env(spot_sim, database_url))
     assert code == 0, text
     assert len(orders(spot_sim, "SELL")) == 2 and foreign.status == "NEW"
+
+
+async def test_a_running_worker_leaves_the_flattened_deals_alone(
+    spot_sim: Simulator,  # noqa: F811
+    deals_db: asyncpg.Pool,  # noqa: F811
+    database_url: str,
+):
+    poll = config(spot_sim, SPOT_MAX_DEALS="2", SPOT_POLL_INTERVAL="0.02")
+    executor = await SpotExecutor.create(poll, deals_db)
+    try:
+        await two_deals(spot_sim, executor)
+        code, text = await flatten(spot_env(spot_sim, database_url))
+        assert code == 0, text
+        sent = len(orders(spot_sim, "BUY")), len(orders(spot_sim, "SELL"))
+        await wait_until(lambda: not executor.busy_symbols(), 10, "the worker to see it")
+        await asyncio.sleep(0.5)  # 25 more polls
+        closed = executor.take_closed()
+    finally:
+        await executor.close()
+    # the cancelled BUY was not re-placed, the cancelled SELL not sent again
+    assert (len(orders(spot_sim, "BUY")), len(orders(spot_sim, "SELL"))) == sent == (2, 2)
+    rows = await deals_db.fetch("SELECT state, reason, pnl FROM spot_deals ORDER BY created_at")
+    assert [(r["state"], r["reason"]) for r in rows] == [
+        ("closed", "flatten"), ("cancelled", "flatten")
+    ]  # fmt: skip
+    # the worker's risk manager hears of both endings, with the stored PnL
+    assert sorted(pnl for _, pnl in closed) == sorted([rows[0]["pnl"], 0.0])
 
 
 async def test_flatten_bad_input_is_one_line_and_exit_2():
