@@ -77,11 +77,11 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    execution = os.environ.get("EXECUTION", "").strip() or "binance"
     try:
+        settings = Settings.from_env()  # loads ./.env into the environment too
+        execution = os.environ.get("EXECUTION", "").strip() or "binance"
         if execution not in EXECUTORS:
             raise SettingsError(f"EXECUTION={execution!r}: expected one of {', '.join(EXECUTORS)}")
-        settings = Settings.from_env()
         if execution == "binance-spot":
             job = flatten_spot(SpotConfig.from_env(), settings.database_url, args.reason)
         else:
