@@ -287,7 +287,8 @@ class SpotExecutor:
             await self._stop(deal, None, "flatten")
         elif deal.state == "stopping":  # its MARKET SELL went (partly) unfilled, or never left
             if await self._sold_all(deal, await self._order(deal)):
-                return
+                return  # the stop sold it all before: its reason stays
+            deal.reason = "flatten"
             await self.store.save(deal)
             await self._place_sell(deal, "MARKET", None)
         if not deal.is_open:  # closed above, or bought less than a lot

@@ -37,10 +37,12 @@ class DealStore:
         return [Deal(**dict(row)) for row in rows]
 
     async def mark_flatten(self) -> list[Deal]:
-        """The open deals, each marked as being flattened (reason ``flatten``) before any of its
-        orders is cancelled: a worker running meanwhile leaves them alone (executor.py)."""
+        """The open deals, those buying or selling marked as being flattened (reason ``flatten``)
+        before any of their orders is cancelled: a worker running meanwhile leaves them alone
+        (executor.py). A deal stopping keeps its stop's reason until flatten sells for it."""
         rows = await self.pool.fetch(
-            f"UPDATE spot_deals SET reason = 'flatten', updated_at = now()"
+            "UPDATE spot_deals SET updated_at = now(),"
+            " reason = CASE state WHEN 'stopping' THEN reason ELSE 'flatten' END"
             f" WHERE state = ANY($1::text[]) RETURNING {', '.join(COLUMNS)}, created_at",
             list(OPEN_STATES),
         )

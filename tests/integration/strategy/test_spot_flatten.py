@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +18,9 @@ import pytest
 from sim.accounts import DEFAULT_API_KEY, DEFAULT_API_SECRET, Order
 from sim.server import Simulator
 from strategy.signals import Signal
+from strategy.spot.deal import Deal
 from strategy.spot.executor import SpotExecutor
+from strategy.spot.store import DealStore
 from tests.integration.recorder.conftest import wait_until
 from tests.integration.strategy.test_spot_deals import (  # noqa: F401 (fixtures)
     SYMBOL,
@@ -159,3 +162,31 @@ async def test_flatten_bad_input_is_one_line_and_exit_2():
         (2, "flatten: BINANCE_SPOT_REST_URL points at production Binance (api.binance.com): real "
             "money needs BINANCE_LIVE=1; for demo trading use https://testnet.binance.vision\n"),
     ]  # fmt: skip
+
+
+async def test_flatten_sells_for_a_stop_whose_market_sell_never_left(
+    spot_sim: Simulator,  # noqa: F811
+    deals_db: asyncpg.Pool,  # noqa: F811
+):
+    bid, _ = book(spot_sim)
+    price = spot_sim.spot.feeds[SYMBOL].instrument.price_float(bid)
+    spot_sim.spot_engine.accounts[DEFAULT_API_KEY].free["BTC"] += 0.01  # what the BUY left
+    # the worker stopped after recording the stop, before its MARKET SELL was sent
+    deal = Deal(
+        uuid.uuid4(), SYMBOL, "macd_book", "stopping", 1000.0, markup=0.01, stop_frac=0.03,
+        buy_price=price, buy_qty=0.01, filled_qty=0.01, fill_price=price,
+        sell_price=price * 1.01, sell_qty=0.01, reason="stop_emergency",
+    )  # fmt: skip
+    await DealStore(deals_db).save(deal)
+    executor = await SpotExecutor.connect(config(spot_sim), deals_db)
+    try:
+        assert await executor.flatten() == []
+    finally:
+        await executor.close()
+    (sell,) = orders(spot_sim, "SELL")
+    assert (sell.type, sell.status, sell.client_id) == ("MARKET", "FILLED", deal.client_id())
+    stored = await DealStore(deals_db).load(deal.deal_id)
+    assert stored is not None and (stored.state, stored.reason) == ("closed", "flatten")
+    assert stored.fees > 0 and stored.pnl == pytest.approx(
+        0.01 * (stored.exit_price - price) - stored.fees
+    )
