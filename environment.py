@@ -52,7 +52,7 @@ VARIABLES = {
     # strategy worker
     "STRATEGY_CONFIG": "TOML file of strategies and parameters (see strategy.example.toml)",
     "STRATEGY_SYMBOLS": "symbols to trade, or top:N (default: what the recorder records)",
-    "EXECUTION": "off (signals only), paper or binance",
+    "EXECUTION": "off (signals only), paper, binance or binance-spot (flatten: which side)",
     "WEBHOOK_URL": "POST each signal as JSON to this URL",
     "TELEGRAM_BOT_TOKEN": "Telegram bot token: signals, exits and reports to a chat (never logged)",
     "TELEGRAM_CHAT_ID": "the chat the bot writes to (set with TELEGRAM_BOT_TOKEN)",
@@ -116,7 +116,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "db": (*_DB, "RETENTION", "ARCHIVE_DIR", "GRAFANA_DB_PASSWORD"),
     "archive": (*_DB, "ARCHIVE_AFTER", "ARCHIVE_DIR"),
     "status": _DB,
-    "flatten": (*_DB, *_EXECUTION),
+    "flatten": (*_DB, "EXECUTION", *_EXECUTION),
 }
 DOCKER_COMPOSE = ("POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD", "GRAFANA_DB_PASSWORD")
 

@@ -2,7 +2,8 @@
 
 The figures are the backtest report's (strategy/report.py: `summarize`, `write_report`), over
 the worker's trades that closed in the period (paper and EXECUTION=off from `positions`, Binance
-from `exchange_positions`) and the signals of its strategies made in it, with their decisions.
+from `exchange_positions`, Binance spot from `spot_deals`) and the signals of its strategies made
+in it, with their decisions.
 The equity starts at `[risk] equity` plus what the worker realized before the period and is
 marked to market on the recorded bars (`indicators`, in buckets of at least a minute).
 
@@ -188,6 +189,15 @@ FROM exchange_positions e JOIN signals s ON s.signal_id = e.signal_id
 WHERE e.state = 'closed' AND e.filled_qty > 0 AND e.opened_at IS NOT NULL
   AND e.closed_at >= $1 AND e.closed_at < $2
 ORDER BY e.closed_at, e.signal_id"""
+# A spot deal is a LONG from its BUY's fill to its SELL's; what it sold is its quantity, its PnL is
+# net of the commission (sql/036). Deals that sold nothing (bought less than a lot) have no PnL.
+_SPOT_TRADES = """
+SELECT d.deal_id AS position_id, d.symbol, d.strategy, 'LONG' AS side, s.quality,
+       d.created_at AS entry_time, d.closed_at AS exit_time, d.fill_price AS entry_price,
+       d.exit_price, d.sell_qty AS qty, d.fees, d.pnl AS realized_pnl, d.reason AS exit_reason
+FROM spot_deals d JOIN signals s ON s.signal_id = d.deal_id
+WHERE d.state = 'closed' AND d.pnl IS NOT NULL AND d.closed_at >= $1 AND d.closed_at < $2
+ORDER BY d.closed_at, d.deal_id"""
 
 
 async def closed_trades(
@@ -195,6 +205,8 @@ async def closed_trades(
 ) -> list[ClosedTrade]:
     if config.executor == "binance":
         rows = await conn.fetch(_EXCHANGE_TRADES, start, end)
+    elif config.executor == "binance-spot":
+        rows = await conn.fetch(_SPOT_TRADES, start, end)
     else:
         rows = await conn.fetch(_PAPER_TRADES, config.executor, config.worker_name, start, end)
     return [_trade(r) for r in rows]
@@ -214,6 +226,10 @@ async def realized_before(conn: asyncpg.Connection, config: StrategyConfig, star
     configured one)."""
     if config.executor == "binance":
         sql = """SELECT coalesce(sum(realized_pnl - fees), 0) FROM exchange_positions
+                 WHERE state = 'closed' AND closed_at < $1"""
+        return await conn.fetchval(sql, start)
+    if config.executor == "binance-spot":
+        sql = """SELECT coalesce(sum(pnl), 0) FROM spot_deals
                  WHERE state = 'closed' AND closed_at < $1"""
         return await conn.fetchval(sql, start)
     sql = """SELECT coalesce(sum(realized_pnl), 0) FROM positions

@@ -48,8 +48,18 @@ class Deal:
     sell_price: float | None = None
     sell_qty: float | None = None
     exit_price: float | None = None
-    pnl: float | None = None
+    pnl: float | None = None  # net of ``fees``
     reason: str | None = None
+    fees: float = 0.0  # quote commission of the BUY and the closing SELL
+
+    def settle(self, exit_price: float, buy_rate: float, sell_rate: float) -> None:
+        """The closed deal's PnL net of commission. Binance takes it from the asset received:
+        the BUY's from the base bought (worth ``filled_qty`` × rate at the fill price, even where
+        less than that is sold), the SELL's from the quote received."""
+        sold, fill = self.sell_qty or 0.0, self.fill_price or 0.0
+        self.exit_price = exit_price
+        self.fees = self.filled_qty * fill * buy_rate + sold * exit_price * sell_rate
+        self.pnl = sold * (exit_price - fill) - self.fees
 
     def client_id(self, role: str | None = None) -> str:
         """``fls-<20 hex>-b<attempt>`` (BUY), ``-s`` (SELL at the markup), ``-x`` (stop SELL)."""

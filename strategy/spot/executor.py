@@ -42,6 +42,8 @@ from strategy.store import signal_from_row
 from strategy.strategies.base import Strategy
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF_POLLS = 64  # the longest wait between tries of a rejected SELL, in poll intervals
+SPOT_FEE = 0.001  # Binance spot's base commission rate, until the account says its own
 RECOVERABLE = (BinanceError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError)
 
 
@@ -50,6 +52,15 @@ def order_view(body: dict[str, Any]) -> OrderView:
     executed = float(body.get("executedQty", 0))
     quote = float(body.get("cummulativeQuoteQty", 0))
     return OrderView(body["status"], executed, quote / executed if executed else 0.0)
+
+
+def commission_rates(account: dict[str, Any]) -> tuple[float, float]:
+    """(maker, taker) from ``GET /api/v3/account``: ``commissionRates`` as fractions where the
+    answer has them, else ``makerCommission``/``takerCommission`` in hundredths of a percent."""
+    rates = account.get("commissionRates")
+    if rates:
+        return float(rates["maker"]), float(rates["taker"])
+    return account["makerCommission"] / 10_000, account["takerCommission"] / 10_000
 
 
 class SpotExecutor:
@@ -66,12 +77,27 @@ class SpotExecutor:
         self.deals: dict[uuid.UUID, Deal] = {}
         self.signals: dict[uuid.UUID, Signal] = {}
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.rates = (SPOT_FEE, SPOT_FEE)  # (maker, taker): the account's, once connected
+        # deal -> (SELLs rejected in a row, monotonic time of the next try)
+        self.rejected: dict[uuid.UUID, tuple[int, float]] = {}
         self._closed: list[tuple[str, float]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def create(cls, config: SpotConfig, pool: asyncpg.Pool) -> SpotExecutor:
-        """Connect, check the key, read the filters, reconcile and start the monitor."""
+        """Connect, reconcile and start the monitor."""
+        self = await cls.connect(config, pool)
+        try:
+            await self.reconcile()
+        except BaseException:
+            await self.client.close()
+            raise
+        self._spawn(self.monitor())
+        return self
+
+    @classmethod
+    async def connect(cls, config: SpotConfig, pool: asyncpg.Pool) -> SpotExecutor:
+        """Client, key check, commission rates and filters; no reconciliation, no tasks."""
         if config.live:
             log.warning("!!! BINANCE SPOT LIVE TRADING: real money on %s !!!", config.rest_url)
         else:
@@ -82,15 +108,14 @@ class SpotExecutor:
         )  # fmt: skip
         try:
             await client.start()
-            await client.request("GET", "/api/v3/account")  # a bad key fails here
+            account = await client.request("GET", "/api/v3/account")  # a bad key fails here
             info = await client.request("GET", "/api/v3/exchangeInfo", security="NONE")
-            bases = {s["symbol"]: s["baseAsset"] for s in info["symbols"]}
-            self = cls(config, DealStore(pool), client, parse_exchange_info(info), bases)
-            await self.reconcile()
         except BaseException:
             await client.close()
             raise
-        self._spawn(self.monitor())
+        bases = {s["symbol"]: s["baseAsset"] for s in info["symbols"]}
+        self = cls(config, DealStore(pool), client, parse_exchange_info(info), bases)
+        self.rates = commission_rates(account)
         return self
 
     def _spawn(self, coro: Any) -> None:
@@ -233,9 +258,52 @@ class SpotExecutor:
             len(wanted), ", ".join(sorted(self.busy_symbols())) or "none",
         )  # fmt: skip
 
+    # ---- the kill switch (python main.py flatten) -----------------------------------------------
+
+    async def flatten(self) -> list[Deal]:
+        """Cancel every open order with our prefix and sell at market what the open deals hold;
+        the deals end as closed (``flatten``), or cancelled when their BUY had bought nothing.
+        Returns the deals still open (a SELL the exchange refused)."""
+        log.warning("FLATTEN: cancelling Flowline's spot orders and selling what its deals hold")
+        deals = await self.store.mark_flatten()
+        for order in await self.client.request("GET", "/api/v3/openOrders"):
+            if order["clientOrderId"].startswith(PREFIX):
+                with contextlib.suppress(UnknownOrder):  # it filled or went in the meantime
+                    await self._cancel(order["symbol"], order["clientOrderId"])
+        for deal in deals:
+            self.deals[deal.deal_id] = deal
+            await self._flatten_deal(deal)
+        return [d for d in self.deals.values() if d.is_open]
+
+    async def _flatten_deal(self, deal: Deal) -> None:
+        if deal.state == "buying":
+            order = await self._order(deal)  # cancelled above, or filled
+            if order is None or order.executed_qty <= 0:
+                self._finish(deal, "cancelled", "flatten")
+                await self.store.save(deal)
+                return
+            await self._bought(deal, order)
+        if deal.state == "selling":  # cancels its SELL (above) and sells the rest at market
+            await self._stop(deal, None, "flatten")
+        elif deal.state == "stopping":  # its MARKET SELL went (partly) unfilled, or never left
+            if await self._sold_all(deal, await self._order(deal)):
+                return  # the stop sold it all before: its reason stays
+            deal.reason = "flatten"
+            await self.store.save(deal)
+            await self._place_sell(deal, "MARKET", None)
+        if not deal.is_open:  # closed above, or bought less than a lot
+            return
+        order = await self._order(deal)
+        if order is not None and order.status == "FILLED":
+            await self._act(deal, "close", order)
+
     async def advance(self, deal: Deal) -> None:
         """One step of ``deal`` from its current order's state (caller holds the pair's lock)."""
+        if deal.deal_id in self.rejected and time.monotonic() < self.rejected[deal.deal_id][1]:
+            return  # its SELL was rejected: backing off
         order = await self._order(deal)
+        if order is not None and order.status == "CANCELED" and await self._ended_elsewhere(deal):
+            return
         cfg = self.config
         lifetime = round(cfg.order_lifetime * 1000)
         action = decide(deal, order, _now_ms(), lifetime, cfg.buy_attempts)
@@ -246,6 +314,20 @@ class SpotExecutor:
         ):
             action = "stop"
         await self._act(deal, action, order, "stop_emergency")
+
+    async def _ended_elsewhere(self, deal: Deal) -> bool:
+        """Its order cancelled by someone else: ``python main.py flatten`` may be ending the deal
+        while this worker runs. Then it is not bought or sold again: a deal being flattened is
+        left to flatten, an ended one is taken as stored."""
+        stored = await self.store.load(deal.deal_id)
+        if stored is None or (stored.is_open and stored.reason != "flatten"):
+            return False
+        if stored.is_open:
+            return True
+        vars(deal).update(vars(stored))
+        self._closed.append((deal.symbol, deal.pnl or 0.0))
+        log.warning("spot deal %s ended elsewhere: %s (%s)", deal.deal_id, deal.state, deal.reason)
+        return True
 
     async def _act(
         self, deal: Deal, action: Action, order: OrderView | None, reason: str = ""
@@ -272,9 +354,8 @@ class SpotExecutor:
             await self._stop(deal, order, reason)
         elif action == "close":
             assert order is not None
-            deal.exit_price = order.avg_price
-            sold = deal.sell_qty or 0.0
-            deal.pnl = sold * (order.avg_price - (deal.fill_price or 0.0))
+            maker, taker = self.rates  # the BUY is a LIMIT; so is the SELL at the markup
+            deal.settle(order.avg_price, maker, maker if deal.state == "selling" else taker)
             self._finish(deal, "closed", "target" if deal.state == "selling" else deal.reason)
             await self.store.save(deal)
             log.info("spot deal %s closed: %s, pnl %.4f", deal.deal_id, deal.reason, deal.pnl)
@@ -301,37 +382,67 @@ class SpotExecutor:
         """The SELL at the markup, for what the account holds of the buy."""
         if deal.state == "buying":
             assert order is not None
-            deal.filled_qty, deal.fill_price = order.executed_qty, order.avg_price
-            deal.state = "selling"
-            filters = self.filters[deal.symbol]
-            target = Decimal(repr(deal.fill_price * (1 + deal.markup)))
-            deal.sell_price = float((target / filters.tick).quantize(1, ROUND_UP) * filters.tick)
-            held = await self._free(deal.symbol)
-            deal.sell_qty = float(filters.qty(min(deal.filled_qty, held)))
-            if deal.sell_qty < float(filters.min_qty) or deal.sell_qty <= 0:
-                self._finish(deal, "closed", "bought less than one lot after the commission")
-            await self.store.save(deal)
+            await self._bought(deal, order)
             if not deal.is_open:
                 return
         assert deal.sell_qty is not None and deal.sell_price is not None
         log.info("spot deal %s: SELL %s at %s", deal.deal_id, deal.sell_qty, deal.sell_price)
-        await self._place(deal, "SELL", "LIMIT", deal.sell_qty, deal.sell_price)
+        await self._place_sell(deal, "LIMIT", deal.sell_price)
+
+    async def _bought(self, deal: Deal, order: OrderView) -> None:
+        """The BUY is done (``order``): the deal sells what the account holds of it."""
+        deal.filled_qty, deal.fill_price = order.executed_qty, order.avg_price
+        deal.state = "selling"
+        filters = self.filters[deal.symbol]
+        target = Decimal(repr(deal.fill_price * (1 + deal.markup)))
+        deal.sell_price = float((target / filters.tick).quantize(1, ROUND_UP) * filters.tick)
+        held = await self._free(deal.symbol)
+        deal.sell_qty = float(filters.qty(min(deal.filled_qty, held)))
+        if deal.sell_qty < float(filters.min_qty) or deal.sell_qty <= 0:
+            self._finish(deal, "closed", "bought less than one lot after the commission")
+        await self.store.save(deal)
 
     async def _stop(self, deal: Deal, order: OrderView | None, reason: str) -> None:
         """Cancel the SELL at the markup (what it sold stays sold) and sell the rest at market."""
         if deal.state == "selling":
             with contextlib.suppress(UnknownOrder):  # it filled in the meantime, or never was
                 await self._cancel(deal.symbol, deal.client_id())
-            sell = await self._order(deal)
-            if sell is not None and sell.status == "FILLED":
-                await self._act(deal, "close", sell)
+            if await self._sold_all(deal, await self._order(deal)):
                 return
-            sold = sell.executed_qty if sell is not None else 0.0
-            deal.sell_qty = float(self.filters[deal.symbol].qty((deal.sell_qty or 0.0) - sold))
             deal.state, deal.reason = "stopping", reason
             await self.store.save(deal)
             log.warning("spot deal %s: %s, selling at market", deal.deal_id, reason)
-        await self._place(deal, "SELL", "MARKET", deal.sell_qty or 0.0, None)
+        await self._place_sell(deal, "MARKET", None)
+
+    async def _place_sell(self, deal: Deal, kind: str, price: float | None) -> None:
+        """A SELL the exchange rejects (a balance too small, a filter) is tried again after a
+        back-off doubling from the poll interval up to ``MAX_BACKOFF_POLLS`` polls, warned about
+        once per run of rejections, not at every poll."""
+        try:
+            await self._place(deal, "SELL", kind, deal.sell_qty or 0.0, price)
+        except OrderRejected as exc:
+            count = self.rejected.get(deal.deal_id, (0, 0.0))[0] + 1
+            delay = self.config.poll_interval * min(2**count, MAX_BACKOFF_POLLS)
+            self.rejected[deal.deal_id] = (count, time.monotonic() + delay)
+            if count == 1:
+                log.warning(
+                    "spot deal %s: %s SELL rejected (%s); retrying with a back-off, not logged"
+                    " again until it is accepted", deal.deal_id, kind, exc.msg,
+                )  # fmt: skip
+            return
+        count = self.rejected.pop(deal.deal_id, (0, 0.0))[0]
+        if count:
+            log.warning("spot deal %s: SELL accepted after %d rejection(s)", deal.deal_id, count)
+
+    async def _sold_all(self, deal: Deal, sell: OrderView | None) -> bool:
+        """After the deal's SELL ``sell`` ended (or never was): closes the deal if it filled,
+        else leaves in ``sell_qty`` what is still to sell."""
+        if sell is not None and sell.status == "FILLED":
+            await self._act(deal, "close", sell)
+            return True
+        sold = sell.executed_qty if sell is not None else 0.0
+        deal.sell_qty = float(self.filters[deal.symbol].qty((deal.sell_qty or 0.0) - sold))
+        return False
 
     def _finish(self, deal: Deal, state: str, reason: str | None) -> None:
         deal.state, deal.reason = state, reason

@@ -36,6 +36,25 @@ class DealStore:
         )
         return [Deal(**dict(row)) for row in rows]
 
+    async def mark_flatten(self) -> list[Deal]:
+        """The open deals, those buying or selling marked as being flattened (reason ``flatten``)
+        before any of their orders is cancelled: a worker running meanwhile leaves them alone
+        (executor.py). A deal stopping keeps its stop's reason until flatten sells for it."""
+        rows = await self.pool.fetch(
+            "UPDATE spot_deals SET updated_at = now(),"
+            " reason = CASE state WHEN 'stopping' THEN reason ELSE 'flatten' END"
+            f" WHERE state = ANY($1::text[]) RETURNING {', '.join(COLUMNS)}, created_at",
+            list(OPEN_STATES),
+        )
+        rows = sorted(rows, key=lambda r: r["created_at"])
+        return [Deal(**{c: r[c] for c in COLUMNS}) for r in rows]
+
+    async def load(self, deal_id: uuid.UUID) -> Deal | None:
+        row = await self.pool.fetchrow(
+            f"SELECT {', '.join(COLUMNS)} FROM spot_deals WHERE deal_id = $1", deal_id
+        )
+        return None if row is None else Deal(**dict(row))
+
     async def known(self, deal_id: uuid.UUID) -> bool:
         found = await self.pool.fetchval("SELECT 1 FROM spot_deals WHERE deal_id = $1", deal_id)
         return bool(found)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import orjson
+import pytest
 
 from strategy.config import StrategyConfig
 from strategy.live_report import DAY_MS, ReportScheduler, period_start
@@ -152,3 +153,59 @@ async def test_reports_are_written_and_sent_at_utc_day_and_week_ends(
     ]
     assert texts[-1].startswith("WEEKLY REPORT 2026-W49 (UTC)")
     assert "best: BTCUSDT +30.00 · worst: ETHUSDT -10.10" in texts[-1]
+
+
+_SPOT_DEAL = """
+INSERT INTO spot_deals (deal_id, symbol, strategy, state, quota, markup, stop_frac, buy_price,
+                        buy_qty, filled_qty, fill_price, sell_price, sell_qty, exit_price, pnl,
+                        fees, reason, created_at, closed_at)
+VALUES ($1, $2, 'macd_book', $3, 1000, 0.01, 0.03, 100, 10, 10, 100, 101, 9.99, $4, $5, $6, $7,
+        $8, $9)"""
+
+
+async def test_spot_reports_read_the_closed_spot_deals(strategy_db: str, tmp_path: Path):
+    conn = await asyncpg.connect(strategy_db)
+    await setup_reader(conn)
+    try:
+        await conn.execute("TRUNCATE spot_deals")
+        made = {k: replace(signal("BTCUSDT", MONDAY + h * HOUR), strategy="macd_book")
+                for k, h in (("before", -3), ("target", 1), ("stop", 4), ("cancelled", 5),
+                             ("dust", 6))}  # fmt: skip
+        await write_signals(conn, [(s, Decision(True, "accepted", 10.0)) for s in made.values()])
+        deals = [  # (key, state, exit price, fees, reason)
+            ("before", "closed", 101.0, 2.0, "target"),
+            ("target", "closed", 101.0, 2.01, "target"),
+            ("stop", "closed", 97.0, 1.97, "stop_emergency"),
+            ("cancelled", "cancelled", None, 0.0, "buy not filled in 3 attempt(s)"),
+            ("dust", "closed", None, 0.0, "bought less than one lot after the commission"),
+        ]
+        for key, state, price, fees, reason in deals:
+            s = made[key]
+            pnl = None if price is None else 9.99 * (price - 100) - fees
+            await conn.execute(
+                _SPOT_DEAL, s.signal_id, s.symbol, state, price, pnl, fees, reason, s.time_ms,
+                s.time_ms + HOUR,
+            )  # fmt: skip
+        await conn.execute(_BARS, "BTCUSDT", MONDAY - DAY_MS, MONDAY + 2 * DAY_MS)
+        config = StrategyConfig(worker_name="spot", executor="binance-spot",
+                                reports_dir=str(tmp_path))  # fmt: skip
+        scheduler = ReportScheduler(replace(config, reports=("daily",)), None)
+        assert await scheduler.tick(conn, MONDAY + HOUR) == []
+        [daily] = await scheduler.tick(conn, MONDAY + DAY_MS)
+    finally:
+        await conn.close()
+    # the two deals that sold in the day, as LONG trades from the BUY's fill to the SELL's
+    assert [(t.signal_id, t.side, t.exit_reason) for t in daily.trades] == [
+        (made["target"].signal_id, Side.LONG, "target"),
+        (made["stop"].signal_id, Side.LONG, "stop_emergency"),
+    ]
+    first = daily.trades[0]
+    assert (first.entry_price, first.exit_price, first.qty) == (100.0, 101.0, 9.99)
+    assert (first.entry_time_ms, first.exit_time_ms) == (made["target"].time_ms,
+                                                         made["target"].time_ms + HOUR)  # fmt: skip
+    s = daily.summary
+    net = (9.99 * 1 - 2.01) + (9.99 * -3 - 1.97)  # the deals' PnL, net of their commission
+    assert (s.trades, s.wins, s.losses) == (2, 1, 1)
+    assert s.net_pnl == pytest.approx(net) and s.fees == pytest.approx(2.01 + 1.97)
+    assert s.initial_equity == pytest.approx(config.risk.equity + 9.99 - 2.0)  # closed before
+    assert s.final_equity == pytest.approx(s.initial_equity + net)

@@ -5,7 +5,10 @@ stop selling at market."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,6 +80,13 @@ def orders(sim: Simulator, side: str) -> list[Any]:
     return [o for o in account.orders.values() if o.side == side]
 
 
+async def sell_through(sim: Simulator, executor: SpotExecutor, sell: Any) -> None:
+    """The market trades through the SELL at the markup; the executor closes the deal."""
+    sim.spot.sweep_to(SYMBOL, sell.tick + 1)
+    sim.spot_engine.on_market()
+    await wait_until(lambda: executor.take_closed() != [], 10, "the deal to close")
+
+
 async def row(pool: asyncpg.Pool) -> asyncpg.Record:
     return await pool.fetchrow("SELECT * FROM spot_deals")
 
@@ -113,9 +123,7 @@ async def test_buy_replaced_filled_across_a_restart_then_sold_at_the_markup(spot
         deal = await row(deals_db)
         assert deal["state"] == "selling" and deal["fill_price"] == pytest.approx(fill)
         assert deal["sell_qty"] <= deal["filled_qty"]  # the commission came out of the BTC
-        spot_sim.spot.sweep_to(SYMBOL, sell.tick + 1)
-        spot_sim.spot_engine.on_market()
-        await wait_until(lambda: executor.take_closed() != [], 10, "the deal to close")
+        await sell_through(spot_sim, executor, sell)
     finally:
         await executor.close()
     deal = await row(deals_db)
@@ -188,3 +196,65 @@ async def test_start_sends_a_recorded_buy_that_never_left_and_cancels_orphans(sp
     (_, sent) = orders(spot_sim, "BUY")
     assert sent.client_id == deal.client_id() and sent.status == "NEW"
     assert inst.price_float(sent.tick) == pytest.approx(signal.entry)
+
+
+def balances(sim: Simulator) -> tuple[float, float]:
+    """The spot account's (USDT, BTC), free and locked."""
+    assert sim.spot_engine is not None
+    account = sim.spot_engine.accounts[DEFAULT_API_KEY]
+    return tuple(account.free[a] + account.locked[a] for a in ("USDT", "BTC"))  # type: ignore[return-value]
+
+
+async def test_the_deals_pnl_is_net_of_the_commission_the_account_paid(spot_sim, deals_db):
+    usdt, btc = balances(spot_sim)
+    _, ask = book(spot_sim)
+    signal = signal_at(spot_sim, ask + 5)  # marketable: fills at once
+    executor = await SpotExecutor.create(config(spot_sim), deals_db)
+    try:
+        await executor.enter(signal, 1000.0 / signal.entry)
+        await wait_until(lambda: len(orders(spot_sim, "SELL")) == 1, 10, "the SELL")
+        (sell,) = orders(spot_sim, "SELL")
+        await sell_through(spot_sim, executor, sell)
+    finally:
+        await executor.close()
+    deal = await row(deals_db)
+    assert deal["state"] == "closed" and deal["reason"] == "target"
+    # what the account gained: the quote, and the base left over from the BUY (the commission
+    # came out of it, the SELL sold whole steps) at the price it was bought at
+    after_usdt, after_btc = balances(spot_sim)
+    gained = after_usdt - usdt + (after_btc - btc) * deal["fill_price"]
+    assert deal["pnl"] == pytest.approx(gained, abs=1e-6)
+    gross = deal["sell_qty"] * (deal["exit_price"] - deal["fill_price"])
+    assert deal["fees"] > 0 and deal["pnl"] == pytest.approx(gross - deal["fees"])
+
+
+async def test_a_rejected_sell_backs_off_and_is_warned_about_once(spot_sim, deals_db, caplog):
+    bid, _ = book(spot_sim)
+    inst = spot_sim.spot.feeds[SYMBOL].instrument
+    price = inst.price_float(bid)
+    # a deal whose BUY filled, selling more BTC than the account holds: -2010 at every try
+    deal = Deal(
+        uuid.uuid4(), SYMBOL, "macd_book", "selling", 1000.0, markup=0.01, stop_frac=0.5,
+        buy_price=price, buy_qty=0.01, filled_qty=0.01, fill_price=price,
+        sell_price=inst.price_float(bid + 200), sell_qty=0.01,
+    )  # fmt: skip
+    await DealStore(deals_db).save(deal)
+    caplog.set_level(logging.INFO, logger="strategy.spot.executor")
+    executor = await SpotExecutor.create(config(spot_sim, SPOT_POLL_INTERVAL="0.05"), deals_db)
+    try:
+        await asyncio.sleep(1.5)  # 30 polls
+        tries = [r for r in caplog.records if "SELL 0.01 at" in r.getMessage()]
+        warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert 3 <= len(tries) <= 6  # 0.1, 0.2, 0.4, 0.8 s apart
+        assert [r.getMessage() for r in warned] == [
+            f"spot deal {deal.deal_id}: LIMIT SELL rejected (Account has insufficient balance "
+            "for requested action.); retrying with a back-off, not logged again until it is "
+            "accepted"
+        ]
+        spot_sim.spot_engine.accounts[DEFAULT_API_KEY].free["BTC"] += 0.01  # the BTC arrives
+        await wait_until(lambda: len(orders(spot_sim, "SELL")) == 1, 10, "the SELL")
+    finally:
+        await executor.close()
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warned) == 2 and warned[1].startswith(f"spot deal {deal.deal_id}: SELL accepted")
+    assert executor.rejected == {}
