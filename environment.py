@@ -72,6 +72,16 @@ VARIABLES = {
     "LIMIT_ENTRY_TIMEOUT": "seconds a LIMIT entry may rest (default 30)",
     "LIMIT_ENTRY_REPLACES": "times an unfilled LIMIT entry is re-placed at the best price (0-9)",
     "STALE_FLATTEN_AFTER": "seconds of silent recorded streams before a symbol is flattened",
+    # Binance spot execution (the MACD trader's deals)
+    "BINANCE_SPOT_API_KEY": "spot API key (EXECUTION=binance-spot; never logged)",
+    "BINANCE_SPOT_API_SECRET": "spot API secret (never logged)",
+    "BINANCE_SPOT_TRADE_REST_URL": "override of the spot trading REST base (default: testnet)",
+    "SPOT_ORDER_LIFETIME": "seconds a spot BUY may rest before it is re-placed (default 60)",
+    "SPOT_BUY_ATTEMPTS": "BUY placements per deal (default 3)",
+    "SPOT_DEAL_QUOTA": "quote amount per deal (default: the risk manager's size)",
+    "SPOT_MAX_DEALS": "open deals per pair (default 1)",
+    "SPOT_PAIRS": "per pair SYMBOL:QUOTA:MAX_DEALS,...",
+    "SPOT_POLL_INTERVAL": "seconds between order status polls (default 1)",
     # simulator and docker compose
     "SIM_API_KEYS": "the simulator's accounts, KEY:SECRET,... (or --api-keys-file)",
     "POSTGRES_PASSWORD": "docker compose: the TimescaleDB container's password",
@@ -82,7 +92,10 @@ _DB = ("DATABASE_URL", "FLOWLINE_DB_PORT")
 _LOGS = ("LOG_LEVEL", "LOG_FORMAT", "LOG_FILE")
 _EXECUTION = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "BINANCE_LIVE", "BINANCE_TRADE_REST_URL",
               "BINANCE_TRADE_WS_URL", "LEVERAGE", "MARGIN_TYPE", "ENTRY_TYPE",
-              "LIMIT_ENTRY_TIMEOUT", "LIMIT_ENTRY_REPLACES", "STALE_FLATTEN_AFTER")  # fmt: skip
+              "LIMIT_ENTRY_TIMEOUT", "LIMIT_ENTRY_REPLACES", "STALE_FLATTEN_AFTER",
+              "BINANCE_SPOT_API_KEY", "BINANCE_SPOT_API_SECRET", "BINANCE_SPOT_TRADE_REST_URL",
+              "SPOT_ORDER_LIFETIME", "SPOT_BUY_ATTEMPTS", "SPOT_DEAL_QUOTA", "SPOT_MAX_DEALS",
+              "SPOT_PAIRS", "SPOT_POLL_INTERVAL")  # fmt: skip
 _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRESH", "MARKETS",
                 "BINANCE_SPOT_WS_URL", "BINANCE_SPOT_REST_URL", "SPOT_DEPTH_SPEED", "DEPTH_SPEED",
                 "OI_POLL_INTERVAL", "DEPTH_SNAPSHOT_INTERVAL", "BOOK_TOP_INTERVAL",

@@ -70,7 +70,9 @@ class SpotConfig:
             api_key=_text(env, "BINANCE_SPOT_API_KEY"),
             api_secret=_text(env, "BINANCE_SPOT_API_SECRET"),
             live=live,
-            rest_url=trade_url(env, "BINANCE_SPOT_REST_URL", live, LIVE_REST_URL, TESTNET_REST_URL),
+            rest_url=trade_url(
+                env, "BINANCE_SPOT_TRADE_REST_URL", live, LIVE_REST_URL, TESTNET_REST_URL
+            ),
             order_lifetime=_seconds(env, "SPOT_ORDER_LIFETIME", 60.0),
             buy_attempts=_integer(env, "SPOT_BUY_ATTEMPTS", 3, 1, 20),
             deal_quota=_amount("SPOT_DEAL_QUOTA", quota) if quota else None,

@@ -19,7 +19,7 @@ QUIET = {"episodes": [{"kind": "quiet", "start": 0, "duration": 20}]}
 ENV = {"PYTHONWARNINGS": "ignore"}  # the child's own output only
 NO_KEYS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "STRATEGY_SYMBOLS", "STRATEGY_CONFIG",
            "EXECUTION", "SYMBOLS", "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID",
-           "BINANCE_SPOT_API_KEY", "BINANCE_SPOT_API_SECRET", "BINANCE_SPOT_REST_URL",
+           "BINANCE_SPOT_API_KEY", "BINANCE_SPOT_API_SECRET", "BINANCE_SPOT_TRADE_REST_URL",
            "BINANCE_LIVE")  # fmt: skip
 STRATEGIES = "composite, macd_book, scored_imbalance, wall"
 
@@ -66,7 +66,9 @@ CONFIG_ERRORS = [
      "breakout_stop_bps, touch_bps, hold_bars, hold_max_erosion, bounce_stop_bps, memory_bars, "
      "targets_r, cooldown_bars, breakout, bounce, high_score, medium_score, density_min_notional, "
      "density_neighbours, density_neighbour_mult, density_side_pct, touch_ticks, "
-     "entry_offset_ticks, bounce_exit_erosion, bounce_max_activity)"),
+     "entry_offset_ticks, bounce_exit_erosion, bounce_max_activity, tp_slowdown_mult, "
+     "tp_slowdown_bars, tp_counter_bps, tp_counter_delta, tp_extrema_hours, trend_hours, "
+     "trend_book)"),
     ("[strategies.composite.params]\ncooldown_bars = -3\n",
      "[strategies.composite] cooldown_bars: expected >= 0"),
 ]  # fmt: skip
@@ -81,15 +83,15 @@ async def test_a_bad_strategy_config_is_one_line_and_exit_2(tmp_path: Path):
     runs.append(cli("strategy", env={"EXECUTION": "binance"}))
     runs.append(cli("strategy", env={"EXECUTION": "binance-spot"}))
     spot_keys = {"BINANCE_SPOT_API_KEY": "k", "BINANCE_SPOT_API_SECRET": "s"}
-    production = {**spot_keys, "BINANCE_SPOT_REST_URL": "https://api.binance.com"}
+    production = {**spot_keys, "BINANCE_SPOT_TRADE_REST_URL": "https://api.binance.com"}
     runs.append(cli("strategy", env={"EXECUTION": "binance-spot", **production}))
     runs.append(cli("strategy", env={"STRATEGY_SYMBOLS": "top:0"}))
     runs.append(cli("strategy", env={"TELEGRAM_BOT_TOKEN": "1:SECRET"}))
     expected = [line for _, line in CONFIG_ERRORS] + [
         "BINANCE_API_KEY is required to trade on Binance (EXECUTION=binance, flatten)",
         "BINANCE_SPOT_API_KEY is required to trade spot (EXECUTION=binance-spot)",
-        "BINANCE_SPOT_REST_URL points at production Binance (api.binance.com): real money needs "
-        "BINANCE_LIVE=1; for demo trading use https://testnet.binance.vision",
+        "BINANCE_SPOT_TRADE_REST_URL points at production Binance (api.binance.com): real money"
+        " needs BINANCE_LIVE=1; for demo trading use https://testnet.binance.vision",
         "STRATEGY_SYMBOLS=top:N needs 1 <= N <= 1000, got 'top:0'",
         "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID are set together",
     ]

@@ -54,7 +54,7 @@ async def deals_db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 def config(sim: Simulator, **env: str) -> SpotConfig:
     return SpotConfig.from_env({
         "BINANCE_SPOT_API_KEY": DEFAULT_API_KEY, "BINANCE_SPOT_API_SECRET": DEFAULT_API_SECRET,
-        "BINANCE_SPOT_REST_URL": sim.http_url, "SPOT_POLL_INTERVAL": "0.1", **env,
+        "BINANCE_SPOT_TRADE_REST_URL": sim.http_url, "SPOT_POLL_INTERVAL": "0.1", **env,
     })  # fmt: skip
 
 

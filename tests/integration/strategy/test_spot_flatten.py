@@ -35,13 +35,13 @@ from tests.integration.strategy.test_spot_deals import (  # noqa: F401 (fixtures
 
 ROOT = Path(__file__).resolve().parents[3]
 NO_KEYS = ("BINANCE_API_KEY", "BINANCE_API_SECRET", "EXECUTION", "BINANCE_SPOT_API_KEY",
-           "BINANCE_SPOT_API_SECRET", "BINANCE_SPOT_REST_URL", "BINANCE_LIVE")  # fmt: skip
+           "BINANCE_SPOT_API_SECRET", "BINANCE_SPOT_TRADE_REST_URL", "BINANCE_LIVE")  # fmt: skip
 
 
 def spot_env(sim: Simulator, database_url: str) -> dict[str, str]:
     return {
         "EXECUTION": "binance-spot", "BINANCE_SPOT_API_KEY": DEFAULT_API_KEY,
-        "BINANCE_SPOT_API_SECRET": DEFAULT_API_SECRET, "BINANCE_SPOT_REST_URL": sim.http_url,
+        "BINANCE_SPOT_API_SECRET": DEFAULT_API_SECRET, "BINANCE_SPOT_TRADE_REST_URL": sim.http_url,
         "DATABASE_URL": database_url,
     }  # fmt: skip
 
@@ -154,13 +154,13 @@ async def test_flatten_bad_input_is_one_line_and_exit_2():
         flatten({"EXECUTION": "binance-spot"}),
         flatten({"EXECUTION": "binance-spot", "BINANCE_SPOT_API_KEY": "k",
                  "BINANCE_SPOT_API_SECRET": "s",
-                 "BINANCE_SPOT_REST_URL": "https://api.binance.com"}),
+                 "BINANCE_SPOT_TRADE_REST_URL": "https://api.binance.com"}),
     )  # fmt: skip
     assert runs == [
         (2, "flatten: EXECUTION='spot': expected one of off, paper, binance, binance-spot\n"),
         (2, "flatten: BINANCE_SPOT_API_KEY is required to trade spot (EXECUTION=binance-spot)\n"),
-        (2, "flatten: BINANCE_SPOT_REST_URL points at production Binance (api.binance.com): real "
-            "money needs BINANCE_LIVE=1; for demo trading use https://testnet.binance.vision\n"),
+        (2, "flatten: BINANCE_SPOT_TRADE_REST_URL points at production Binance (api.binance.com):"
+            " real money needs BINANCE_LIVE=1; for demo trading use https://testnet.binance.vision\n"),
     ]  # fmt: skip
 
 

@@ -47,7 +47,7 @@ async def test_macd_deal_is_bought_replaced_sold_at_the_markup_across_a_restart(
     async def drive(sim: Simulator, recorder: object) -> None:
         for name, value in {
             "BINANCE_SPOT_API_KEY": DEFAULT_API_KEY, "BINANCE_SPOT_API_SECRET": DEFAULT_API_SECRET,
-            "BINANCE_SPOT_REST_URL": sim.http_url, "SPOT_ORDER_LIFETIME": "1",
+            "BINANCE_SPOT_TRADE_REST_URL": sim.http_url, "SPOT_ORDER_LIFETIME": "1",
             "SPOT_BUY_ATTEMPTS": "20", "SPOT_POLL_INTERVAL": "0.2", "SPOT_DEAL_QUOTA": "1000",
         }.items():  # fmt: skip
             monkeypatch.setenv(name, value)

@@ -21,16 +21,18 @@ def test_testnet_by_default_and_keys_never_shown():
 def test_live_only_with_the_flag_and_only_on_production_hosts():
     assert SpotConfig.from_env({**KEYS, "BINANCE_LIVE": "1"}).rest_url == LIVE_REST_URL
     with pytest.raises(SettingsError, match="BINANCE_LIVE=1"):
-        SpotConfig.from_env({**KEYS, "BINANCE_SPOT_REST_URL": LIVE_REST_URL})
+        SpotConfig.from_env({**KEYS, "BINANCE_SPOT_TRADE_REST_URL": LIVE_REST_URL})
     with pytest.raises(SettingsError, match="production Binance hosts"):
         SpotConfig.from_env(
-            {**KEYS, "BINANCE_LIVE": "1", "BINANCE_SPOT_REST_URL": TESTNET_REST_URL}
+            {**KEYS, "BINANCE_LIVE": "1", "BINANCE_SPOT_TRADE_REST_URL": TESTNET_REST_URL}
         )
     with pytest.raises(SettingsError, match="in clear"):
-        SpotConfig.from_env({**KEYS, "BINANCE_SPOT_REST_URL": "http://testnet.binance.vision"})
+        SpotConfig.from_env(
+            {**KEYS, "BINANCE_SPOT_TRADE_REST_URL": "http://testnet.binance.vision"}
+        )
     with pytest.raises(SettingsError, match="neither"):
-        SpotConfig.from_env({**KEYS, "BINANCE_SPOT_REST_URL": "https://example.com"})
-    local = SpotConfig.from_env({**KEYS, "BINANCE_SPOT_REST_URL": "http://127.0.0.1:8080"})
+        SpotConfig.from_env({**KEYS, "BINANCE_SPOT_TRADE_REST_URL": "https://example.com"})
+    local = SpotConfig.from_env({**KEYS, "BINANCE_SPOT_TRADE_REST_URL": "http://127.0.0.1:8080"})
     assert local.environment.startswith("local")
 
 
