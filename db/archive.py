@@ -63,7 +63,8 @@ BATCH_ROWS = 100_000
 BATCH_ROWS_WITH_ARRAYS = 100
 BATCH_BYTES = 8 << 20
 ROW_GROUP_ROWS = 50_000
-ZSTD_LEVEL = 3  # 6 and 9 saved 1-7 % more and wrote 2-3x slower
+ZSTD_LEVEL = 3  # 6 and 9 saved 1-7 % more and wrote 2-3x slower; 1: 4 % larger, 30 % faster
+ZSTD_LEVEL_WITH_ARRAYS = 1  # depth diffs: 0.5 % smaller than 3 (bench/storage.py)
 # Test hook: FLOWLINE_ARCHIVE_PAUSE_AT=<step> stops the run there (tests kill -9 it at each step).
 PAUSE_ENV = "FLOWLINE_ARCHIVE_PAUSE_AT"
 STEPS = ("written", "renamed", "verified", "catalogued", "dropped")
@@ -239,6 +240,10 @@ async def _export(conn: asyncpg.Connection, layout: Layout, chunk: Chunk, root: 
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await conn.execute("SET LOCAL work_mem = '64MB'")
         await conn.execute("SET LOCAL jit = off")  # compiling cost more than each batch's run
+        # Finding the chunk's markets and symbols scans it whole: parallel workers tripled that
+        # scan's CPU for a third less time, on a machine the recorder and the other table's
+        # archiver share.
+        await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         series = [tuple(r) for r in await conn.fetch(_series(layout, chunk))]
         sql = batch_query(layout, chunk.qualified)
         batches = _Batches(conn, layout, sql, series, size, chunk.start)
@@ -388,15 +393,18 @@ def _encoding(layout: Layout) -> dict:
     times and ids as deltas (consecutive ids cost ~0 bits) and the rest by dictionary (prices on
     a tick, sizes on a lot step); depth-like tables (arrays) by dictionary throughout, where
     deltas of random update-id steps came out 15 % larger."""
-    delta = []
-    if not any(t.endswith("[]") for t in layout.types.values()):
-        delta = [c for c in layout.file_columns
-                 if layout.types[c] in ("bigint", "timestamp with time zone")]  # fmt: skip
+    if layout.has_arrays:
+        # zstd 1 came out smaller than 3 here, and wrote 25 % faster; the arrays' elements get
+        # no statistics (no reader prunes by a level's price; they cost a fifth of the writing).
+        scalars = [c for c in layout.file_columns if not layout.types[c].endswith("[]")]
+        return {"compression": "zstd", "compression_level": ZSTD_LEVEL_WITH_ARRAYS,
+                "use_dictionary": True, "write_statistics": scalars}  # fmt: skip
+    delta = [c for c in layout.file_columns
+             if layout.types[c] in ("bigint", "timestamp with time zone")]  # fmt: skip
     return {
         "compression": "zstd",
         "compression_level": ZSTD_LEVEL,
-        # (a list of names would miss the arrays' inner columns, "bid_prices.list.element")
-        "use_dictionary": [c for c in layout.file_columns if c not in delta] if delta else True,
+        "use_dictionary": [c for c in layout.file_columns if c not in delta],
         "column_encoding": dict.fromkeys(delta, "DELTA_BINARY_PACKED") or None,
     }
 
