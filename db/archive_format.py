@@ -17,6 +17,7 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from settings import ARCHIVE_TABLES
 
@@ -146,13 +147,24 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 def _as_u64(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_string(column.type):
-        return np.array([hash_text(s) for s in column.to_pylist()], dtype=np.uint64)
+        return _text_hashes(column)
     if pa.types.is_timestamp(column.type):
         column = column.cast(pa.int64())
     values = column.fill_null(0).to_numpy()
     if values.dtype == np.bool_:
         return values.astype(np.uint64)
     return values.view(np.uint64) if values.itemsize == 8 else values.astype(np.uint64)
+
+
+def _text_hashes(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """`hash_text` of each value, computed once per distinct value: a column holds a few (a
+    venue), and hashing every row in Python cost more than the rest of the archiver."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    distinct = [hash_text(s) for s in encoded.dictionary.to_pylist()]
+    hashes = np.array([*distinct, hash_text(None)], dtype=np.uint64)  # the last: NULL's
+    return hashes[encoded.indices.fill_null(len(distinct)).to_numpy()]
 
 
 def hash_text(s: str | None) -> int:
