@@ -13,17 +13,14 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import asyncpg
-import uvloop
 
-from collector import health, metrics, streams
+from collector import metrics, streams
 from collector.backfill import Backfiller
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
@@ -32,7 +29,6 @@ from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
 from collector.leases import Follower, Leases
-from collector.logs import setup_logging
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
 from collector.processes import CONFIG_ERROR, run_processes
@@ -49,7 +45,9 @@ from db.retention import drop_expired_chunks
 from db.spool import Spool
 from db.writer import CommitWatermark, Dropped, TableWriter
 from db.writer_tasks import WriterTasks
-from settings import Settings, SettingsError
+from runtime import health
+from runtime.bootstrap import StartupError, run_with_settings
+from settings import Settings
 
 log = logging.getLogger("collector")
 
@@ -65,29 +63,6 @@ def main(argv: list[str]) -> int:
         "options: everything is configured by the environment below.",
     ).parse_args(argv)
     return run_with_settings(_run_until_signal)
-
-
-class StartupError(Exception):
-    """The recorder cannot start as configured; the message names the setting (exit 2)."""
-
-
-def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
-    """Settings and logging from the environment, then ``job`` on uvloop; one-line errors."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        setup_logging(settings.log_level, settings.log_format, settings.log_file)
-        uvloop.run(job(settings))
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (StartupError, SettingsError) as exc:  # SettingsError: e.g. an unsafe SPOOL_DIR
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
 
 
 async def _run_until_signal(settings: Settings) -> None:
