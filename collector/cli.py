@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import asyncpg
 
-from collector import metrics, streams
-from collector.backfill import Backfiller
+from collector import metrics
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.drops import Drops
@@ -32,12 +31,21 @@ from collector.leases import Follower, Leases
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
 from collector.processes import CONFIG_ERROR, run_processes
-from collector.rest import SPOT_WEIGHT_LIMIT, BinanceRest, RestError, SpotRest, WeightBudget
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
 from collector.spot import SpotSide
 from collector.subscriptions import Subscriptions, connection_factory
-from collector.universe import Universe, top_symbols
+from collector.universe import Universe
+from collector.venues import BINANCE
+from collector.venues.binance import parse, streams
+from collector.venues.binance.backfill import Backfiller
+from collector.venues.binance.rest import (
+    SPOT_WEIGHT_LIMIT,
+    BinanceRest,
+    RestError,
+    SpotRest,
+    WeightBudget,
+)
 from db.archive_schedule import archive_on_schedule
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
@@ -45,6 +53,7 @@ from db.retention import drop_expired_chunks
 from db.spool import Spool
 from db.writer import CommitWatermark, Dropped, TableWriter
 from db.writer_tasks import WriterTasks
+from markets import USDM
 from runtime import health
 from runtime.bootstrap import StartupError, run_with_settings
 from settings import Settings
@@ -205,9 +214,9 @@ async def run_recorder(
     leases: Leases | None = None
     try:
         async with aiohttp.ClientSession() as http:
-            budget = WeightBudget()
+            budget = BINANCE.budget()
             on_limit = rest_limit_reporter("")
-            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=on_limit)
+            rest = BINANCE.rest(settings.binance_rest_url, http, budget, on_limit=on_limit)
             spot_rest = None
             if "spot" in settings.markets:  # spot's weight is counted apart from futures'
                 spot_budget = WeightBudget(SPOT_WEIGHT_LIMIT)
@@ -221,7 +230,7 @@ async def run_recorder(
             if not settings.top_n:
                 await _check_symbols(rest, symbols)
             if settings.top_n:
-                symbols = await top_symbols(rest, settings.top_n)
+                symbols = await BINANCE.top_symbols(rest, settings.top_n)
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
@@ -290,7 +299,7 @@ async def _record(
     on_ready: Callable[[Recorder], None] | None,
 ) -> None:
     s, symbols = recorder.settings, recorder.symbols
-    described = [("usdm", rest)] + ([("spot", spot_rest)] if spot_rest else [])
+    described = [(USDM, rest)] + ([("spot", spot_rest)] if spot_rest else [])
     # before the streams: the strategy worker reads lot steps from it once a book is recorded
     described_ok = await describe(described, s.database_url, clock())
     resume = await resume_state(s.database_url, symbols)
@@ -309,7 +318,7 @@ async def _record(
     )
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
-    recorder.drops.attach("usdm", backfiller, keeper)
+    recorder.drops.attach(USDM, backfiller, keeper)
     subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark, backfiller)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
@@ -407,8 +416,7 @@ async def _check_symbols(rest: BinanceRest, symbols: list[str]) -> None:
     """An explicit symbol the exchange does not trade stops the start with one line (it would
     otherwise be subscribed and silent forever). Unreachable REST is not a reason to stop."""
     try:
-        info = await rest.exchange_info()
-        trading = {i["symbol"] for i in info["symbols"] if i.get("status") == "TRADING"}
+        trading = parse.trading_symbols(await rest.exchange_info())
     except (RestError, KeyError, TypeError) as exc:
         log.warning("exchangeInfo unavailable (%s): SYMBOLS not checked", exc)
         return
@@ -432,7 +440,7 @@ def _leases(
     s: Settings, symbols: list[str], watermark: CommitWatermark, rest: BinanceRest
 ) -> Leases:
     async def top() -> list[str]:
-        return await top_symbols(rest, s.top_n or 0)
+        return await BINANCE.top_symbols(rest, s.top_n or 0)
 
     universe_of = top if s.top_n else None
     return Leases(

@@ -24,7 +24,7 @@ FORBIDDEN = {
 
 
 # The only recorder modules the strategy may read: plain row types and the books' sync rules.
-STRATEGY_FROM_COLLECTOR = {"collector.rows", "collector.book"}
+STRATEGY_FROM_COLLECTOR = {"collector.rows", "collector.book", "collector.venues.binance.book"}
 
 
 def imported_modules(path: Path) -> set[str]:
