@@ -20,10 +20,11 @@ from pathlib import Path
 
 import asyncpg
 
-from collector.cli import Recorder, run_recorder, run_with_settings
+from collector.cli import Recorder, run_recorder
 from db.connect import connect
 from db.migrate import migrate
 from db.readers import last_agg_trades, last_depth_updates
+from runtime.bootstrap import run_with_settings
 from settings import Settings, redact_url
 from sim.script import Script, load_script
 from sim.server import Simulator

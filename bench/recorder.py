@@ -26,12 +26,12 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector import parse  # noqa: E402
-from collector.book import BookSync  # noqa: E402
 from collector.events import EventLog  # noqa: E402
 from collector.handler import FrameHandler  # noqa: E402
 from collector.rows import COLUMNS, AggTradeRow  # noqa: E402
-from collector.sequence import TradeSequence  # noqa: E402
+from collector.venues.binance import parse  # noqa: E402
+from collector.venues.binance.book import BookSync  # noqa: E402
+from collector.venues.binance.sequence import TradeSequence  # noqa: E402
 from db.writer import TableWriter  # noqa: E402
 from tests.db_fixtures import Cluster, create_database, drop_database, open_cluster  # noqa: E402
 

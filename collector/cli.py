@@ -13,18 +13,14 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 import asyncpg
-import uvloop
 
-from collector import health, metrics, streams
-from collector.backfill import Backfiller
+from collector import metrics
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.drops import Drops
@@ -32,16 +28,24 @@ from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
 from collector.leases import Follower, Leases
-from collector.logs import setup_logging
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
 from collector.processes import CONFIG_ERROR, run_processes
-from collector.rest import SPOT_WEIGHT_LIMIT, BinanceRest, RestError, SpotRest, WeightBudget
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
 from collector.spot import SpotSide
 from collector.subscriptions import Subscriptions, connection_factory
-from collector.universe import Universe, top_symbols
+from collector.universe import Universe
+from collector.venues import BINANCE
+from collector.venues.binance import parse, streams
+from collector.venues.binance.backfill import Backfiller
+from collector.venues.binance.rest import (
+    SPOT_WEIGHT_LIMIT,
+    BinanceRest,
+    RestError,
+    SpotRest,
+    WeightBudget,
+)
 from db.archive_schedule import archive_on_schedule
 from db.connect import DatabaseUnavailable, connect
 from db.migrate import timescaledb_license
@@ -49,7 +53,10 @@ from db.retention import drop_expired_chunks
 from db.spool import Spool
 from db.writer import CommitWatermark, Dropped, TableWriter
 from db.writer_tasks import WriterTasks
-from settings import Settings, SettingsError
+from markets import USDM
+from runtime import health
+from runtime.bootstrap import StartupError, run_with_settings
+from settings import Settings
 
 log = logging.getLogger("collector")
 
@@ -65,29 +72,6 @@ def main(argv: list[str]) -> int:
         "options: everything is configured by the environment below.",
     ).parse_args(argv)
     return run_with_settings(_run_until_signal)
-
-
-class StartupError(Exception):
-    """The recorder cannot start as configured; the message names the setting (exit 2)."""
-
-
-def run_with_settings(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
-    """Settings and logging from the environment, then ``job`` on uvloop; one-line errors."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        setup_logging(settings.log_level, settings.log_format, settings.log_file)
-        uvloop.run(job(settings))
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (StartupError, SettingsError) as exc:  # SettingsError: e.g. an unsafe SPOOL_DIR
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
 
 
 async def _run_until_signal(settings: Settings) -> None:
@@ -230,9 +214,9 @@ async def run_recorder(
     leases: Leases | None = None
     try:
         async with aiohttp.ClientSession() as http:
-            budget = WeightBudget()
+            budget = BINANCE.budget()
             on_limit = rest_limit_reporter("")
-            rest = BinanceRest(settings.binance_rest_url, http, budget, on_limit=on_limit)
+            rest = BINANCE.rest(settings.binance_rest_url, http, budget, on_limit=on_limit)
             spot_rest = None
             if "spot" in settings.markets:  # spot's weight is counted apart from futures'
                 spot_budget = WeightBudget(SPOT_WEIGHT_LIMIT)
@@ -246,7 +230,7 @@ async def run_recorder(
             if not settings.top_n:
                 await _check_symbols(rest, symbols)
             if settings.top_n:
-                symbols = await top_symbols(rest, settings.top_n)
+                symbols = await BINANCE.top_symbols(rest, settings.top_n)
                 log.info(
                     "top %d symbols by 24h quote volume: %s", settings.top_n, ",".join(symbols)
                 )
@@ -315,7 +299,7 @@ async def _record(
     on_ready: Callable[[Recorder], None] | None,
 ) -> None:
     s, symbols = recorder.settings, recorder.symbols
-    described = [("usdm", rest)] + ([("spot", spot_rest)] if spot_rest else [])
+    described = [(USDM, rest)] + ([("spot", spot_rest)] if spot_rest else [])
     # before the streams: the strategy worker reads lot steps from it once a book is recorded
     described_ok = await describe(described, s.database_url, clock())
     resume = await resume_state(s.database_url, symbols)
@@ -334,7 +318,7 @@ async def _record(
     )
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
-    recorder.drops.attach("usdm", backfiller, keeper)
+    recorder.drops.attach(USDM, backfiller, keeper)
     subscriptions = _subscriptions(s, symbols, handler, events, recorder.watermark, backfiller)
     recorder.subscriptions = subscriptions
     spot = recorder.spot = (
@@ -432,8 +416,7 @@ async def _check_symbols(rest: BinanceRest, symbols: list[str]) -> None:
     """An explicit symbol the exchange does not trade stops the start with one line (it would
     otherwise be subscribed and silent forever). Unreachable REST is not a reason to stop."""
     try:
-        info = await rest.exchange_info()
-        trading = {i["symbol"] for i in info["symbols"] if i.get("status") == "TRADING"}
+        trading = parse.trading_symbols(await rest.exchange_info())
     except (RestError, KeyError, TypeError) as exc:
         log.warning("exchangeInfo unavailable (%s): SYMBOLS not checked", exc)
         return
@@ -457,7 +440,7 @@ def _leases(
     s: Settings, symbols: list[str], watermark: CommitWatermark, rest: BinanceRest
 ) -> Leases:
     async def top() -> list[str]:
-        return await top_symbols(rest, s.top_n or 0)
+        return await BINANCE.top_symbols(rest, s.top_n or 0)
 
     universe_of = top if s.top_n else None
     return Leases(

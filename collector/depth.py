@@ -12,12 +12,14 @@ import logging
 import uuid
 from collections.abc import Callable
 
-from collector import metrics, parse
-from collector.book import BookSync, Break
+from collector import metrics
 from collector.events import EventLog
-from collector.rest import BinanceRest, RestError
 from collector.resume import UNDECLARED, Hole
 from collector.rows import BookTopRow
+from collector.venues.binance import parse
+from collector.venues.binance.book import BookSync, Break
+from collector.venues.binance.rest import BinanceRest, RestError
+from markets import USDM
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ class DepthKeeper:
         events: EventLog,
         clock: Callable[[], dt.datetime],
         *,
-        market: str = "usdm",
+        market: str = USDM,
         top_levels: int = 20,
         top_interval: float = 1.0,
         snapshot_interval: float = 3600.0,
@@ -64,7 +66,7 @@ class DepthKeeper:
 
     def label(self, symbol: str) -> str:
         """The metrics label of a symbol's book: spot's are "spot:BTCUSDT"."""
-        return symbol if self.market == "usdm" else f"{self.market}:{symbol}"
+        return symbol if self.market == USDM else f"{self.market}:{symbol}"
 
     def add(self, symbol: str) -> None:
         """A symbol joined the universe: buffer its diffs and fetch a snapshot."""

@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from collector.backfill import Backfiller
 from collector.depth import DepthKeeper
 from collector.resume import Hole
 from collector.rows import AggTradeRow, DepthUpdateRow
+from collector.venues.binance.backfill import Backfiller
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,13 @@ from typing import Any
 
 import orjson
 
-from collector import metrics, parse
-from collector.book import BookSync, Break
+from collector import metrics
 from collector.events import EventLog
 from collector.rows import AggTradeRow, DepthUpdateRow, ForceOrderRow, MarkPriceRow
-from collector.sequence import Seen, TradeSequence, plausible
+from collector.venues.binance import parse
+from collector.venues.binance.book import BookSync, Break
+from collector.venues.binance.sequence import Seen, TradeSequence, plausible
+from markets import USDM
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ class FrameHandler:
         on_depth_gap: Callable[[str, Break | None], None],
         on_trade_hole: Callable[[str, int, int], None],
         clock: Callable[[], dt.datetime],
-        market: str = "usdm",
+        market: str = USDM,
         last_marks: dict[str, dt.datetime] | None = None,
     ) -> None:
         self.symbols = symbols
@@ -79,7 +81,7 @@ class FrameHandler:
         self.clock = clock
         self.market = market
         # spot's streams, counters and gaps are told apart by a "spot:" prefix (same metric names)
-        self.prefix = "" if market == "usdm" else f"{market}:"
+        self.prefix = "" if market == USDM else f"{market}:"
         self.bad = BadInput(events)
         self.last_seen: dict[str, float] = {}  # "aggTrade:BTCUSDT" (spot: "spot:aggTrade:...")
         # the newest mark price stored by an earlier run: the silence since is declared too
@@ -102,32 +104,21 @@ class FrameHandler:
         except orjson.JSONDecodeError as exc:
             self.bad.report("invalid_json", frame[:SAMPLE_BYTES], exc)
             return False
-        if type(msg) is not dict:
-            if type(msg) is list:  # raw /ws form of an all-market array stream
-                for item in msg:
-                    self._payload(item, received_at)
-                return False
-            self.bad.report("not_an_object", frame[:SAMPLE_BYTES])
-            return False
-        data = msg.get("data", msg)
-        if data is msg and "e" not in msg:
-            if "result" in msg or "error" in msg or "code" in msg:
-                return False  # reply to a SUBSCRIBE / LIST_SUBSCRIPTIONS
-            self.bad.report("unknown_frame", frame[:SAMPLE_BYTES])
-            return False
-        if type(data) is list:
-            for item in data:
-                self._payload(item, received_at)
-            return False
-        if type(data) is dict and data.get("e") == "serverShutdown":
+        payloads = parse.frame_payloads(msg)
+        if payloads == parse.SHUTDOWN:
             log.warning("%sserver announced it will close a connection: replacing it", self.prefix)
             return True
-        self._payload(data, received_at)
+        if type(payloads) is str:
+            if payloads != parse.REPLY:
+                self.bad.report(payloads, frame[:SAMPLE_BYTES])
+            return False
+        for item in payloads:
+            self._payload(item, received_at)
         return False
 
     def _payload(self, d: Any, received_at: dt.datetime) -> None:
         try:
-            kind = d["e"]
+            kind = parse.event_type(d)
             parser = self._parsers.get(kind)
         except (KeyError, TypeError) as exc:
             self.bad.report("no_event_type", d, exc)

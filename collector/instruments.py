@@ -10,11 +10,9 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from collector import parse
-from collector.rows import InstrumentRow
+from collector.venues.binance import parse
 from db.connect import connect
 from db.instruments import store_instruments
-from symbols import is_symbol
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_FAILURE = 60.0  # seconds: a failed read or write is tried again this soon
@@ -24,20 +22,6 @@ class InfoSource(Protocol):
     async def exchange_info(self) -> Any: ...
 
 
-def instruments(info: Any, market: str) -> list[InstrumentRow]:
-    """The well-formed instruments of an exchangeInfo answer; a malformed entry is logged."""
-    rows = []
-    for entry in info["symbols"]:
-        try:
-            row = parse.instrument(entry, market)
-        except (KeyError, TypeError, ValueError) as exc:
-            log.warning("exchangeInfo (%s): skipped a malformed instrument: %.200r", market, exc)
-            continue
-        if is_symbol(row.symbol):  # a hostile name is dropped (and counted) by the universe
-            rows.append(row)
-    return rows
-
-
 async def describe(
     sources: Sequence[tuple[str, InfoSource]], database_url: str, now: dt.datetime
 ) -> bool:
@@ -45,7 +29,7 @@ async def describe(
     ok = True
     for market, rest in sources:
         try:
-            rows = instruments(await rest.exchange_info(), market)
+            rows = parse.instruments(await rest.exchange_info(), market)
             conn = await connect(database_url)
             try:
                 await store_instruments(conn, rows, now)

@@ -34,22 +34,23 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
-from collector import streams
-from collector.backfill import Backfiller
 from collector.depth import AFTER_HOLE, DepthKeeper
 from collector.handler import FrameHandler
-from collector.rest import RestError
 from collector.resume import UNDECLARED, resume_state
 from collector.rows import BookTopRow, DepthSnapshotRow, OpenInterestRow, RecorderEventRow
 from collector.subscriptions import Subscriptions
 from collector.universe import follow, symbol_streams
+from collector.venues.binance import streams
+from collector.venues.binance.backfill import Backfiller
+from collector.venues.binance.rest import RestError
 from db import leases as sql
 from db.connect import DatabaseUnavailable, connect
 from db.writer import CommitWatermark
+from markets import USDM
 
 log = logging.getLogger(__name__)
 
-MARKET = "usdm"
+MARKET = USDM
 # How long after a takeover the new owner holds its watermark: its streams are subscribed and
 # the first trades (or the REST check of a quiet symbol, collector/backfill.py) show any hole.
 TAKEOVER_SETTLE = 4.0

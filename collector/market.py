@@ -6,13 +6,14 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from collector.backfill import Backfiller
 from collector.depth import DepthKeeper
 from collector.events import EventLog
 from collector.handler import FrameHandler
-from collector.rest import BinanceRest
 from collector.resume import UNDECLARED, Resume
+from collector.venues.binance.backfill import Backfiller
+from collector.venues.binance.rest import BinanceRest
 from db.writer import CommitWatermark
+from markets import USDM
 from settings import Settings
 
 
@@ -32,7 +33,7 @@ def market_parts(
     events: EventLog,
     clock: Callable[[], dt.datetime],
     *,
-    market: str = "usdm",
+    market: str = USDM,
     snapshot_limit: int = 1000,
     watermark: CommitWatermark | None = None,
     trades_committed: Callable[[float], Awaitable[None]] | None = None,

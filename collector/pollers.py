@@ -7,10 +7,12 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from collector import metrics, parse
+from collector import metrics
 from collector.events import EventLog
 from collector.handler import BadInput
-from collector.rest import BinanceRest, RestError
+from collector.venues.binance import parse
+from collector.venues.binance.rest import BinanceRest, RestError
+from markets import USDM
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +93,7 @@ def _declare(
         "gap",
         {"silent_seconds": (end - start).total_seconds(), "failed_polls": failed},
         symbol=symbol,
-        market="usdm",
+        market=USDM,
         stream="open_interest",
         start_time=start,
         end_time=end,

@@ -29,8 +29,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-from collector import health
 from db.connect import DatabaseUnavailable, connect
+from runtime import health
 from settings import ROOT, Settings
 
 log = logging.getLogger(__name__)

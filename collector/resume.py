@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from collector.sequence import ID_SLACK, MAX_IDS_PER_SECOND, TradeSequence, plausible
+from collector.venues.binance.sequence import ID_SLACK, MAX_IDS_PER_SECOND, TradeSequence, plausible
 from db.connect import connect
 from db.readers import (
     declared_spans,
@@ -28,11 +28,12 @@ from db.readers import (
     open_depth_gaps,
     unfilled_trade_gaps,
 )
+from markets import USDM
 
 log = logging.getLogger(__name__)
 
 # Futures serves /fapi/v1/aggTrades for the past 48 h only; spot serves old ids too.
-BACKFILL_WINDOW_HOURS = {"usdm": 48.0, "spot": 24.0 * 365 * 100}
+BACKFILL_WINDOW_HOURS = {USDM: 48.0, "spot": 24.0 * 365 * 100}
 # Every gap this recent is checked against the stored ids, whatever the ledger says of it.
 VERIFY_HOURS = 48.0
 # The undeclared-hole scan starts this long before the newest committed recorder_events row:
@@ -66,14 +67,14 @@ class Resume:
     open_depth_gaps: list[asyncpg.Record] = field(default_factory=list)
 
 
-async def resume_state(url: str, symbols: list[str], market: str = "usdm") -> Resume:
+async def resume_state(url: str, symbols: list[str], market: str = USDM) -> Resume:
     conn = await connect(url)
     try:
         last = await last_agg_trades(conn, symbols, market)
         last_u = await last_depth_updates(conn, symbols, market)
         window = BACKFILL_WINDOW_HOURS[market]
         gaps = await unfilled_trade_gaps(conn, symbols, market, window, VERIFY_HOURS)
-        futures = market == "usdm"  # mark prices and open interest: futures only
+        futures = market == USDM  # mark prices and open interest: futures only
         marks = await newest_times(conn, "mark_prices", symbols) if futures else {}
         oi = await newest_times(conn, "open_interest", symbols) if futures else {}
         undeclared = await undeclared_holes(conn, symbols, market)

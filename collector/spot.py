@@ -1,6 +1,7 @@
 """``MARKETS=futures,spot``: spot aggTrade and diff depth for the symbols that also trade on spot.
 
-The same machinery as futures, with ``market='spot'`` on every row: spot's own connections to
+The same machinery as futures (spot's wire format, limits and listing come from
+``collector.venues.binance``), with ``market='spot'`` on every row: spot's own connections to
 BINANCE_SPOT_WS_URL (``/stream?streams=``, no /public or /market split), its own books kept by
 spot's chaining rule (``U == previous u + 1``) from ``/api/v3/depth`` snapshots, its own aggTrade
 id sequences backfilled from ``/api/v3/aggTrades`` (no 48 h window there), and its own REST weight
@@ -15,29 +16,18 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 
-from collector import streams
 from collector.events import EventLog
 from collector.market import MarketParts, market_parts
-from collector.rest import RestError, SpotRest
 from collector.resume import resume_state
 from collector.subscriptions import Subscriptions, connection_factory
 from collector.universe import follow
+from collector.venues.binance import streams
+from collector.venues.binance.rest import SPOT_SNAPSHOT_LIMIT, RestError, SpotRest
+from collector.venues.binance.streams import SPOT_CONTROL_INTERVAL
+from collector.venues.binance.universe import spot_listed
 from settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Weight 50 of spot's 6,000 a minute; Binance's spot guide suggests 5,000 levels (weight 250),
-# five times the cost for levels far beyond the BOOK_TOP_LEVELS we keep.
-SPOT_SNAPSHOT_LIMIT = 1000
-# Spot closes a connection past 5 incoming messages/s (pongs included): one SUBSCRIBE per 0.5 s,
-# as Binance's own SDK does.
-SPOT_CONTROL_INTERVAL = 0.5
-
-
-async def spot_listed(rest: SpotRest) -> set[str]:
-    """The symbols trading on spot now (``/api/v3/exchangeInfo``)."""
-    info = await rest.exchange_info()
-    return {s["symbol"] for s in info["symbols"] if s.get("status") == "TRADING"}
 
 
 class SpotSide:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from collector import metrics, streams
+from collector import metrics
 from collector.connection import CONTROL_INTERVAL, StreamConnection
 from collector.events import EventLog
+from collector.venues.binance import streams
 from db.writer import CommitWatermark
 
 # The watermark stays held this long after a dropped connection is back: by then the first trade

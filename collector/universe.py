@@ -9,35 +9,16 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from collector import streams
 from collector.depth import DepthKeeper
 from collector.events import EventLog
 from collector.handler import FrameHandler
-from collector.rest import BinanceRest, RestError
-from collector.sequence import TradeSequence
 from collector.subscriptions import Subscriptions
-from symbols import keep_symbols
+from collector.venues import BINANCE
+from collector.venues.binance import streams
+from collector.venues.binance.rest import BinanceRest, RestError
+from collector.venues.binance.sequence import TradeSequence
 
 log = logging.getLogger(__name__)
-
-
-async def top_symbols(rest: BinanceRest, n: int) -> list[str]:
-    info = await rest.exchange_info()
-    listed = [
-        s["symbol"]
-        for s in info["symbols"]
-        if s.get("contractType") == "PERPETUAL"
-        and s.get("quoteAsset") == "USDT"
-        and s.get("status") == "TRADING"
-    ]
-    eligible = set(keep_symbols(listed, "exchangeInfo"))
-    tickers = await rest.tickers_24h()
-    ranked = sorted(
-        (t for t in tickers if t["symbol"] in eligible),
-        key=lambda t: float(t["quoteVolume"]),
-        reverse=True,
-    )
-    return [t["symbol"] for t in ranked[:n]]
 
 
 class Universe:
@@ -71,7 +52,7 @@ class Universe:
         while True:
             await asyncio.sleep(self.refresh)
             try:
-                top = await top_symbols(self.rest, self.n)
+                top = await BINANCE.top_symbols(self.rest, self.n)
             except RestError as exc:
                 log.warning("top %d universe not re-evaluated: %s", self.n, exc)
                 continue

@@ -8,12 +8,13 @@ import datetime as dt
 import asyncpg
 
 from db.connect import connect
+from markets import USDM
 
 SHOWN = 10  # ranges listed; the rest are counted
 
 
 async def unrepaired_holes(
-    conn: asyncpg.Connection, symbols: list[str], start_ms: int, end_ms: int, market: str = "usdm"
+    conn: asyncpg.Connection, symbols: list[str], start_ms: int, end_ms: int, market: str = USDM
 ) -> list[asyncpg.Record]:
     """Holes not repaired whose span overlaps [start_ms, end_ms), oldest first."""
     return await conn.fetch(

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from markets import USDM
+
 _UPSERT = """
 INSERT INTO symbols (market, symbol, status, base_asset, quote_asset, contract_type, tick_size,
                      step_size, min_qty, min_notional, updated_at)
@@ -28,7 +30,7 @@ async def store_instruments(
         await conn.executemany(_UPSERT, [(*row, now) for row in rows])
 
 
-async def lot_step(conn: asyncpg.Connection, symbol: str, market: str = "usdm") -> float | None:
+async def lot_step(conn: asyncpg.Connection, symbol: str, market: str = USDM) -> float | None:
     """The exchange's lot step of the symbol; None when no recorder has described it."""
     return await conn.fetchval(
         "SELECT step_size FROM symbols WHERE market = $1 AND symbol = $2", market, symbol

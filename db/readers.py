@@ -6,6 +6,8 @@ import datetime as dt
 
 import asyncpg
 
+from markets import USDM
+
 # (table, id column) -> the newest id per symbol and its time; walks the (symbol, time DESC)
 # unique index.
 _NEWEST_ID = """
@@ -29,14 +31,14 @@ async def _newest(
 
 
 async def last_agg_trades(
-    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
+    conn: asyncpg.Connection, symbols: list[str], market: str = USDM
 ) -> Newest:
     """The newest stored aggTrade id per symbol, with its trade time."""
     return await _newest(conn, "agg_trades", "agg_trade_id", symbols, market)
 
 
 async def last_depth_updates(
-    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
+    conn: asyncpg.Connection, symbols: list[str], market: str = USDM
 ) -> Newest:
     """The ``u`` of the newest stored diff per symbol and its event time, so a restart can
     record the gap since (and tell a replayed diff from ids that started again)."""
@@ -44,14 +46,14 @@ async def last_depth_updates(
 
 
 async def last_agg_trade_ids(
-    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
+    conn: asyncpg.Connection, symbols: list[str], market: str = USDM
 ) -> dict[str, int]:
     """The newest stored aggTrade id per symbol."""
     return {s: i for s, (i, _) in (await last_agg_trades(conn, symbols, market)).items()}
 
 
 async def last_depth_update_ids(
-    conn: asyncpg.Connection, symbols: list[str], market: str = "usdm"
+    conn: asyncpg.Connection, symbols: list[str], market: str = USDM
 ) -> dict[str, int]:
     """The ``u`` of the newest stored diff per symbol."""
     return {s: i for s, (i, _) in (await last_depth_updates(conn, symbols, market)).items()}
@@ -94,7 +96,7 @@ ORDER BY g.detected_at
 async def unfilled_trade_gaps(
     conn: asyncpg.Connection,
     symbols: list[str],
-    market: str = "usdm",
+    market: str = USDM,
     within_hours: float = 48,
     verify_hours: float = 48,
 ) -> list[asyncpg.Record]:

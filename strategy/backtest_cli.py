@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from db.coverage import range_warnings
+from runtime.bootstrap import run_with_settings
 from settings import Settings, SettingsError
 from strategy.backtest import BacktestResult, run_backtest
-from strategy.cli import run_job
 from strategy.config import StrategyConfig, config_path, load_config, presets
 from strategy.report import RunInfo, marked_equity, summarize, write_report
 
@@ -70,7 +70,7 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run_job(lambda settings: _backtest(settings, config, args))
+    return run_with_settings(lambda settings: _backtest(settings, config, args))
 
 
 async def _backtest(settings: Settings, config: StrategyConfig, args: argparse.Namespace) -> None:

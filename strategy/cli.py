@@ -14,17 +14,16 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import tenacity
-import uvloop
 
-from collector import health
-from collector.logs import setup_logging
 from db.connect import DatabaseUnavailable
+from runtime import health
+from runtime.bootstrap import run_with_settings
 from settings import Settings, SettingsError
 from strategy.binance.config import BinanceConfig
 from strategy.config import StrategyConfig, config_path, load_config, presets
@@ -73,27 +72,7 @@ def main(argv: list[str]) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return run_job(lambda settings: _run_until_signal(settings, config, args.reset))
-
-
-def run_job(job: Callable[[Settings], Coroutine[Any, Any, None]]) -> int:
-    """Settings and logging from the environment, then `job`; a bad input found on the way
-    (a symbol no recorder knows, a changed config, an empty range) is one line and exit 2."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        setup_logging(settings.log_level, settings.log_format, settings.log_file)
-        uvloop.run(job(settings))
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_with_settings(lambda settings: _run_until_signal(settings, config, args.reset))
 
 
 async def _run_until_signal(settings: Settings, config: StrategyConfig, reset: bool) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collector.book import BookSync
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
+from collector.venues.binance.book import BookSync
 from indicators.absorption import Absorption, AbsorptionConfig
 from indicators.bars import Bar, TimeBars
 from indicators.cascade import CascadeConfig, CascadeDetector

@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from collector.rest import BinanceRest, RestError, WeightBudget
-from collector.universe import top_symbols
+from collector.venues.binance.rest import BinanceRest, RestError, WeightBudget
+from collector.venues.binance.universe import top_symbols
 from strategy.binance.client import BinanceClient, ConnectionFailed
 from strategy.binance.errors import BinanceError, OrderRejected
 from strategy.binance.userdata import UserDataStream

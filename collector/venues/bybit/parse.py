@@ -2,9 +2,10 @@
 
 WebSocket frames are either an op reply (``{"success", "ret_msg", "op", ...}``: acks and pongs,
 see ``op_reply``) or a topic message (``{"topic", "type", "ts", "data", ...}``). REST answers come
-in an envelope (``rest_result``). As in ``collector.parse``, a malformed payload raises
+in an envelope (``rest_result``). As for Binance, a malformed payload raises
 ``ValueError``/``KeyError``/``TypeError`` for the caller to count and skip, values are checked at
-this edge (finite, positive prices, plausible times) and unknown keys go to ``extra``.
+this edge (``collector.values``: finite, positive prices, plausible times) and unknown keys go to
+``extra``.
 
 Liquidation side, one meaning across venues: **the side of the liquidation order**, as Binance's
 ``forceOrder`` reports it — ``SELL`` closes a long (a long was liquidated), ``BUY`` closes a
@@ -24,19 +25,20 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from collector.parse import (
-    MAX_AHEAD,
-    _bool,
-    _extra,
-    _id,
-    _levels,
-    _opt,
-    _price,
-    _size,
-    _symbol,
-    ms_time,
-)
 from collector.rows import InstrumentRow
+from collector.values import (
+    MAX_AHEAD,
+    Payload,
+    book_levels,
+    check_bool,
+    check_id,
+    check_price,
+    check_size,
+    check_symbol,
+    extra_json,
+    ms_time,
+    optional,
+)
 from collector.venues.bybit.rows import (
     MARKET,
     BookRow,
@@ -45,8 +47,6 @@ from collector.venues.bybit.rows import (
     TickerRow,
     TradeRow,
 )
-
-Payload = dict[str, Any]
 
 LIQUIDATION_SIDE = {"Buy": "SELL", "Sell": "BUY"}  # Bybit's position side -> the order's side
 
@@ -105,8 +105,8 @@ def topic_parts(topic: str) -> tuple[str, int | None, str]:
     kind, _, rest = topic.partition(".")
     if kind == "orderbook":
         depth, _, symbol = rest.partition(".")
-        return kind, _id(int(depth), "depth"), _symbol(symbol)
-    return kind, None, _symbol(rest)
+        return kind, check_id(int(depth), "depth"), check_symbol(symbol)
+    return kind, None, check_symbol(rest)
 
 
 def _ms(value: Any, received_at: dt.datetime) -> dt.datetime:
@@ -125,7 +125,7 @@ def _uuid(value: Any) -> uuid.UUID:
 def _seq(value: Any) -> int | None:
     if value is None or value == "":
         return None
-    return _id(int(value) if type(value) is str and value.isdigit() else value, "seq")
+    return check_id(int(value) if type(value) is str and value.isdigit() else value, "seq")
 
 
 # ---- trades -------------------------------------------------------------------------------------
@@ -146,16 +146,16 @@ def _trade(
     rpi, direction = t.get("RPI"), t.get("L")
     return TradeRow(
         _ms(t["T"], received_at),
-        _symbol(t["s"]),
+        check_symbol(t["s"]),
         MARKET,
         _uuid(t["i"]),
-        _price(t["p"], "p"),
-        _size(t["v"], "v"),
+        check_price(t["p"], "p"),
+        check_size(t["v"], "v"),
         _side_is_sell(t["S"]),
         _seq(t.get("seq")),
         None if direction is None else str(direction),
-        _bool(t.get("BT", False), "BT"),
-        None if rpi is None else _bool(rpi, "RPI"),
+        check_bool(t.get("BT", False), "BT"),
+        None if rpi is None else check_bool(rpi, "RPI"),
         event_time,
         received_at,
         extra,
@@ -170,7 +170,7 @@ def trades(d: Payload, received_at: dt.datetime) -> list[TradeRow]:
       "i":"20f43950-d8dd-5b31-9112-a178eb6023af","BT":false,"RPI":false,"seq":1783284617}]}
     """
     event_time = ms_time(d["ts"], received_at)
-    return [_trade(t, event_time, received_at, _extra(t, _TRADE_KEYS)) for t in d["data"]]
+    return [_trade(t, event_time, received_at, extra_json(t, _TRADE_KEYS)) for t in d["data"]]
 
 
 # REST recent-trade's keys -> the WebSocket's
@@ -197,7 +197,7 @@ def rest_trades(result: Payload, received_at: dt.datetime) -> list[TradeRow]:
     rows = []
     for t in result["list"]:
         renamed = {name: t[key] for key, name in _REST_TRADE_NAMES.items() if key in t}
-        extra = _extra(t, frozenset(_REST_TRADE_NAMES))
+        extra = extra_json(t, frozenset(_REST_TRADE_NAMES))
         rows.append(_trade(renamed, None, received_at, extra))
     # Bybit lists the newest first; trades of one taker order share time and seq, so reverse
     # (keeping their order) before the stable sort that guards against any other order
@@ -221,16 +221,16 @@ def _book_row(
     extra: str | None,
 ) -> BookRow:
     """``data`` holds s, b, a, u, seq; ``times`` is (ts, cts)."""
-    bid_prices, bid_qtys = _levels(data["b"])
-    ask_prices, ask_qtys = _levels(data["a"])
+    bid_prices, bid_qtys = book_levels(data["b"])
+    ask_prices, ask_qtys = book_levels(data["a"])
     ts, cts = times
     return BookRow(
         ms_time(ts, received_at),
-        _symbol(data["s"]),
+        check_symbol(data["s"]),
         MARKET,
         depth,
         snapshot,
-        _id(data["u"], "u"),
+        check_id(data["u"], "u"),
         _seq(data.get("seq")),
         ms_time(cts, received_at) if cts else None,
         bid_prices,
@@ -256,7 +256,7 @@ def book(d: Payload, received_at: dt.datetime) -> BookRow:
     data = d["data"]
     if data["s"] != symbol:
         raise ValueError(f"topic {d['topic']} carries symbol {data['s']!r}")
-    outer, inner = _extra(d, _BOOK_KEYS), _extra(data, _BOOK_DATA_KEYS)
+    outer, inner = extra_json(d, _BOOK_KEYS), extra_json(data, _BOOK_DATA_KEYS)
     extra = outer
     if inner is not None:
         merged = orjson.loads(outer) if outer else {}
@@ -276,7 +276,7 @@ def rest_book(result: Payload, received_at: dt.datetime, depth: int = 0) -> Book
      "u":243781,"seq":3887177875,"cts":1709199771579}
     """
     times = (result["ts"], result.get("cts"))
-    extra = _extra(result, _REST_BOOK_KEYS)
+    extra = extra_json(result, _REST_BOOK_KEYS)
     return _book_row(result, depth, True, times, received_at, extra)
 
 
@@ -301,14 +301,14 @@ def liquidations(d: Payload, received_at: dt.datetime) -> list[LiquidationRow]:
         rows.append(
             LiquidationRow(
                 ms_time(x["T"], received_at),
-                _symbol(x["s"]),
+                check_symbol(x["s"]),
                 MARKET,
                 side,
-                _size(x["v"], "v"),
-                _price(x["p"], "p"),
+                check_size(x["v"], "v"),
+                check_price(x["p"], "p"),
                 event_time,
                 received_at,
-                _extra(x, _LIQUIDATION_KEYS),
+                extra_json(x, _LIQUIDATION_KEYS),
             )
         )
     return rows
@@ -337,30 +337,30 @@ _TICKER_KEYS = frozenset(["symbol", *_TICKER_FIELDS])
 def _ticker_row(
     state: Payload, time: dt.datetime, cross_seq: int | None, received_at: dt.datetime
 ) -> TickerRow:
-    def number(key: str, check: Any = _size) -> float | None:
-        return _opt(state.get(key), key, check)
+    def number(key: str, check: Any = check_size) -> float | None:
+        return optional(state.get(key), key, check)
 
     funding = state.get("nextFundingTime")
     return TickerRow(
         time,
-        _symbol(state["symbol"]),
+        check_symbol(state["symbol"]),
         MARKET,
         cross_seq,
-        number("lastPrice", _price),
-        number("markPrice", _price),
-        number("indexPrice", _price),
-        _opt(state.get("fundingRate"), "fundingRate"),
+        number("lastPrice", check_price),
+        number("markPrice", check_price),
+        number("indexPrice", check_price),
+        optional(state.get("fundingRate"), "fundingRate"),
         _ms(funding, received_at + MAX_AHEAD) if funding not in (None, "", "0") else None,
         number("openInterest"),
         number("openInterestValue"),
-        number("bid1Price", _price),
+        number("bid1Price", check_price),
         number("bid1Size"),
-        number("ask1Price", _price),
+        number("ask1Price", check_price),
         number("ask1Size"),
         number("turnover24h"),
         number("volume24h"),
         received_at,
-        _extra(state, _TICKER_KEYS),
+        extra_json(state, _TICKER_KEYS),
     )
 
 
@@ -446,15 +446,15 @@ def instrument(d: Payload) -> InstrumentRow:
     lot = d["lotSizeFilter"]
     return InstrumentRow(
         MARKET,
-        _symbol(d["symbol"]),
+        check_symbol(d["symbol"]),
         str(d["status"]),
         d.get("baseCoin"),
         d.get("quoteCoin"),
         d.get("contractType"),
-        _price(d["priceFilter"]["tickSize"], "tickSize"),
-        _price(lot["qtyStep"], "qtyStep"),
-        _opt(lot.get("minOrderQty"), "minOrderQty", _size),
-        _opt(lot.get("minNotionalValue"), "minNotionalValue", _size),
+        check_price(d["priceFilter"]["tickSize"], "tickSize"),
+        check_price(lot["qtyStep"], "qtyStep"),
+        optional(lot.get("minOrderQty"), "minOrderQty", check_size),
+        optional(lot.get("minNotionalValue"), "minNotionalValue", check_size),
     )
 
 
@@ -464,12 +464,12 @@ def open_interest(result: Payload, received_at: dt.datetime) -> list[OpenInteres
     {"symbol":"BTCUSDT","category":"linear","list":[{"openInterest":"461134384.00000000",
      "timestamp":"1669571400000"}],"nextPageCursor":""}
     """
-    symbol = _symbol(result["symbol"])
+    symbol = check_symbol(result["symbol"])
     points = [
         OpenInterestPoint(
             _ms(x["timestamp"], received_at),
             symbol,
-            _size(x["openInterest"], "openInterest"),
+            check_size(x["openInterest"], "openInterest"),
             received_at,
         )
         for x in result["list"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.logs import setup_logging
+from runtime.logs import setup_logging
 from settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parents[3]

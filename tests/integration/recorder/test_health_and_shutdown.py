@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from collector import health
+from runtime import health
 from sim.server import Simulator
 from tests.integration.recorder.conftest import recorder_env, wait_until
 from tests.integration.recorder.invariants import (

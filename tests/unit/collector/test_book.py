@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from collector.book import BookSync
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
-from collector.sequence import Seen, TradeSequence
+from collector.venues.binance.book import BookSync
+from collector.venues.binance.sequence import Seen, TradeSequence
 
 T = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

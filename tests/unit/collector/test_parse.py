@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector import parse
+from collector.venues.binance import parse
 
 NOW = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
 

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from collector.sequence import Seen, TradeSequence
+from collector.venues.binance.sequence import Seen, TradeSequence
 
 T0 = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
 

@@ -5,10 +5,10 @@ import datetime as dt
 
 import orjson
 
-from collector import parse, streams
-from collector.book import BookSync
-from collector.rest import spot_depth_weight
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
+from collector.venues.binance import parse, streams
+from collector.venues.binance.book import BookSync
+from collector.venues.binance.rest import spot_depth_weight
 
 NOW = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
 

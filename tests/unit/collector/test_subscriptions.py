@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collector import streams
 from collector.connection import StreamConnection
 from collector.subscriptions import Subscriptions
+from collector.venues.binance import streams
 
 
 def _make(name: str, route: str, names: list[str]) -> StreamConnection:

@@ -1,21 +1,19 @@
-"""Binance USD-M (and spot) payloads -> rows. The only place that indexes raw exchange dicts.
+"""Binance USD-M (and spot) payloads -> rows. The only place that indexes raw Binance dicts.
 
 Every parser takes the decoded payload (the ``data`` of a combined-stream frame) and the local
 receive time, and raises ``ValueError``/``KeyError``/``TypeError`` on a malformed payload; the
 caller counts and logs those, it never crashes on them. Keys we do not know are kept, as JSON
 text, in the row's ``extra`` (Binance adds fields over time: ``nq``, ``st``, ``ps`` in 2026).
 
-Validation happens here, at the edge, so nothing downstream meets a poisoned value: times lie
-between Binance's launch and a day past the local clock, prices are finite and positive,
-quantities finite and not negative (``float`` alone accepts "NaN", "inf" and "1e999"), ids are
-integers in bigint range. Whether an id is plausible for its symbol's sequence is decided by the
-caller, which knows the sequence (``collector.sequence``).
+Validation happens here, at the edge (``collector.values``), so nothing downstream meets a
+poisoned value. Whether an id is plausible for its symbol's sequence is decided by the caller,
+which knows the sequence (``collector.venues.binance.sequence``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
+import logging
 from typing import Any
 
 import orjson
@@ -29,95 +27,28 @@ from collector.rows import (
     MarkPriceRow,
     OpenInterestRow,
 )
+from collector.values import (
+    MAX_AHEAD,
+    Payload,
+    book_levels,
+    check_bool,
+    check_id,
+    check_price,
+    check_size,
+    check_symbol,
+    extra_json,
+    ms_time,
+    optional,
+)
+from markets import USDM
+from symbols import is_symbol
 
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_MS = dt.timedelta(milliseconds=1)
-
-Payload = dict[str, Any]
-
-EARLIEST_MS = 1_483_228_800_000  # 2017-01-01: nothing Binance sends is older
-MAX_AHEAD = dt.timedelta(days=1)  # how far past the local clock an exchange time may lie
-MAX_ID = 2**63 - 1  # ids are stored as bigint
-
-
-def ms_time(ms: int, now: dt.datetime | None = None) -> dt.datetime:
-    """Binance millisecond epoch -> aware UTC datetime, exactly (no float rounding); refused
-    before 2017 or (given the receive time ``now``) more than ``MAX_AHEAD`` past it."""
-    if type(ms) is not int:
-        raise TypeError(f"expected integer milliseconds, got {ms!r}")
-    if ms < EARLIEST_MS or ms > 253_402_300_799_000:  # datetime ends at 9999-12-31
-        raise ValueError(f"time {ms} ms is out of range")
-    t = EPOCH + ms * _MS
-    if now is not None and t > now + MAX_AHEAD:
-        raise ValueError(f"time {ms} ms is more than {MAX_AHEAD} ahead of the local clock")
-    return t
-
-
-def _id(value: Any, name: str) -> int:
-    if type(value) is not int or not 0 <= value <= MAX_ID:
-        raise ValueError(f"{name} must be an integer id, got {value!r}")
-    return value
-
-
-_INF = math.inf
-
-
-def _number(value: Any, name: str) -> float:
-    if type(value) is bool:
-        raise TypeError(f"{name} must be a decimal, got {value!r}")
-    number = float(value)
-    if not -_INF < number < _INF:  # False for NaN too
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return number
-
-
-def _price(value: Any, name: str) -> float:
-    number = float(value) if type(value) is not bool else -1.0
-    if not 0.0 < number < _INF:  # False for NaN too
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return number
-
-
-def _size(value: Any, name: str) -> float:
-    number = float(value) if type(value) is not bool else -1.0
-    if not 0.0 <= number < _INF:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return number
-
-
-def _extra(payload: Payload, known: frozenset[str]) -> str | None:
-    unknown = payload.keys() - known
-    if not unknown:
-        return None
-    return orjson.dumps({k: payload[k] for k in sorted(unknown)}).decode()
-
-
-def _bool(value: Any, name: str) -> bool:
-    if type(value) is not bool:
-        raise TypeError(f"{name} must be a boolean, got {value!r}")
-    return value
-
-
-def _opt(value: Any, name: str, check: Any = _number) -> float | None:
-    return None if value is None or value == "" else check(value, name)
-
-
-def _levels(levels: list[list[str]]) -> tuple[list[float], list[float]]:
-    prices = [float(p) for p, _ in levels]
-    qtys = [float(q) for _, q in levels]
-    # checked in bulk, in C (per-level checks doubled the cost of a depth frame): a NaN or an
-    # infinity makes the sum non-finite; then the smallest price and quantity decide the sign
-    if prices and not (
-        math.isfinite(sum(prices) + sum(qtys)) and min(prices) > 0.0 and min(qtys) >= 0.0
-    ):
-        raise ValueError(f"level prices must be positive and quantities >= 0, finite: {levels!r}")
-    return prices, qtys
-
+log = logging.getLogger(__name__)
 
 _AGG_TRADE_KEYS = frozenset(["e", "E", "s", "a", "p", "q", "nq", "f", "l", "T", "m", "st"])
 
 
-def agg_trade(d: Payload, received_at: dt.datetime, market: str = "usdm") -> AggTradeRow:
+def agg_trade(d: Payload, received_at: dt.datetime, market: str = USDM) -> AggTradeRow:
     """``<symbol>@aggTrade``.
 
     {"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100",
@@ -128,18 +59,18 @@ def agg_trade(d: Payload, received_at: dt.datetime, market: str = "usdm") -> Agg
         raise ValueError(f"not an aggTrade: {d['e']!r}")
     return AggTradeRow(
         ms_time(d["T"], received_at),
-        _symbol(d["s"]),
+        check_symbol(d["s"]),
         market,
-        _id(d["a"], "a"),
-        _price(d["p"], "p"),
-        _size(d["q"], "q"),
-        _opt(d.get("nq"), "nq", _size),
-        _id(d["f"], "f"),
-        _id(d["l"], "l"),
-        _bool(d["m"], "m"),
+        check_id(d["a"], "a"),
+        check_price(d["p"], "p"),
+        check_size(d["q"], "q"),
+        optional(d.get("nq"), "nq", check_size),
+        check_id(d["f"], "f"),
+        check_id(d["l"], "l"),
+        check_bool(d["m"], "m"),
         ms_time(d["E"], received_at),
         received_at,
-        _extra(d, _AGG_TRADE_KEYS),
+        extra_json(d, _AGG_TRADE_KEYS),
     )
 
 
@@ -147,7 +78,7 @@ _REST_AGG_TRADE_KEYS = frozenset(["a", "p", "q", "nq", "f", "l", "T", "m"])
 
 
 def rest_agg_trade(
-    d: Payload, symbol: str, received_at: dt.datetime, market: str = "usdm"
+    d: Payload, symbol: str, received_at: dt.datetime, market: str = USDM
 ) -> AggTradeRow:
     """One element of REST ``GET /fapi/v1/aggTrades`` (backfill; it has no event time).
 
@@ -158,23 +89,23 @@ def rest_agg_trade(
         ms_time(d["T"], received_at),
         symbol,
         market,
-        _id(d["a"], "a"),
-        _price(d["p"], "p"),
-        _size(d["q"], "q"),
-        _opt(d.get("nq"), "nq", _size),
-        _id(d["f"], "f"),
-        _id(d["l"], "l"),
-        _bool(d["m"], "m"),
+        check_id(d["a"], "a"),
+        check_price(d["p"], "p"),
+        check_size(d["q"], "q"),
+        optional(d.get("nq"), "nq", check_size),
+        check_id(d["f"], "f"),
+        check_id(d["l"], "l"),
+        check_bool(d["m"], "m"),
         None,
         received_at,
-        _extra(d, _REST_AGG_TRADE_KEYS),
+        extra_json(d, _REST_AGG_TRADE_KEYS),
     )
 
 
 _DEPTH_KEYS = frozenset(["e", "E", "T", "s", "U", "u", "pu", "b", "a", "st", "ps"])
 
 
-def depth_update(d: Payload, received_at: dt.datetime, market: str = "usdm") -> DepthUpdateRow:
+def depth_update(d: Payload, received_at: dt.datetime, market: str = USDM) -> DepthUpdateRow:
     """``<symbol>@depth[@100ms|@500ms]`` diff (spot has no ``T`` and no ``pu``).
 
     {"e":"depthUpdate","E":123456789,"T":123456788,"s":"BTCUSDT","U":157,"u":160,"pu":149,
@@ -182,23 +113,23 @@ def depth_update(d: Payload, received_at: dt.datetime, market: str = "usdm") -> 
     """
     if d["e"] != "depthUpdate":
         raise ValueError(f"not a depthUpdate: {d['e']!r}")
-    bid_prices, bid_qtys = _levels(d["b"])
-    ask_prices, ask_qtys = _levels(d["a"])
+    bid_prices, bid_qtys = book_levels(d["b"])
+    ask_prices, ask_qtys = book_levels(d["a"])
     pu = d.get("pu")
     return DepthUpdateRow(
         ms_time(d["E"], received_at),
-        _symbol(d["s"]),
+        check_symbol(d["s"]),
         market,
         ms_time(d["T"], received_at) if "T" in d else None,
-        _id(d["U"], "U"),
-        _id(d["u"], "u"),
+        check_id(d["U"], "U"),
+        check_id(d["u"], "u"),
         None if pu is None else _pu(pu),
         bid_prices,
         bid_qtys,
         ask_prices,
         ask_qtys,
         received_at,
-        _extra(d, _DEPTH_KEYS),
+        extra_json(d, _DEPTH_KEYS),
     )
 
 
@@ -206,20 +137,20 @@ _SNAPSHOT_KEYS = frozenset(["lastUpdateId", "E", "T", "bids", "asks"])
 
 
 def depth_snapshot(
-    d: Payload, symbol: str, reason: str, received_at: dt.datetime, market: str = "usdm"
+    d: Payload, symbol: str, reason: str, received_at: dt.datetime, market: str = USDM
 ) -> DepthSnapshotRow:
     """REST ``GET /fapi/v1/depth?limit=1000``.
 
     {"lastUpdateId":1027024,"E":1589436922972,"T":1589436922959,
      "bids":[["4.00000000","431.00000000"]],"asks":[["4.00000200","12.00000000"]]}
     """
-    bid_prices, bid_qtys = _levels(d["bids"])
-    ask_prices, ask_qtys = _levels(d["asks"])
+    bid_prices, bid_qtys = book_levels(d["bids"])
+    ask_prices, ask_qtys = book_levels(d["asks"])
     return DepthSnapshotRow(
         received_at,
         symbol,
         market,
-        _id(d["lastUpdateId"], "lastUpdateId"),
+        check_id(d["lastUpdateId"], "lastUpdateId"),
         ms_time(d["E"], received_at) if "E" in d else None,
         ms_time(d["T"], received_at) if "T" in d else None,
         reason,
@@ -228,7 +159,7 @@ def depth_snapshot(
         ask_prices,
         ask_qtys,
         received_at,
-        _extra(d, _SNAPSHOT_KEYS),
+        extra_json(d, _SNAPSHOT_KEYS),
     )
 
 
@@ -246,15 +177,15 @@ def mark_price(d: Payload, received_at: dt.datetime) -> MarkPriceRow:
     next_funding = d.get("T")
     return MarkPriceRow(
         ms_time(d["E"], received_at),
-        _symbol(d["s"]),
-        _price(d["p"], "p"),
-        _opt(d.get("i"), "i", _price),
-        _opt(d.get("P"), "P", _price),
-        _opt(d.get("r"), "r"),
+        check_symbol(d["s"]),
+        check_price(d["p"], "p"),
+        optional(d.get("i"), "i", check_price),
+        optional(d.get("P"), "P", check_price),
+        optional(d.get("r"), "r"),
         ms_time(next_funding, received_at + MAX_AHEAD) if next_funding else None,
-        _opt(d.get("ap"), "ap", _price),
+        optional(d.get("ap"), "ap", check_price),
         received_at,
-        _extra(d, _MARK_KEYS),
+        extra_json(d, _MARK_KEYS),
     )
 
 
@@ -271,7 +202,7 @@ def force_order(d: Payload, received_at: dt.datetime) -> ForceOrderRow:
     if d["e"] != "forceOrder":
         raise ValueError(f"not a forceOrder: {d['e']!r}")
     o = d["o"]
-    outer, inner = _extra(d, _FORCE_KEYS), _extra(o, _FORCE_ORDER_KEYS)
+    outer, inner = extra_json(d, _FORCE_KEYS), extra_json(o, _FORCE_ORDER_KEYS)
     extra = outer
     if inner is not None:
         merged = orjson.loads(outer) if outer else {}
@@ -279,16 +210,16 @@ def force_order(d: Payload, received_at: dt.datetime) -> ForceOrderRow:
         extra = orjson.dumps(merged).decode()
     return ForceOrderRow(
         ms_time(d["E"], received_at),
-        _symbol(o["s"]),
+        check_symbol(o["s"]),
         str(o["S"]),
         str(o["o"]),
         str(o["f"]),
-        _size(o["q"], "q"),
-        _price(o["p"], "p"),
-        _size(o["ap"], "ap"),
+        check_size(o["q"], "q"),
+        check_price(o["p"], "p"),
+        check_size(o["ap"], "ap"),
         str(o["X"]),
-        _size(o["l"], "l"),
-        _size(o["z"], "z"),
+        check_size(o["l"], "l"),
+        check_size(o["z"], "z"),
         ms_time(o["T"], received_at),
         received_at,
         extra,
@@ -305,10 +236,10 @@ def open_interest(d: Payload, received_at: dt.datetime) -> OpenInterestRow:
     """
     return OpenInterestRow(
         ms_time(d["time"], received_at),
-        _symbol(d["symbol"]),
-        _size(d["openInterest"], "openInterest"),
+        check_symbol(d["symbol"]),
+        check_size(d["openInterest"], "openInterest"),
         received_at,
-        _extra(d, _OI_KEYS),
+        extra_json(d, _OI_KEYS),
     )
 
 
@@ -325,35 +256,99 @@ def instrument(d: Payload, market: str) -> InstrumentRow:
     lot, notional = filters["LOT_SIZE"], filters.get("MIN_NOTIONAL") or filters.get("NOTIONAL")
     minimum = None
     if notional is not None:
-        minimum = _opt(notional.get("notional", notional.get("minNotional")), "notional", _size)
+        minimum = optional(
+            notional.get("notional", notional.get("minNotional")), "notional", check_size
+        )
     return InstrumentRow(
         market,
-        _symbol(d["symbol"]),
+        check_symbol(d["symbol"]),
         str(d["status"]),
         d.get("baseAsset"),
         d.get("quoteAsset"),
         d.get("contractType"),
-        _price(filters["PRICE_FILTER"]["tickSize"], "tickSize"),
-        _price(lot["stepSize"], "stepSize"),
-        _opt(lot.get("minQty"), "minQty", _size),
+        check_price(filters["PRICE_FILTER"]["tickSize"], "tickSize"),
+        check_price(lot["stepSize"], "stepSize"),
+        optional(lot.get("minQty"), "minQty", check_size),
         minimum,
     )
-
-
-def _symbol(value: Any) -> str:
-    if type(value) is not str or not value:
-        raise TypeError(f"symbol must be a string, got {value!r}")
-    return value
 
 
 def _pu(value: Any) -> int:
     """``pu`` is -1 on the first diff after a futures stream restarts."""
     if value == -1:
         return -1
-    return _id(value, "pu")
+    return check_id(value, "pu")
 
 
 def is_usdm(d: Payload) -> bool:
     """All-market streams carry COIN-M symbols since mid-2026; ``st`` = 1 marks USD-M."""
     st = d.get("st")
     return st is None or st == 1 or st == "1"
+
+
+def trading_symbols(info: Payload) -> set[str]:
+    """The symbols an ``exchangeInfo`` answer (futures or spot) lists as trading now."""
+    return {s["symbol"] for s in info["symbols"] if s.get("status") == "TRADING"}
+
+
+def usdt_perpetuals(info: Payload) -> list[str]:
+    """The trading USDT perpetuals of a futures ``exchangeInfo`` answer, in its order."""
+    return [
+        s["symbol"]
+        for s in info["symbols"]
+        if s.get("contractType") == "PERPETUAL"
+        and s.get("quoteAsset") == "USDT"
+        and s.get("status") == "TRADING"
+    ]
+
+
+def by_quote_volume(tickers: list[Payload], eligible: set[str], n: int) -> list[str]:
+    """The ``n`` eligible symbols of a ``ticker/24hr`` answer with the highest quote volume."""
+    ranked = sorted(
+        (t for t in tickers if t["symbol"] in eligible),
+        key=lambda t: float(t["quoteVolume"]),
+        reverse=True,
+    )
+    return [t["symbol"] for t in ranked[:n]]
+
+
+def instruments(info: Payload, market: str) -> list[InstrumentRow]:
+    """The well-formed instruments of an exchangeInfo answer; a malformed entry is logged."""
+    rows = []
+    for entry in info["symbols"]:
+        try:
+            row = instrument(entry, market)
+        except (KeyError, TypeError, ValueError) as exc:
+            log.warning("exchangeInfo (%s): skipped a malformed instrument: %.200r", market, exc)
+            continue
+        if is_symbol(row.symbol):  # a hostile name is dropped (and counted) by the universe
+            rows.append(row)
+    return rows
+
+
+# Why a frame carries no payload (frame_payloads): a reply is normal, the others are counted
+REPLY = "reply"
+SHUTDOWN = "shutdown"
+NOT_AN_OBJECT = "not_an_object"
+UNKNOWN_FRAME = "unknown_frame"
+
+
+def frame_payloads(msg: Any) -> list[Any] | str:
+    """The payloads of a decoded frame (combined-stream envelope, raw event, or all-market array),
+    or why it has none: ``REPLY`` (to a SUBSCRIBE / LIST_SUBSCRIPTIONS), ``SHUTDOWN`` (the server
+    will close this connection), ``NOT_AN_OBJECT``, ``UNKNOWN_FRAME``."""
+    if type(msg) is not dict:
+        return msg if type(msg) is list else NOT_AN_OBJECT  # list: raw /ws all-market array
+    data = msg.get("data", msg)
+    if data is msg and "e" not in msg:
+        return REPLY if "result" in msg or "error" in msg or "code" in msg else UNKNOWN_FRAME
+    if type(data) is list:
+        return data
+    if type(data) is dict and data.get("e") == "serverShutdown":
+        return SHUTDOWN
+    return [data]
+
+
+def event_type(d: Any) -> str:
+    """A payload's event type (``e``); ``KeyError``/``TypeError`` when it has none."""
+    return d["e"]

@@ -16,6 +16,9 @@ ROUTES = ("public", "market", "spot")  # connections are grouped per route, in t
 # How long each event type may stay silent per symbol before /health calls it stale (seconds).
 # Liquidations are legitimately silent for hours, so they are not watched.
 STALE_AFTER = {"aggTrade": 120.0, "depthUpdate": 10.0, "markPriceUpdate": 10.0}
+# Spot closes a connection past 5 incoming messages/s (pongs included): one SUBSCRIBE per 0.5 s,
+# as Binance's own SDK does.
+SPOT_CONTROL_INTERVAL = 0.5
 
 
 @dataclass(frozen=True)

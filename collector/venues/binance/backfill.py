@@ -21,19 +21,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from collector import metrics, parse
+from collector import metrics
 from collector.events import EventLog
-from collector.rest import BinanceRest, RestError
 from collector.rows import AggTradeRow
-from collector.sequence import TradeSequence
+from collector.venues.binance import parse
+from collector.venues.binance.rest import BinanceRest, RestError
+from collector.venues.binance.sequence import TradeSequence
 from db.writer import CommitWatermark
+from markets import USDM
 
 log = logging.getLogger(__name__)
 
 PAGE = 1000
 RETRY_MAX = 30.0  # seconds between attempts at a page Binance failed to serve
 # How long Binance serves a hole's ids by fromId: futures 48 h, spot without limit.
-REACH_HOURS = {"usdm": 48.0, "spot": float("inf")}
+REACH_HOURS = {USDM: 48.0, "spot": float("inf")}
 # A reconnected symbol with no trade this long after the connection is back is asked over REST.
 QUIET_CHECK_AFTER = 2.0
 
@@ -47,7 +49,7 @@ class Backfiller:
         sequences: dict[str, TradeSequence],
         clock: Callable[[], dt.datetime],
         *,
-        market: str = "usdm",
+        market: str = USDM,
         grace: float = 2.0,
         watermark: CommitWatermark | None = None,
         committed: Callable[[float], Awaitable[None]] | None = None,
@@ -160,9 +162,7 @@ class Backfiller:
         seq.holes.append([last + 1, newest.agg_trade_id])  # the newest itself comes by backfill
         seq.span = (seq.last_time, newest.time)
         seq.last_id, seq.last_time = newest.agg_trade_id, newest.time
-        metrics.GAPS.labels(
-            ("" if self.market == "usdm" else f"{self.market}:") + "agg_trades"
-        ).inc()
+        metrics.GAPS.labels(("" if self.market == USDM else f"{self.market}:") + "agg_trades").inc()
         self.on_hole(symbol, last + 1, newest.agg_trade_id)
 
     async def _repair(self, symbol: str, first: int, last: int, ref: uuid.UUID) -> None:
