@@ -140,6 +140,23 @@ async def no_open_gaps(url: str) -> bool:
     return False
 
 
+async def worker_committed(url: str, since: float) -> bool:
+    """Whether the strategy worker committed indicator rows after ``since`` (the kill)."""
+    with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            return bool(
+                await conn.fetchval(
+                    "SELECT EXISTS (SELECT FROM indicators"
+                    " WHERE pg_xact_commit_timestamp(xmin) > to_timestamp($1))",
+                    since,
+                )
+            )
+        finally:
+            await conn.close()
+    return False
+
+
 async def fail_over(f: Formation) -> tuple[float, float]:
     """Kill the primary; returns (the kill's wall-clock time, seconds until node2 is primary)."""
     f.kill("node1")
@@ -190,6 +207,10 @@ async def record(f: Formation, args: argparse.Namespace, work: Path) -> Outcome:
             sim.pause()
             await asyncio.sleep(1.0)  # the last frames, and the gap rows they open, arrive
             await wait_for(lambda: no_open_gaps(f.url), 120, "every gap repaired or declared")
+            # the worker restarts on its own schedule after the outage: give it time to reach
+            # the new primary (the outcome says whether it did)
+            with contextlib.suppress(FormationError):
+                await wait_for(lambda: worker_committed(f.url, killed), 60, "the worker")
             for rec in recs:
                 if (rc := await rec.stop()) != 0:
                     raise FormationError(f"a recorder exited {rc}:\n{rec.tail()}")
