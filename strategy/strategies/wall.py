@@ -259,9 +259,10 @@ class WallStrategy:
         p, sign, close = self.params, signal.side.sign, snap.close
         if entry is None or close is None or sign * (close - entry) <= 0:
             return None
-        bars = [*(s for s in self.recent if s.time_ms < snap.time_ms), snap]
-        if p.tp_slowdown_mult and slowing(bars, p.tp_slowdown_bars, p.tp_slowdown_mult):
-            return "tp_slowdown"
+        if p.tp_slowdown_mult:
+            bars = [*(s for s in self.recent if s.time_ms < snap.time_ms), snap]
+            if slowing(bars, p.tp_slowdown_bars, p.tp_slowdown_mult):
+                return "tp_slowdown"
         if p.tp_counter_delta and aggressive_against(snap, sign, p.tp_counter_delta):
             return "tp_aggression"
         if p.tp_counter_bps:
