@@ -27,7 +27,7 @@ _FIXED = {  # PostgreSQL type -> (send function, numpy dtype of the send form)
     "integer": ("int4send", ">i4"),
     "boolean": ("boolsend", "?"),
 }
-_TEXT = ("text", "jsonb")
+_TEXT = ("text", "jsonb", "uuid")  # uuid: its canonical text, exact both ways
 _ARRAY = "double precision[]"
 
 

@@ -3,7 +3,7 @@
 A file holds the rows of one table, market, symbol and UTC day (the Hive-style partitions in its
 path, so they are not repeated as columns), sorted by time and then the rest of the natural key.
 Column types round-trip every value: timestamptz is timestamp[us, UTC] (PostgreSQL's own
-resolution), double precision is float64, arrays are list<float64>, jsonb is its text.
+resolution), double precision is float64, arrays are list<float64>, jsonb and uuid their text.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ ARROW_TYPES = {
     "text": pa.string(),
     "jsonb": pa.string(),
     "double precision[]": pa.list_(pa.float64()),
+    "uuid": pa.string(),  # the canonical 36-character text: exact, and readable in any tool
 }
 PARTITIONS = ("market", "symbol")  # in the path, not in the file
 DEFAULT_MARKET = "usdm"  # for the futures-only tables, which have no market column
@@ -93,7 +94,8 @@ async def table_layout(conn: asyncpg.Connection, table: str) -> Layout:
     if unknown:
         raise ArchiveError(f"{table}: no Parquet type for columns {unknown}")
     index = [r[0] for r in await conn.fetch(_KEY, table)]
-    key = tuple(c for c in index if c not in PARTITIONS)
+    # agg_trades has a second key (Bybit's UUIDs): its columns join the order once
+    key = tuple(dict.fromkeys(c for c in index if c not in PARTITIONS))
     return Layout(table, tuple(types), types, key, frozenset(r[0] for r in columns if r[2]))
 
 

@@ -36,7 +36,7 @@ async def key_of(conn: asyncpg.Connection, table: str) -> list[str]:
            JOIN pg_class c ON c.oid = i.indexrelid
            CROSS JOIN unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-           WHERE i.indrelid = $1::regclass AND i.indisunique ORDER BY k.n""",
+           WHERE i.indrelid = $1::regclass AND i.indisunique AND i.indpred IS NULL ORDER BY k.n""",
         table,
     )
     return [r["attname"] for r in rows]
