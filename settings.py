@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent
 EMBEDDED_DB_PORT_DEFAULT = 54329
 DEPTH_SPEEDS = ("100ms", "250ms", "500ms")
 SPOT_DEPTH_SPEEDS = ("100ms", "1000ms")  # spot's diff depth: @depth@100ms or @depth (1000 ms)
+VENUE_NAMES = ("binance", "bybit")  # collector.venues.VENUES (settings imports no collector)
+BYBIT_DEPTHS = ("50", "200")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 HYPERTABLES = (
     "agg_trades",
@@ -70,6 +72,12 @@ class Settings:
     markets: tuple[str, ...] = ("futures",)
     binance_spot_ws_url: str = "wss://stream.binance.com:9443"
     binance_spot_rest_url: str = "https://api.binance.com"
+    venues: tuple[str, ...] = ("binance",)  # VENUES: collector.venues.VENUES names
+    bybit_ws_url: str = "wss://stream.bybit.com/v5/public/linear"
+    bybit_rest_url: str = "https://api.bybit.com"
+    bybit_symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT")  # BYBIT_SYMBOLS (default: SYMBOLS)
+    bybit_top_n: int | None = None  # BYBIT_SYMBOLS=top:N (by 24 h turnover)
+    bybit_depth: int = 50  # BYBIT_DEPTH: orderbook.{50|200}
     spot_depth_speed: str = "100ms"
     depth_speed: str = "100ms"
     oi_poll_interval: float = 10.0
@@ -113,6 +121,10 @@ class Settings:
         if url:
             check_database_url(url)
         symbols, top_n = r.symbols("SYMBOLS", "BTCUSDT,ETHUSDT")
+        # BYBIT_SYMBOLS unset: the same list (or top:N) as SYMBOLS
+        bybit_symbols, bybit_top_n = r.symbols(
+            "BYBIT_SYMBOLS", r.text("SYMBOLS", "BTCUSDT,ETHUSDT")
+        )
         return cls(
             database_url=url or embedded_database_url(port),
             database_is_embedded=not url,
@@ -129,6 +141,12 @@ class Settings:
             binance_spot_rest_url=r.url(
                 "BINANCE_SPOT_REST_URL", cls.binance_spot_rest_url, ("http://", "https://")
             ),
+            venues=r.venues("VENUES"),
+            bybit_ws_url=r.url("BYBIT_WS_URL", cls.bybit_ws_url, ("ws://", "wss://")),
+            bybit_rest_url=r.url("BYBIT_REST_URL", cls.bybit_rest_url, ("http://", "https://")),
+            bybit_symbols=bybit_symbols,
+            bybit_top_n=bybit_top_n,
+            bybit_depth=int(r.choice("BYBIT_DEPTH", "50", BYBIT_DEPTHS)),
             spot_depth_speed=r.choice("SPOT_DEPTH_SPEED", "100ms", SPOT_DEPTH_SPEEDS),
             depth_speed=r.choice("DEPTH_SPEED", "100ms", DEPTH_SPEEDS),
             oi_poll_interval=r.number("OI_POLL_INTERVAL", 10.0, 1.0),
@@ -214,6 +232,10 @@ class _Reader:
         if "futures" not in values:
             raise SettingsError(f"{name} must include futures (futures or futures,spot)")
         return tuple(dict.fromkeys(values))
+
+    def venues(self, name: str) -> tuple[str, ...]:
+        """binance, bybit or binance,bybit: the names of ``collector.venues.VENUES``."""
+        return tuple(dict.fromkeys(self.choices(name, "binance", VENUE_NAMES)))
 
     def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
         value = self.text(name, default).rstrip("/")

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 import aiohttp
 import asyncpg
 
-from collector import metrics
+from collector import bybit_store, metrics
+from collector.bybit_handler import STALE_AFTER as BYBIT_STALE_AFTER
+from collector.bybit_side import BybitSide, StartError
 from collector.connection import StreamConnection
 from collector.depth import DepthKeeper
 from collector.drops import Drops
@@ -101,6 +103,7 @@ class Recorder:
     keeper: DepthKeeper | None = None
     subscriptions: Subscriptions | None = None
     spot: SpotSide | None = None  # MARKETS=futures,spot
+    bybit: BybitSide | None = None  # VENUES=...,bybit
     writer_tasks: WriterTasks | None = None
     started: float = field(default_factory=time.monotonic)
     metrics_port: int | None = None
@@ -112,6 +115,25 @@ class Recorder:
         parts = [self.subscriptions, self.spot.subscriptions if self.spot else None]
         return [c for part in parts if part is not None for c in part.connections]
 
+    def venues(self, ages: dict[str, float], books: dict[str, bool]) -> dict[str, dict]:
+        """Per venue: open connections, books in sync, the oldest stream's last message age."""
+        bybit = self.bybit.connections if self.bybit is not None else []
+        now = time.monotonic()
+        conns = {"binance": [now - c.last_frame < c.silent_after for c in self.connections]}
+        conns["bybit"] = [c.connected for c in bybit]
+        out = {}
+        for venue in self.settings.venues:
+            mine = (lambda k: k.startswith("bybit:")) if venue == "bybit" else _binance_key
+            venue_books = [ok for k, ok in books.items() if mine(k)]
+            venue_ages = [a for k, a in ages.items() if mine(k)]
+            out[venue] = {
+                "connections": sum(conns[venue]),
+                "books_valid": sum(venue_books),
+                "books": len(venue_books),
+                "last_message_age": max(venue_ages, default=None),
+            }
+        return out
+
     def health(self) -> tuple[bool, dict]:
         limits = streams.STALE_AFTER
         expected = [f"{kind}:{s}" for s in self.symbols for kind in limits]
@@ -119,9 +141,14 @@ class Recorder:
         if self.spot is not None:
             expected += self.spot.expected_streams()
             last_seen.update(self.spot.handler.last_seen)
+        limits_of = {"": limits, "spot": limits}
+        if self.bybit is not None:
+            expected += self.bybit.expected_streams()
+            last_seen.update(self.bybit.handler.last_seen)
+            limits_of["bybit"] = BYBIT_STALE_AFTER
         ages = health.ages(last_seen, expected, self.started)
-        # keys are "<kind>:<symbol>", spot's "spot:<kind>:<symbol>"
-        stale = sorted(k for k, age in ages.items() if age > limits[k.split(":")[-2]])
+        # keys are "<kind>:<symbol>", spot's "spot:<kind>:<symbol>", Bybit's "bybit:<kind>:<symbol>"
+        stale = sorted(k for k, age in ages.items() if age > _limit(limits_of, k))
         now = time.time()
         tables = {}
         db_failing_for = 0.0
@@ -144,6 +171,8 @@ class Recorder:
         books = {s: b.valid for s, b in self.keeper.books.items()} if self.keeper else {}
         if self.spot is not None:
             books |= {f"spot:{s}": b.valid for s, b in self.spot.keeper.books.items()}
+        if self.bybit is not None:
+            books |= self.bybit.books_valid()
         db_ok = db_failing_for < health.DB_FAILING_THRESHOLD
         body = {
             "status": "ok" if db_ok and not stale and not writers_down else "degraded",
@@ -154,6 +183,7 @@ class Recorder:
             "db": "up" if db_failing_for == 0 else ("failing" if not db_ok else "retrying"),
             "spool_bytes": self.spool.bytes_used,
             "books_valid": books,
+            "venues": self.venues(ages, books),
         }
         return db_ok and not stale and not writers_down, body
 
@@ -207,6 +237,11 @@ async def run_recorder(
     watermark, drops = CommitWatermark(settings.gap_hold_max), Drops()
     for cls, table in TABLES.items():
         writers[table] = route[cls] = _writer(settings, table, spool, events, watermark, drops)
+    bybit_writers: dict[str, TableWriter] = {}
+    bybit_put = bybit_store.venue_put(lambda table: bybit_writers[table].put)
+    if "bybit" in settings.venues:
+        bybit_writers = _bybit_writers(settings, spool, EventLog(bybit_put, clock))
+        writers |= {f"bybit.{t}": w for t, w in bybit_writers.items()}
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
     writer_tasks = WriterTasks(writers)
@@ -243,15 +278,29 @@ async def run_recorder(
                 settings, symbols, writers, spool, budget, drops, watermark, leases=leases
             )
             recorder.writer_tasks = writer_tasks
+            if bybit_writers:
+                recorder.bybit = await _bybit(
+                    settings, http, bybit_put, bybit_writers["agg_trades"].put, clock, on_limit
+                )
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
         before = {t: _counts(w) for t, w in writers.items()}
         # recorder_events last: the others' final flushes may still record events (a replay)
-        others = [t for t in writers if t != "recorder_events"]
-        await writer_tasks.close([others, ["recorder_events"]])
+        last = [t for t in writers if t.endswith("recorder_events")]
+        await writer_tasks.close([[t for t in writers if t not in last], last])
         _report_shutdown(writers, spool, before)
         if leases is not None:  # after the final flush: the next owner resumes from there
             await leases.close()
+
+
+def _binance_key(key: str) -> bool:
+    return not key.startswith("bybit:")
+
+
+def _limit(limits_of: dict[str, dict[str, float]], key: str) -> float:
+    """The staleness limit of a /health stream key ("[prefix:]<kind>:<symbol>")."""
+    parts = key.split(":")
+    return limits_of[parts[0] if len(parts) == 3 else ""][parts[-2]]
 
 
 def _counts(w: TableWriter) -> tuple[int, int, int]:
@@ -339,6 +388,8 @@ async def _record(
     if spot is not None:
         recorder.drops.attach("spot", spot.backfiller, spot.keeper)
         started["spot_symbols"] = spot.symbols
+    if recorder.bybit is not None:
+        started["bybit_symbols"] = recorder.bybit.symbols
     events.record("start", started)
     log.info(
         "recording %d symbols on %d connections; /health and /metrics on %s:%s",
@@ -381,6 +432,8 @@ async def _record(
                 tg.create_task(universe.run(), name="universe")
             if spot is not None:
                 tg.create_task(spot.run(), name="spot")
+            if recorder.bybit is not None:
+                tg.create_task(recorder.bybit.run(), name="bybit")
             tg.create_task(keeper.run(), name="depth")
             tg.create_task(backfiller.run(), name="backfill")
             tg.create_task(
@@ -483,13 +536,46 @@ def _subscriptions(
     return Subscriptions(streams.futures_streams(symbols, s.depth_speed), make)
 
 
+async def _bybit(
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    put: Callable[[tuple], None],
+    put_trade: Callable[[tuple], None],
+    clock: Callable[[], dt.datetime],
+    on_limit: Callable[[int, float, str], None],
+) -> BybitSide:
+    try:
+        return await BybitSide.start(settings, http, put, put_trade, clock, on_limit)
+    except StartError as exc:
+        raise StartupError(str(exc)) from None
+
+
+def _bybit_writers(settings: Settings, spool: Spool, events: EventLog) -> dict[str, TableWriter]:
+    """Bybit's writers: the same tables, their columns with venue (and trade_uuid), their own
+    spool folders. Outside the commit watermark, which paces the Binance strategy worker."""
+    vspool = bybit_store.VenueSpool(spool, bybit_store.VENUE)
+    return {
+        table: _writer(
+            settings,
+            table,
+            vspool,
+            events,
+            None,
+            None,
+            bybit_store.columns(table),  # type: ignore[arg-type]
+        )
+        for table in TABLES.values()
+    }
+
+
 def _writer(
     settings: Settings,
     table: str,
     spool: Spool,
     events: EventLog,
-    watermark: CommitWatermark,
-    drops: Drops,
+    watermark: CommitWatermark | None,
+    drops: Drops | None,
+    columns: tuple[str, ...] | None = None,
 ) -> TableWriter:
     async def connect_writer() -> asyncpg.Connection:
         return await connect(
@@ -511,7 +597,7 @@ def _writer(
     def on_drop(name: str, dropped: Dropped) -> None:
         """Called once writes work again, so the gap row itself is not lost to the outage."""
         metrics.DROPPED.labels(name).inc(dropped.rows)
-        if drops.handled(name):
+        if drops is not None and drops.handled(name):
             return  # fetched again or declared by ids: each hole and its repair are recorded
         events.record(
             "gap",
@@ -533,7 +619,7 @@ def _writer(
 
     return TableWriter(
         table,
-        COLUMNS[table],
+        columns or COLUMNS[table],
         connect_writer,
         max_rows=settings.batch_max_rows,
         max_ms=settings.batch_max_ms,
@@ -545,7 +631,7 @@ def _writer(
         # the rows that explain every hole must outlive a full spool (they are few and small)
         hold_when_full=table == "recorder_events",
         watermark=watermark,
-        on_lost=drops.collector(table),
+        on_lost=drops.collector(table) if drops is not None else None,
     )
 
 
@@ -558,6 +644,11 @@ async def _stats_every_minute(recorder: Recorder) -> None:
         _, body = recorder.health()
         for key, age in body["streams"].items():
             metrics.LAST_MESSAGE_AGE.labels(key).set(age)
+        for venue, state in body["venues"].items():
+            metrics.VENUE_CONNECTIONS.labels(venue).set(state["connections"])
+            metrics.VENUE_BOOKS_VALID.labels(venue).set(state["books_valid"])
+            if state["last_message_age"] is not None:
+                metrics.VENUE_LAST_MESSAGE_AGE.labels(venue).set(state["last_message_age"])
         for name, w in recorder.writers.items():
             metrics.QUEUE_ROWS.labels(name).set(w.queued)
             metrics.SPOOLED.labels(name).inc(w.stats.rows_spooled - spooled[name])

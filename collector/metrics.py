@@ -59,3 +59,12 @@ SPOOL_BYTES = Gauge("flowline_spool_bytes", "Bytes waiting in the disk spool")
 BOOK_VALID = Gauge(
     "flowline_book_valid", "1 when the local book of a symbol is in sync", ["symbol"]
 )
+VENUE_CONNECTIONS = Gauge(
+    "flowline_venue_connections", "WebSocket connections delivering, per venue", ["venue"]
+)
+VENUE_BOOKS_VALID = Gauge("flowline_venue_books_valid", "Books in sync, per venue", ["venue"])
+VENUE_LAST_MESSAGE_AGE = Gauge(
+    "flowline_venue_last_message_age_seconds",
+    "Seconds since the last message of the venue's most silent stream",
+    ["venue"],
+)

@@ -1,0 +1,198 @@
+"""``VENUES=...,bybit``: Bybit v5 linear recorded in the same process as Binance.
+
+As ``collector.spot.SpotSide`` runs spot beside futures, ``BybitSide`` runs Bybit beside Binance
+on the recorder's clock, with its own writers (``collector.bybit_store``: same tables, venue
+bybit), its own event log (recorder_events rows with venue bybit) and its own REST budget. Its
+parts: the connections (``BybitConnection``: topics spread by Bybit's per-connection limit, the
+20 s ping, the watchdog, backoff), the handler (``BybitHandler``: rows, books, holes), the
+``book_top`` sampler, and after each reconnect the splice of REST recent-trade per symbol.
+
+BYBIT_SYMBOLS=top:N ranks by 24 h turnover from REST tickers once at start (not refreshed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import aiohttp
+
+from collector import bybit_store as store
+from collector import metrics
+from collector.bybit_connection import BybitConnection
+from collector.bybit_handler import PREFIX, STALE_AFTER, BybitHandler
+from collector.events import EventLog
+from collector.subscriptions import connection_events
+from collector.venues import BYBIT
+from collector.venues.bybit import parse
+from collector.venues.bybit.rest import BybitRest, RestError
+from collector.venues.bybit.streams import per_connection
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+RECENT_TRADES = 1000  # REST recent-trade's largest window
+SPLICE_AFTER = 1.0  # s after a reconnect: the new stream delivers before the window is cut
+
+
+class StartError(Exception):
+    """BYBIT_SYMBOLS cannot be recorded as given (the message says why)."""
+
+
+class BybitSide:
+    """Bybit's handler, connections and samplers; build with ``BybitSide.start``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        rest: BybitRest,
+        symbols: list[str],
+        put: Callable[[tuple], None],
+        put_trade: Callable[[tuple], None],
+        clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.settings = settings
+        self.rest = rest
+        self.symbols = symbols
+        self.put = put
+        self.clock = clock
+        self.events = EventLog(put, clock)
+        self.handler = BybitHandler(
+            symbols, put, put_trade, self.events, clock, self._resubscribe, settings.bybit_depth
+        )
+        wanted = [t for s in symbols for t in BYBIT.streams(s, settings.bybit_depth)]
+        self.connections = [
+            self._connection(f"bybit-{i}", topics)
+            for i, topics in enumerate(per_connection(wanted))
+        ]
+        self._tasks: set[asyncio.Task] = set()
+
+    @classmethod
+    async def start(
+        cls,
+        settings: Settings,
+        http: aiohttp.ClientSession,
+        put: Callable[[tuple], None],
+        put_trade: Callable[[tuple], None],
+        clock: Callable[[], dt.datetime],
+        on_limit: Callable[[int, float, str], None] | None = None,
+    ) -> BybitSide:
+        rest = BYBIT.rest(settings.bybit_rest_url, http, BYBIT.budget(), on_limit=on_limit)
+        symbols = list(settings.bybit_symbols)
+        if settings.bybit_top_n:
+            symbols = await top_symbols(rest, settings.bybit_top_n, clock())
+            log.info("bybit top %d by 24h turnover: %s", settings.bybit_top_n, ",".join(symbols))
+        else:
+            await check_symbols(rest, symbols)
+        return cls(settings, rest, symbols, put, put_trade, clock)
+
+    async def run(self) -> None:
+        async with asyncio.TaskGroup() as tg:
+            for c in self.connections:
+                tg.create_task(c.run(), name=f"ws:{c.name}")
+            tg.create_task(self._tops(), name="bybit-tops")
+
+    def expected_streams(self) -> list[str]:
+        """/health keys of the topics Bybit must keep delivering."""
+        return [f"{PREFIX}{kind}:{s}" for s in self.symbols for kind in STALE_AFTER]
+
+    def books_valid(self) -> dict[str, bool]:
+        return {f"{PREFIX}{s}": b.synced for s, b in self.handler.books.items()}
+
+    # ---- connections ---------------------------------------------------------------------------
+
+    def _connection(self, name: str, topics: list[str]) -> BybitConnection:
+        conn = BybitConnection(
+            name,
+            self.settings.bybit_ws_url,
+            topics,
+            self.handler.on_frame,
+            lambda kind, details: None,
+            silent_after=self.settings.silent_after,
+        )
+        recorded = connection_events(
+            name,
+            self.events,
+            on_down=lambda: self.handler.streams_down(conn.topics),
+            on_back=lambda: self._spawn(self._splice_all(conn.topics)),
+        )
+        conn.on_event = recorded
+        return conn
+
+    def _resubscribe(self, topic: str) -> None:
+        for c in self.connections:
+            if topic in c.topics:
+                self._spawn(c.resubscribe(topic))
+
+    def _spawn(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- trades after a reconnect --------------------------------------------------------------
+
+    async def _splice_all(self, topics: list[str]) -> None:
+        await asyncio.sleep(SPLICE_AFTER)
+        for topic in topics:
+            kind, _, symbol = parse.topic_parts(topic)
+            if kind == "publicTrade":
+                await self._splice(symbol)
+
+    async def _splice(self, symbol: str) -> None:
+        ledger = self.handler.ledgers[symbol]
+        anchor = ledger.anchor
+        try:
+            body = await self.rest.recent_trades(symbol, RECENT_TRADES)
+            window = parse.rest_trades(parse.rest_result(body), self.clock())
+        except (RestError, parse.BybitApiError, ValueError, KeyError, TypeError) as exc:
+            ledger.anchor = None  # nothing proves the outage: declared as lost
+            self.handler.declare_trades(symbol, anchor, None, False, 0, str(exc))
+            return
+        self.handler.spliced(symbol, anchor, len(window), ledger.splice(window, RECENT_TRADES))
+
+    # ---- book_top ------------------------------------------------------------------------------
+
+    async def _tops(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval, levels = self.settings.book_top_interval, self.settings.book_top_levels
+        next_tick = loop.time()
+        while True:
+            next_tick += interval
+            await asyncio.sleep(max(0.0, next_tick - loop.time()))
+            now = self.clock()
+            for symbol, book in self.handler.books.items():
+                metrics.BOOK_VALID.labels(PREFIX + symbol).set(1 if book.synced else 0)
+                if book.synced and book.update_id is not None:  # never from a broken book
+                    when = self.handler.book_times.get(symbol)
+                    row = store.top(
+                        now, symbol, BYBIT.market, book.update_id, when, book.top(levels)
+                    )
+                    self.put(row)
+
+
+async def top_symbols(rest: BybitRest, n: int, now: dt.datetime) -> list[str]:
+    """The ``n`` linear symbols with the largest 24 h turnover (USDT perpetuals)."""
+    body = await rest.tickers()
+    rows = parse.rest_tickers(body["time"], parse.rest_result(body), now)
+    ranked = sorted(
+        (r for r in rows if r.symbol.endswith("USDT") and r.turnover_24h),
+        key=lambda r: r.turnover_24h or 0.0,
+        reverse=True,
+    )
+    return [r.symbol for r in ranked[:n]]
+
+
+async def check_symbols(rest: BybitRest, symbols: list[str]) -> None:
+    """An explicit symbol Bybit does not trade stops the start with one line; unreachable REST
+    is not a reason to stop (the symbols are then not checked)."""
+    try:
+        listed = {parse.instrument(e) for e in await rest.instruments()}
+    except (RestError, parse.BybitApiError, ValueError, KeyError, TypeError) as exc:
+        log.warning("bybit instruments-info unavailable (%s): BYBIT_SYMBOLS not checked", exc)
+        return
+    trading = {i.symbol for i in listed if i.status == "Trading"}
+    unknown = [s for s in symbols if s not in trading]
+    if unknown:
+        raise StartError(f"BYBIT_SYMBOLS: {','.join(unknown)} not trading on {rest.base_url}")
