@@ -88,13 +88,20 @@ async def _demo(settings: Settings, symbols: list[str], seconds: float, rate: fl
     if seconds:
         loop.call_later(seconds, stop.set)
     started = dt.datetime.now(dt.UTC)
-    async with Simulator(symbols, seed=1, script=DEMO_SCRIPT, rate=rate, ids_after=ids) as sim:
+    bybit = symbols if "bybit" in settings.venues else []  # VENUES=binance,bybit: both offline
+    async with Simulator(
+        symbols, seed=1, script=DEMO_SCRIPT, rate=rate, ids_after=ids, bybit_symbols=bybit
+    ) as sim:
         demo_settings = dataclasses.replace(
             settings,
             binance_ws_url=sim.ws_url,
             binance_rest_url=sim.http_url,
             symbols=tuple(symbols),
             top_n=None,
+            bybit_ws_url=sim.bybit_ws_url,
+            bybit_rest_url=sim.http_url,
+            bybit_symbols=tuple(bybit),
+            bybit_top_n=None,
         )
         strategy_port: list[int] = []
         config = dataclasses.replace(
@@ -170,13 +177,15 @@ def _written(recorder: Recorder) -> dict[str, int]:
 async def status_line(
     conn: asyncpg.Connection, recorder: Recorder, started: dt.datetime, rates: dict[str, float]
 ) -> str:
-    books = recorder.keeper.books if recorder.keeper else {}
+    books = {s: b.valid for s, b in (recorder.keeper.books if recorder.keeper else {}).items()}
+    if recorder.bybit is not None:
+        books |= recorder.bybit.books_valid()
     figures = await _strategy_figures(conn, started)
     elapsed = (dt.datetime.now(dt.UTC) - started).total_seconds()
     per_table = ", ".join(f"{t} {r:,.{0 if r >= 10 else 1}f}" for t, r in rates.items() if r)
     return (
         f"[{_clock(elapsed)}] rows/s {per_table or 'none'} | books in sync "
-        f"{sum(b.valid for b in books.values())}/{len(books)} | gaps {figures['gaps']} | "
+        f"{sum(books.values())}/{len(books)} | gaps {figures['gaps']} | "
         f"signals {figures['signals']} ({figures['accepted']} accepted) | open positions "
         f"{figures['open']} | PnL realized {figures['realized']:+,.2f}, open "
         f"{figures['unrealized']:+,.2f}"

@@ -131,7 +131,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "strategy": (*_DB, *_STRATEGY, *_LOGS, *_EXECUTION),
     "backtest": (*_DB, "STRATEGY_CONFIG", *_LOGS),
     "sim": ("SIM_API_KEYS",),
-    "demo": (*_DB, "SPOOL_DIR", "METRICS_PORT", "STRATEGY_METRICS_PORT", *_LOGS),
+    "demo": (*_DB, "VENUES", "SPOOL_DIR", "METRICS_PORT", "STRATEGY_METRICS_PORT", *_LOGS),
     "db": (*_DB, "RETENTION", "ARCHIVE_DIR", "GRAFANA_DB_PASSWORD"),
     "archive": (*_DB, "ARCHIVE_AFTER", "ARCHIVE_DIR"),
     "status": _DB,
