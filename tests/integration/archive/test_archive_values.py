@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import uuid
 
 import asyncpg
 import pytest
@@ -23,14 +24,23 @@ JSON = ['{"note": "ünïcode ✓", "n": [1, 2.5, null]}', "[]", '"x"', None]
 
 
 def trades() -> list[tuple]:
+    """Binance's rows carry their three ids; Bybit's (every fifth, market linear as the recorder
+    writes them) a UUID and NULL ids."""
     rows = []
     for i in range(50):
         at = T0 + dt.timedelta(microseconds=0 if i < 40 else i * 1001)  # 40 at one time
         f = FLOATS[i % len(FLOATS)]
-        rows.append((at, "BTCUSDT", ("usdm", "spot")[i % 2], 1000 + i, f, abs(f) if f == f else 1.0,
-                     None if i % 3 else f, 5000 + i, 5000 + i, i % 2 == 0,
+        bybit = i % 5 == 0
+        ids = (
+            (None, None, None, uuid.UUID(int=(i + 1) * 0x9E3779B97F4A7C15))
+            if bybit
+            else (1000 + i, 5000 + i, 5000 + i, None)
+        )
+        market = "linear" if bybit and i % 10 else ("usdm", "spot")[i % 2]
+        rows.append((at, "BTCUSDT", market, ids[0], f, abs(f) if f == f else 1.0,
+                     None if i % 3 else f, ids[1], ids[2], i % 2 == 0,
                      None if i % 4 == 0 else at, at, JSON[i % len(JSON)],
-                     "bybit" if i % 5 == 0 else "binance"))  # fmt: skip
+                     "bybit" if bybit else "binance", ids[3]))  # fmt: skip
     return rows
 
 
@@ -62,6 +72,8 @@ def exact(rows: Rows) -> dict[str, list[str]]:
             return [value(x) for x in v]
         if isinstance(v, dt.datetime):
             return v.astimezone(dt.UTC).isoformat()
+        if isinstance(v, uuid.UUID):  # the archive keeps a uuid as its text
+            return str(v)
         return v
 
     return {t: sorted(repr([value(v) for v in r]) for r in rs) for t, rs in rows.items()}
@@ -83,10 +95,13 @@ async def test_edge_values_and_ties_across_batches_archive_exactly(
         report = await archive_run(conn, tmp_path, dt.datetime.now(dt.UTC), list(ARCHIVE_TABLES))
         assert report.rows == 50 + 12 + 15
         files = await conn.fetch("SELECT market, day FROM archive_files ORDER BY 1, 2")
-        assert {r["market"] for r in files} == {"usdm", "spot"}
+        assert {r["market"] for r in files} == {"usdm", "spot", "linear"}
         assert len({r["day"] for r in files}) == 3
         assert all(rows == [] for rows in (await database_rows(conn)).values())
-        assert exact(await stored_rows(conn)) == exact(recorded)
+        stored = await stored_rows(conn)
+        assert exact(stored) == exact(recorded)
+        sent = {str(t[-1]) for t in trades() if t[-1] is not None}
+        assert len(sent) == 10 and {v for r in stored["agg_trades"] for v in r} >= sent
     finally:
         await conn.close()
 
