@@ -235,7 +235,10 @@ class _Reader:
 
     def venues(self, name: str) -> tuple[str, ...]:
         """binance, bybit or binance,bybit: the names of ``collector.venues.VENUES``."""
-        return tuple(dict.fromkeys(self.choices(name, "binance", VENUE_NAMES)))
+        venues = tuple(dict.fromkeys(self.choices(name, "binance", VENUE_NAMES)))
+        if "binance" not in venues and "spot" in self.markets("MARKETS"):
+            raise SettingsError(f"MARKETS=futures,spot records Binance spot: add binance to {name}")
+        return venues
 
     def url(self, name: str, default: str, schemes: tuple[str, ...]) -> str:
         value = self.text(name, default).rstrip("/")

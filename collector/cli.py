@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import asyncpg
+from aiohttp import web
 
 from collector import bybit_store, metrics
 from collector.bybit_handler import STALE_AFTER as BYBIT_STALE_AFTER
@@ -251,6 +252,13 @@ async def run_recorder(
         async with aiohttp.ClientSession() as http:
             budget = BINANCE.budget()
             on_limit = rest_limit_reporter("")
+            if "binance" not in settings.venues:  # VENUES=bybit: Binance is not contacted
+                recorder = Recorder(settings, [], writers, spool, budget, drops, watermark)
+                recorder.writer_tasks = writer_tasks
+                put_trade = bybit_writers["agg_trades"].put
+                recorder.bybit = await _bybit(settings, http, bybit_put, put_trade, clock, on_limit)
+                await _record_bybit_only(recorder, events, stop, on_ready)
+                return
             rest = BINANCE.rest(settings.binance_rest_url, http, budget, on_limit=on_limit)
             spot_rest = None
             if "spot" in settings.markets:  # spot's weight is counted apart from futures'
@@ -375,15 +383,7 @@ async def _record(
         if spot_rest
         else None
     )
-    try:
-        runner, recorder.metrics_port = await health.start(
-            health.build_app(recorder.health), s.metrics_host, s.metrics_port
-        )
-    except OSError as exc:
-        raise StartupError(
-            f"METRICS_HOST:METRICS_PORT {s.metrics_host}:{s.metrics_port}: cannot listen there"
-            f" ({exc.strerror or exc}); choose a free port or a local address"
-        ) from None
+    runner = await _serve_health(recorder)
     started = {"symbols": symbols, "connections": len(recorder.connections)}
     if spot is not None:
         recorder.drops.attach("spot", spot.backfiller, spot.keeper)
@@ -453,16 +453,63 @@ async def _record(
             first = s.universe_refresh if described_ok else RETRY_AFTER_FAILURE
             refresh = keep_described(described, s.database_url, clock, s.universe_refresh, first)
             tg.create_task(refresh, name="instruments")
-            if s.retention:
-                tg.create_task(_retention(s), name="retention")
-            if s.archive_after:
-                archive = archive_on_schedule(s.database_url, s.archive_dir, s.archive_after)
-                tg.create_task(archive, name="archive")
-            tg.create_task(_raise_when_set(stop), name="stop")
+            _upkeep(tg, s, stop)
     except* _Stopped:
         events.record("stop", {"reason": "signal"})
     finally:
         await runner.cleanup()
+
+
+async def _serve_health(recorder: Recorder) -> web.AppRunner:
+    s = recorder.settings
+    try:
+        runner, recorder.metrics_port = await health.start(
+            health.build_app(recorder.health), s.metrics_host, s.metrics_port
+        )
+    except OSError as exc:
+        raise StartupError(
+            f"METRICS_HOST:METRICS_PORT {s.metrics_host}:{s.metrics_port}: cannot listen there"
+            f" ({exc.strerror or exc}); choose a free port or a local address"
+        ) from None
+    return runner
+
+
+async def _record_bybit_only(
+    recorder: Recorder,
+    events: EventLog,
+    stop: asyncio.Event,
+    on_ready: Callable[[Recorder], None] | None,
+) -> None:
+    """VENUES=bybit: Bybit's side, /health, the stats, retention and archive; no Binance part."""
+    s, bybit = recorder.settings, recorder.bybit
+    assert bybit is not None
+    runner = await _serve_health(recorder)
+    events.record("start", {"bybit_symbols": bybit.symbols})
+    log.info(
+        "recording %d Bybit symbols on %d connections; /health and /metrics on %s:%s",
+        len(bybit.symbols), len(bybit.connections), s.metrics_host, recorder.metrics_port,
+    )  # fmt: skip
+    if on_ready is not None:
+        on_ready(recorder)
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(bybit.run(), name="bybit")
+            tg.create_task(_stats_every_minute(recorder), name="stats")
+            _upkeep(tg, s, stop)
+    except* _Stopped:
+        events.record("stop", {"reason": "signal"})
+    finally:
+        await runner.cleanup()
+
+
+def _upkeep(tg: asyncio.TaskGroup, s: Settings, stop: asyncio.Event) -> None:
+    """Retention and the archive when configured, and the task that ends the group on stop."""
+    if s.retention:
+        tg.create_task(_retention(s), name="retention")
+    if s.archive_after:
+        archive = archive_on_schedule(s.database_url, s.archive_dir, s.archive_after)
+        tg.create_task(archive, name="archive")
+    tg.create_task(_raise_when_set(stop), name="stop")
 
 
 async def _check_symbols(rest: BinanceRest, symbols: list[str]) -> None:

@@ -250,3 +250,47 @@ async def test_bybit_drop_and_reset_declared_and_recovered(db, start_recorder, b
         "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND kind = 'malformed'"
     )
     assert malformed == 1
+
+
+async def test_bybit_alone_top_n_and_a_broken_chain(db, start_recorder, bybit_sim):
+    """VENUES=bybit: Binance is never contacted (its URLs lead nowhere); BYBIT_SYMBOLS=top:1 is
+    the symbol with the largest 24 h turnover; a u gap is declared and resynced."""
+    sim = bybit_sim
+    assert sim.bybit_rest is not None
+    sim.bybit_rest.turnovers["SOLUSDT"] = "9e12"
+    nowhere = {"BINANCE_WS_URL": "ws://127.0.0.1:9", "BINANCE_REST_URL": "http://127.0.0.1:9"}
+    env = bybit_env(sim, VENUES="bybit", BYBIT_SYMBOLS="top:1", **nowhere)
+    async with start_recorder(sim, **env) as running:
+        side = running.recorder.bybit
+        assert side.symbols == ["SOLUSDT"] and running.recorder.handler is None
+        await wait_until(lambda: _synced(running), 15, "bybit's first snapshot")
+        sim.resume()
+        await asyncio.sleep(1.0)
+        sim.bybit.skip_deltas("SOLUSDT", 2, DEPTH)  # two deltas never sent: u jumps by 3
+        deadline = time.monotonic() + 15  # declared, then closed by the new snapshot
+        while not await db.fetchval(
+            "SELECT count(*) FROM data_gaps WHERE venue = 'bybit' AND status = 'resynced'"
+        ):
+            assert time.monotonic() < deadline, "the gap not declared and resynced"
+            await asyncio.sleep(0.1)
+        assert _synced(running)
+        async with aiohttp.ClientSession() as http:
+            url = f"http://127.0.0.1:{running.recorder.metrics_port}/health"
+            async with http.get(url) as resp:
+                health = await resp.json()
+        assert set(health["venues"]) == {"bybit"} and health["books_valid"] == {
+            "bybit:SOLUSDT": True
+        }
+        sim.pause()
+        await asyncio.sleep(1.0)
+        await running.finish()
+
+    gaps = await _bybit_gaps(db)
+    assert [(g["symbol"], g["stream"], g["status"]) for g in gaps] == [
+        ("SOLUSDT", "depth_updates", "resynced")
+    ]
+    first, last = await db.fetchrow("SELECT first_id, last_id FROM data_gaps WHERE venue = 'bybit'")
+    assert last - first == 1  # exactly the two deltas withheld
+    assert not await db.fetchval("SELECT count(*) FROM agg_trades WHERE venue = 'binance'")
+    assert await db.fetchval("SELECT count(*) FROM agg_trades WHERE symbol = 'SOLUSDT'") > 0
+    await _assert_book_equals_truth(db, sim, "SOLUSDT")

@@ -2,7 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from settings import Settings, SettingsError, embedded_database_url, redact_url
+from collector.venues import VENUES
+from settings import VENUE_NAMES, Settings, SettingsError, embedded_database_url, redact_url
 
 
 def test_defaults_use_the_embedded_database():
@@ -75,11 +76,27 @@ def test_top_n_universe():
         ("RETENTION", "trades=7d"),
         ("RETENTION", "agg_trades=forever"),
         ("LOG_FORMAT", "xml"),
+        ("VENUES", "binance,okx"),
+        ("BYBIT_DEPTH", "1000"),
+        ("BYBIT_SYMBOLS", "top:x"),
+        ("BYBIT_WS_URL", "https://stream.bybit.com"),
+        ("BYBIT_REST_URL", "wss://api.bybit.com"),
     ],
 )
 def test_bad_value_names_the_variable(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_bybit_settings_default_to_binance_symbols():
+    s = Settings.from_env({"SYMBOLS": "SOLUSDT,BTCUSDT"}, dotenv=False)
+    assert s.venues == ("binance",) and s.bybit_symbols == ("SOLUSDT", "BTCUSDT")
+    assert s.bybit_ws_url == "wss://stream.bybit.com/v5/public/linear" and s.bybit_depth == 50
+    s = Settings.from_env({"VENUES": "bybit, binance", "BYBIT_SYMBOLS": "top:5"}, dotenv=False)
+    assert s.venues == ("bybit", "binance") and s.bybit_top_n == 5 and s.bybit_symbols == ()
+    assert tuple(VENUES) == VENUE_NAMES  # settings names the registry without importing it
+    with pytest.raises(SettingsError, match="add binance to VENUES"):
+        Settings.from_env({"VENUES": "bybit", "MARKETS": "futures,spot"}, dotenv=False)
 
 
 def test_passwords_are_redacted_in_messages():
