@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 import aiohttp
 
-from collector import bybit_store as store
 from collector import metrics
 from collector.bybit_connection import BybitConnection
 from collector.bybit_handler import PREFIX, STALE_AFTER, BybitHandler
 from collector.events import EventLog
+from collector.rows import book_top_row
 from collector.subscriptions import connection_events
 from collector.venues import BYBIT
 from collector.venues.bybit import parse
@@ -82,7 +82,7 @@ class BybitSide:
         rest = BYBIT.rest(settings.bybit_rest_url, http, BYBIT.budget(), on_limit=on_limit)
         symbols = list(settings.bybit_symbols)
         if settings.bybit_top_n:
-            symbols = await top_symbols(rest, settings.bybit_top_n, clock())
+            symbols = await BYBIT.top_symbols(rest, settings.bybit_top_n)
             log.info("bybit top %d by 24h turnover: %s", settings.bybit_top_n, ",".join(symbols))
         else:
             await check_symbols(rest, symbols)
@@ -166,22 +166,8 @@ class BybitSide:
                 metrics.BOOK_VALID.labels(PREFIX + symbol).set(1 if book.synced else 0)
                 if book.synced and book.update_id is not None:  # never from a broken book
                     when = self.handler.book_times.get(symbol)
-                    row = store.top(
-                        now, symbol, BYBIT.market, book.update_id, when, book.top(levels)
-                    )
-                    self.put(row)
-
-
-async def top_symbols(rest: BybitRest, n: int, now: dt.datetime) -> list[str]:
-    """The ``n`` linear symbols with the largest 24 h turnover (USDT perpetuals)."""
-    body = await rest.tickers()
-    rows = parse.rest_tickers(body["time"], parse.rest_result(body), now)
-    ranked = sorted(
-        (r for r in rows if r.symbol.endswith("USDT") and r.turnover_24h),
-        key=lambda r: r.turnover_24h or 0.0,
-        reverse=True,
-    )
-    return [r.symbol for r in ranked[:n]]
+                    top = book.top(levels)
+                    self.put(book_top_row(now, symbol, BYBIT.market, book.update_id, when, top))
 
 
 async def check_symbols(rest: BybitRest, symbols: list[str]) -> None:

@@ -9,7 +9,6 @@ UUID) appended; this module is the one place that says how each Bybit payload ma
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import orjson
 from collector.rows import (
     COLUMNS,
     TABLES,
-    BookTopRow,
     DepthSnapshotRow,
     DepthUpdateRow,
     ForceOrderRow,
@@ -139,32 +137,6 @@ def snapshot(row: BookRow, reason: str) -> DepthSnapshotRow:
         row.ask_qtys,
         row.received_at,
         _extra(row.extra, seq=row.seq, depth=row.depth),
-    )
-
-
-def top(
-    now: dt.datetime,
-    symbol: str,
-    market: str,
-    update_id: int,
-    event_time: dt.datetime | None,
-    levels: tuple[list[float], list[float], list[float], list[float]],
-) -> BookTopRow:
-    bid_px, bid_q, ask_px, ask_q = levels
-    return BookTopRow(
-        now,
-        symbol,
-        market,
-        update_id,
-        event_time,
-        bid_px[0] if bid_px else None,
-        bid_q[0] if bid_q else None,
-        ask_px[0] if ask_px else None,
-        ask_q[0] if ask_q else None,
-        bid_px,
-        bid_q,
-        ask_px,
-        ask_q,
     )
 
 

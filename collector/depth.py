@@ -15,7 +15,7 @@ from collections.abc import Callable
 from collector import metrics
 from collector.events import EventLog
 from collector.resume import UNDECLARED, Hole
-from collector.rows import BookTopRow
+from collector.rows import BookTopRow, book_top_row
 from collector.venues.binance import parse
 from collector.venues.binance.book import BookSync, Break
 from collector.venues.binance.rest import BinanceRest, RestError
@@ -221,22 +221,9 @@ class DepthKeeper:
                     self.put(self._top_row(now, symbol, sync))
 
     def _top_row(self, now: dt.datetime, symbol: str, sync: BookSync) -> BookTopRow:
-        bid_px, bid_q, ask_px, ask_q = sync.book.top(self.top_levels)
-        return BookTopRow(
-            now,
-            symbol,
-            self.market,
-            sync.book.last_update_id,
-            sync.book.event_time,
-            bid_px[0] if bid_px else None,
-            bid_q[0] if bid_q else None,
-            ask_px[0] if ask_px else None,
-            ask_q[0] if ask_q else None,
-            bid_px,
-            bid_q,
-            ask_px,
-            ask_q,
-        )
+        book = sync.book
+        levels = book.top(self.top_levels)
+        return book_top_row(now, symbol, self.market, book.last_update_id, book.event_time, levels)
 
     async def _periodic(self) -> None:
         while True:

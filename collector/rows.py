@@ -75,6 +75,34 @@ class BookTopRow(NamedTuple):
     ask_qtys: list[float]
 
 
+def book_top_row(
+    now: dt.datetime,
+    symbol: str,
+    market: str,
+    update_id: int,
+    event_time: dt.datetime | None,
+    levels: tuple[list[float], list[float], list[float], list[float]],
+) -> BookTopRow:
+    """A sample of a synced book; ``levels``: (bid prices, bid qtys, ask prices, ask qtys),
+    best first."""
+    bid_px, bid_q, ask_px, ask_q = levels
+    return BookTopRow(
+        now,
+        symbol,
+        market,
+        update_id,
+        event_time,
+        bid_px[0] if bid_px else None,
+        bid_q[0] if bid_q else None,
+        ask_px[0] if ask_px else None,
+        ask_q[0] if ask_q else None,
+        bid_px,
+        bid_q,
+        ask_px,
+        ask_q,
+    )
+
+
 class MarkPriceRow(NamedTuple):
     time: dt.datetime  # E
     symbol: str

@@ -25,6 +25,7 @@ from collector.venues.bybit import rest as bybit_rest
 from collector.venues.bybit import streams as bybit_streams
 from collector.venues.bybit.rows import MARKET as BYBIT_LINEAR
 from collector.venues.bybit.trades import TradeLedger
+from collector.venues.bybit.universe import top_symbols as bybit_top_symbols
 from markets import USDM
 
 
@@ -64,8 +65,8 @@ BINANCE = Venue(
     top_symbols=top_symbols,
 )
 
-# Recording Bybit is not wired yet: its parsers, book rule, REST client and topics exist (and are
-# tested against the simulator), but no recorder reads them; backfill and top-N are still to come.
+# Recorded by collector.bybit_side (VENUES=...,bybit). No backfill by ids: Bybit's trade ids are
+# UUIDs; after a reconnect the REST recent-trade window is spliced on (TradeLedger) instead.
 BYBIT = Venue(
     name="bybit",
     market=BYBIT_LINEAR,
@@ -82,7 +83,7 @@ BYBIT = Venue(
     book=bybit_book.BybitBook,
     trade_ids=TradeLedger,
     backfill=None,
-    top_symbols=None,
+    top_symbols=bybit_top_symbols,
 )
 
 VENUES: dict[str, Venue] = {venue.name: venue for venue in (BINANCE, BYBIT)}

@@ -3,8 +3,8 @@
 ``TradeRow`` follows ``collector.rows.AggTradeRow`` field for field where Bybit has the same
 thing (time, symbol, market, price, qty, is_buyer_maker, event_time, received_at, extra) and
 holds Bybit's own fields where it has none of Binance's (a UUID trade id, the cross sequence,
-the tick direction, the block-trade and RPI flags; no first/last trade ids). These rows are not
-written to the database yet: which table each goes to comes with the venue column (issue 19).
+the tick direction, the block-trade and RPI flags; no first/last trade ids). Which table and
+columns each goes to is ``collector.bybit_store``'s to say.
 """
 
 from __future__ import annotations
