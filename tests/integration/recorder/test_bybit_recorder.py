@@ -15,9 +15,11 @@ import aiohttp
 import asyncpg
 import pytest
 
+from collector import bybit_side
 from sim.server import Simulator
 from tests.integration.recorder.conftest import wait_until
 from tests.integration.recorder.invariants import start_market
+from tests.integration.recorder.tcp_proxy import TcpProxy
 from tests.sim_fixtures import make_simulator
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -294,3 +296,47 @@ async def test_bybit_alone_top_n_and_a_broken_chain(db, start_recorder, bybit_si
     assert not await db.fetchval("SELECT count(*) FROM agg_trades WHERE venue = 'binance'")
     assert await db.fetchval("SELECT count(*) FROM agg_trades WHERE symbol = 'SOLUSDT'") > 0
     await _assert_book_equals_truth(db, sim, "SOLUSDT")
+
+
+async def test_bybit_outage_beyond_the_rest_window_is_declared(
+    db, start_recorder, bybit_sim, monkeypatch
+):
+    """A REST window of 5 trades (Bybit's is 1,000) cannot reach back over a 2 s outage: the
+    trades it cannot prove are declared as an unrecoverable span, and every trade not stored
+    lies in it."""
+    monkeypatch.setattr(bybit_side, "RECENT_TRADES", 5)
+    sim = bybit_sim
+    link = TcpProxy.for_url(sim.bybit_ws_url)
+    await link.start()
+    env = bybit_env(sim, BYBIT_WS_URL=link.url(sim.bybit_ws_url))
+    try:
+        async with start_recorder(sim, **env) as running:
+            await _start(sim, running)
+            await asyncio.sleep(1.5)
+            await link.cut()
+            await wait_until(lambda: not _synced(running), 10, "the cut seen")
+            await asyncio.sleep(2.0)  # trades go on meanwhile, more than the window holds
+            await link.restore()
+            await wait_until(lambda: _synced(running), 20, "books back after the cut")
+            await asyncio.sleep(bybit_side.SPLICE_AFTER + 0.5)
+            await _finish(sim, running, db)
+    finally:
+        await link.close()
+
+    gaps = await db.fetch(
+        "SELECT symbol, start_time, end_time, status FROM data_gaps"
+        " WHERE venue = 'bybit' AND stream = 'agg_trades'"
+    )
+    assert sorted(g["symbol"] for g in gaps) == BYBIT
+    assert all(g["status"] == "unrecoverable" and g["start_time"] < g["end_time"] for g in gaps)
+    assert sim.bybit_truth is not None
+    for gap in gaps:
+        symbol = gap["symbol"]
+        stored = await db.fetch(
+            "SELECT trade_uuid FROM agg_trades WHERE venue = 'bybit' AND symbol = $1", symbol
+        )
+        ids = [r["trade_uuid"] for r in stored]
+        assert len(ids) == len(set(ids))
+        missing = [t for t in sim.bybit_truth.trades[symbol] if uuid.UUID(t["i"]) not in set(ids)]
+        start, end = (int(gap[k].timestamp() * 1000) for k in ("start_time", "end_time"))
+        assert missing and all(start <= t["T"] <= end for t in missing), symbol
