@@ -18,17 +18,21 @@ import logging
 from collections.abc import Callable
 
 import aiohttp
+import asyncpg
 
 from collector import metrics
 from collector.bybit_connection import BybitConnection
 from collector.bybit_handler import PREFIX, STALE_AFTER, BybitHandler
 from collector.events import EventLog
+from collector.instruments import RETRY_AFTER_FAILURE
 from collector.rows import book_top_row
 from collector.subscriptions import connection_events
 from collector.venues import BYBIT
 from collector.venues.bybit import parse
 from collector.venues.bybit.rest import BybitRest, RestError
 from collector.venues.bybit.streams import per_connection
+from db.connect import DatabaseUnavailable, connect
+from db.instruments import store_instruments
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,11 +85,12 @@ class BybitSide:
     ) -> BybitSide:
         rest = BYBIT.rest(settings.bybit_rest_url, http, BYBIT.budget(), on_limit=on_limit)
         symbols = list(settings.bybit_symbols)
+        trading = await describe(rest, settings.database_url, clock())
         if settings.bybit_top_n:
             symbols = await BYBIT.top_symbols(rest, settings.bybit_top_n)
             log.info("bybit top %d by 24h turnover: %s", settings.bybit_top_n, ",".join(symbols))
         else:
-            await check_symbols(rest, symbols)
+            check_symbols(trading, symbols, rest.base_url)
         return cls(settings, rest, symbols, put, put_trade, clock)
 
     async def run(self) -> None:
@@ -93,6 +98,7 @@ class BybitSide:
             for c in self.connections:
                 tg.create_task(c.run(), name=f"ws:{c.name}")
             tg.create_task(self._tops(), name="bybit-tops")
+            tg.create_task(self._keep_described(), name="bybit-instruments")
 
     def expected_streams(self) -> list[str]:
         """/health keys of the topics Bybit must keep delivering."""
@@ -152,6 +158,13 @@ class BybitSide:
             return
         self.handler.spliced(symbol, anchor, len(window), ledger.splice(window, RECENT_TRADES))
 
+    async def _keep_described(self) -> None:
+        """The ``symbols`` rows again every UNIVERSE_REFRESH (a minute after a failure)."""
+        ok = True
+        while True:
+            await asyncio.sleep(self.settings.universe_refresh if ok else RETRY_AFTER_FAILURE)
+            ok = await describe(self.rest, self.settings.database_url, self.clock()) is not None
+
     # ---- book_top ------------------------------------------------------------------------------
 
     async def _tops(self) -> None:
@@ -170,15 +183,29 @@ class BybitSide:
                     self.put(book_top_row(now, symbol, BYBIT.market, book.update_id, when, top))
 
 
-async def check_symbols(rest: BybitRest, symbols: list[str]) -> None:
+async def describe(rest: BybitRest, database_url: str, now: dt.datetime) -> set[str] | None:
+    """Bybit's linear instruments into the ``symbols`` table (market linear: tick, lot step);
+    the symbols trading, or None when REST or the database failed (logged)."""
+    try:
+        rows = [parse.instrument(e) for e in await rest.instruments()]
+        conn = await connect(database_url)
+        try:
+            await store_instruments(conn, rows, now)
+        finally:
+            await conn.close()
+    except (RestError, parse.BybitApiError, ValueError, KeyError, TypeError, OSError,
+            DatabaseUnavailable, asyncpg.PostgresError) as exc:  # fmt: skip
+        log.warning("bybit instruments-info not stored: %s", exc)
+        return None
+    return {r.symbol for r in rows if r.status == "Trading"}
+
+
+def check_symbols(trading: set[str] | None, symbols: list[str], url: str) -> None:
     """An explicit symbol Bybit does not trade stops the start with one line; unreachable REST
     is not a reason to stop (the symbols are then not checked)."""
-    try:
-        listed = {parse.instrument(e) for e in await rest.instruments()}
-    except (RestError, parse.BybitApiError, ValueError, KeyError, TypeError) as exc:
-        log.warning("bybit instruments-info unavailable (%s): BYBIT_SYMBOLS not checked", exc)
+    if trading is None:
+        log.warning("bybit instruments-info unavailable: BYBIT_SYMBOLS not checked")
         return
-    trading = {i.symbol for i in listed if i.status == "Trading"}
     unknown = [s for s in symbols if s not in trading]
     if unknown:
-        raise StartError(f"BYBIT_SYMBOLS: {','.join(unknown)} not trading on {rest.base_url}")
+        raise StartError(f"BYBIT_SYMBOLS: {','.join(unknown)} not trading on {url}")

@@ -167,3 +167,7 @@ COMMENT ON COLUMN mark_prices.time IS 'event time: Binance E, Bybit ts';
 COMMENT ON TABLE open_interest IS
     'Open interest. Binance: polled from REST /fapi/v1/openInterest every OI_POLL_INTERVAL. Bybit: the tickers stream''s openInterest, a row whenever it changed.';
 COMMENT ON COLUMN open_interest.time IS 'Binance: the exchange time of the answer; Bybit: the tickers message ts';
+
+-- Bybit's instruments (instruments-info, category linear) are stored beside Binance's.
+COMMENT ON COLUMN symbols.market IS 'usdm (USDⓈ-M futures) or spot on Binance; linear (USDT perpetuals) on Bybit';
+COMMENT ON COLUMN symbols.status IS 'the venue''s status: Binance exchangeInfo TRADING, SETTLING, BREAK, ...; Bybit instruments-info Trading, PreLaunch, Delivering, Closed';

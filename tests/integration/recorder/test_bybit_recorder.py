@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 
 from collector import bybit_side
+from runtime.bootstrap import StartupError
 from sim.server import Simulator
 from tests.integration.recorder.conftest import wait_until
 from tests.integration.recorder.invariants import start_market
@@ -204,6 +205,8 @@ async def test_bybit_recorded_beside_binance(db, start_recorder, bybit_sim):
     reasons = await db.fetch("SELECT DISTINCT reason FROM depth_snapshots WHERE venue = 'bybit'")
     assert [r["reason"] for r in reasons] == ["start"]
     assert not await _bybit_gaps(db)
+    steps = await db.fetch("SELECT symbol, step_size FROM symbols WHERE market = 'linear'")
+    assert {r["symbol"] for r in steps} >= set(BYBIT) and all(r["step_size"] > 0 for r in steps)
     events = await db.fetchval(
         "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND kind = 'connect'"
     )
@@ -252,6 +255,12 @@ async def test_bybit_drop_and_reset_declared_and_recovered(db, start_recorder, b
         "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND kind = 'malformed'"
     )
     assert malformed == 1
+
+
+async def test_a_symbol_bybit_does_not_trade_stops_the_start(start_recorder, bybit_sim):
+    with pytest.raises(StartupError, match="BYBIT_SYMBOLS: DOGEUSDT not trading"):
+        async with start_recorder(bybit_sim, **bybit_env(bybit_sim, BYBIT_SYMBOLS="DOGEUSDT")):
+            pass
 
 
 async def test_bybit_alone_top_n_and_a_broken_chain(db, start_recorder, bybit_sim):
