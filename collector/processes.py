@@ -54,6 +54,9 @@ class Child:
             "METRICS_PORT": str(self.port),
             "SPOOL_DIR": str(spool),
         }
+        # Bybit's symbols are not split through the leases: the first child records them all
+        if index > 0 and "binance" in settings.venues:
+            self.env["VENUES"] = "binance"
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
