@@ -55,6 +55,7 @@ class BybitConnection:
         self.last_frame = 0.0  # monotonic
         self.ws: ClientWebSocketResponse | None = None
         self._req = 0
+        self._changes: set[asyncio.Task] = set()
 
     @property
     def connected(self) -> bool:
@@ -74,6 +75,23 @@ class BybitConnection:
                 await asyncio.sleep(random.uniform(0.5, 1.0) * (0.25 if healthy else delay))
         finally:
             self.on_event("closed", {})
+
+    def change(self, add: list[str], remove: list[str]) -> None:
+        """Topics added and removed live: the open session is told (paced), later sessions
+        subscribe to the new set."""
+        gone = set(remove)
+        kept = [t for t in self.topics if t not in gone]
+        self.topics = kept + [t for t in add if t not in kept]
+        task = asyncio.get_running_loop().create_task(self._send_change(add, remove))
+        self._changes.add(task)
+        task.add_done_callback(self._changes.discard)
+
+    async def _send_change(self, add: list[str], remove: list[str]) -> None:
+        if remove:
+            await self._send("unsubscribe", remove)
+        for i in range(0, len(add), ARGS_PER_MESSAGE):
+            await self._send("subscribe", add[i : i + ARGS_PER_MESSAGE])
+            await asyncio.sleep(SUBSCRIBE_INTERVAL)
 
     async def resubscribe(self, topic: str) -> None:
         """Ask for ``topic`` again on the open session: Bybit answers with a fresh snapshot."""

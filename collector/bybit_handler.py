@@ -69,6 +69,26 @@ class BybitHandler:
         self.last_oi: dict[str, float] = {}
         self._counters = {k: metrics.MESSAGES.labels(PREFIX + k) for k in STALE_AFTER}
 
+    def add(self, symbol: str) -> None:
+        """A symbol joins (top:N): its first snapshot is a start."""
+        self.books[symbol] = BybitBook()
+        self.ledgers[symbol] = TradeLedger()
+
+    def remove(self, symbol: str) -> None:
+        """A symbol leaves (top:N): its state goes; a depth gap still open cannot be closed."""
+        for kept in (self.books, self.ledgers, self.book_times, self.last_mark, self.last_oi):
+            kept.pop(symbol, None)  # type: ignore[attr-defined]
+        self.tickers.forget(symbol)
+        self.started.discard(symbol)
+        for ref in self.open_gaps.pop(symbol, []):
+            self.events.record(
+                "resync", {"reason": "left the universe"}, symbol=symbol, market=MARKET,
+                stream="depth_updates", status="unrecoverable", ref=ref,
+            )  # fmt: skip
+        for kind in STALE_AFTER:
+            self.last_seen.pop(f"{PREFIX}{kind}:{symbol}", None)
+        metrics.BOOK_VALID.labels(PREFIX + symbol).set(0)
+
     # ---- frames --------------------------------------------------------------------------------
 
     def on_frame(self, raw: str | bytes) -> None:

@@ -7,7 +7,8 @@ parts: the connections (``BybitConnection``: topics spread by Bybit's per-connec
 20 s ping, the watchdog, backoff), the handler (``BybitHandler``: rows, books, holes), the
 ``book_top`` sampler, and after each reconnect the splice of REST recent-trade per symbol.
 
-BYBIT_SYMBOLS=top:N ranks by 24 h turnover from REST tickers once at start (not refreshed).
+BYBIT_SYMBOLS=top:N ranks by 24 h turnover from REST tickers, again every UNIVERSE_REFRESH
+(applied live: topics unsubscribed and subscribed, as Binance's universe does).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from collector.subscriptions import connection_events
 from collector.venues import BYBIT
 from collector.venues.bybit import parse
 from collector.venues.bybit.rest import BybitRest, RestError
-from collector.venues.bybit.streams import per_connection
+from collector.venues.bybit.streams import MAX_ARGS_CHARS, per_connection
 from db.connect import DatabaseUnavailable, connect
 from db.instruments import store_instruments
 from settings import Settings
@@ -99,6 +100,8 @@ class BybitSide:
                 tg.create_task(c.run(), name=f"ws:{c.name}")
             tg.create_task(self._tops(), name="bybit-tops")
             tg.create_task(self._keep_described(), name="bybit-instruments")
+            if self.settings.bybit_top_n:
+                tg.create_task(self._universe(tg), name="bybit-universe")
 
     def expected_streams(self) -> list[str]:
         """/health keys of the topics Bybit must keep delivering."""
@@ -126,6 +129,52 @@ class BybitSide:
         )
         conn.on_event = recorded
         return conn
+
+    # ---- top:N --------------------------------------------------------------------------------
+
+    async def _universe(self, tg: asyncio.TaskGroup) -> None:
+        """BYBIT_SYMBOLS=top:N ranked again every UNIVERSE_REFRESH and applied live."""
+        n = self.settings.bybit_top_n or 0
+        while True:
+            await asyncio.sleep(self.settings.universe_refresh)
+            try:
+                top = await BYBIT.top_symbols(self.rest, n)
+            except (RestError, parse.BybitApiError, ValueError, KeyError, TypeError) as exc:
+                log.warning("bybit tickers refresh failed: %s", exc)
+                continue
+            added = [s for s in top if s not in self.symbols]
+            removed = [s for s in self.symbols if s not in top]
+            if added or removed:
+                self.follow(tg, added, removed)
+                self.events.record("universe", {"added": added, "removed": removed, "symbols": top})
+                log.info("bybit top %d: added %s, removed %s", n, added, removed)
+
+    def follow(self, tg: asyncio.TaskGroup, added: list[str], removed: list[str]) -> None:
+        """Unsubscribe the symbols gone, subscribe the new ones where a connection has room
+        (Bybit's limit is on the topics' characters), on new connections beyond."""
+        depth = self.settings.bybit_depth
+        for symbol in removed:
+            self.handler.remove(symbol)
+            self.symbols.remove(symbol)
+        for symbol in added:
+            self.handler.add(symbol)
+            self.symbols.append(symbol)
+        gone = {t for s in removed for t in BYBIT.streams(s, depth)}
+        new = [t for s in added for t in BYBIT.streams(s, depth)]
+        for c in self.connections:
+            room = MAX_ARGS_CHARS - sum(len(t) for t in c.topics if t not in gone)
+            take = 0
+            while take < len(new) and len(new[take]) <= room:
+                room -= len(new[take])
+                take += 1
+            drop = [t for t in c.topics if t in gone]
+            if drop or take:
+                c.change(new[:take], drop)
+            new = new[take:]
+        for topics in per_connection(new) if new else []:
+            conn = self._connection(f"bybit-{len(self.connections)}", topics)
+            self.connections.append(conn)
+            tg.create_task(conn.run(), name=f"ws:{conn.name}")
 
     def _resubscribe(self, topic: str) -> None:
         for c in self.connections:

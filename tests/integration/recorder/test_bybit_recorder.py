@@ -13,9 +13,11 @@ from decimal import Decimal
 
 import aiohttp
 import asyncpg
+import orjson
 import pytest
 
 from collector import bybit_side
+from collector.venues import BYBIT as BYBIT_VENUE
 from runtime.bootstrap import StartupError
 from sim.server import Simulator
 from tests.integration.recorder.conftest import wait_until
@@ -349,3 +351,40 @@ async def test_bybit_outage_beyond_the_rest_window_is_declared(
         missing = [t for t in sim.bybit_truth.trades[symbol] if uuid.UUID(t["i"]) not in set(ids)]
         start, end = (int(gap[k].timestamp() * 1000) for k in ("start_time", "end_time"))
         assert missing and all(start <= t["T"] <= end for t in missing), symbol
+
+
+async def test_bybit_top_n_follows_the_turnover_live(db, start_recorder, bybit_sim):
+    sim = bybit_sim
+    assert sim.bybit_rest is not None
+    sim.bybit_rest.turnovers["SOLUSDT"] = "9e12"
+    env = bybit_env(sim, VENUES="bybit", BYBIT_SYMBOLS="top:1", UNIVERSE_REFRESH="0.5")
+    async with start_recorder(sim, **env) as running:
+        side = running.recorder.bybit
+        await wait_until(lambda: _synced(running), 15, "bybit's first snapshot")
+        sim.resume()
+        await asyncio.sleep(1.0)
+        sim.bybit_rest.turnovers["BTCUSDT"] = "1e13"  # BTCUSDT now leads: it replaces SOLUSDT
+        await wait_until(lambda: side.symbols == ["BTCUSDT"], 10, "the universe to change")
+        await wait_until(lambda: _synced(running), 10, "BTCUSDT's book")
+        assert set(side.handler.books) == {"BTCUSDT"}
+        assert side.connections[0].topics == BYBIT_VENUE.streams("BTCUSDT", DEPTH)
+        await asyncio.sleep(1.0)
+        sim.pause()
+        await asyncio.sleep(1.0)
+        await running.finish()
+
+    changes = await db.fetch(
+        "SELECT details FROM recorder_events WHERE venue = 'bybit' AND kind = 'universe'"
+    )
+    assert [orjson.loads(c["details"])["added"] for c in changes] == [["BTCUSDT"]]
+    snapshots = await db.fetch(
+        "SELECT symbol, reason FROM depth_snapshots WHERE venue = 'bybit' ORDER BY time"
+    )
+    assert [(r["symbol"], r["reason"]) for r in snapshots] == [
+        ("SOLUSDT", "start"),
+        ("BTCUSDT", "start"),
+    ]
+    await _assert_book_equals_truth(db, sim, "BTCUSDT")
+    stored = await db.fetch("SELECT trade_uuid FROM agg_trades WHERE symbol = 'BTCUSDT'")
+    produced = {uuid.UUID(t["i"]) for t in sim.bybit_truth.trades["BTCUSDT"]}
+    assert stored and {r["trade_uuid"] for r in stored} <= produced
