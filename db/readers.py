@@ -60,7 +60,8 @@ async def last_depth_update_ids(
 
 
 _NEWEST_TIME = """
-SELECT s.symbol, (SELECT max(t.time) FROM {table} t WHERE t.symbol = s.symbol) AS t
+SELECT s.symbol,
+       (SELECT max(t.time) FROM {table} t WHERE t.symbol = s.symbol AND t.venue = 'binance') AS t
 FROM unnest($1::text[]) AS s(symbol)
 """
 
@@ -68,7 +69,7 @@ FROM unnest($1::text[]) AS s(symbol)
 async def newest_times(
     conn: asyncpg.Connection, table: str, symbols: list[str]
 ) -> dict[str, dt.datetime]:
-    """The time of the newest stored row per symbol of a futures-only table (mark_prices,
+    """The time of the newest stored Binance row per symbol of a futures-only table (mark_prices,
     open_interest), so a restart declares what was missed while the recorder was down."""
     rows = await conn.fetch(_NEWEST_TIME.format(table=table), symbols)
     return {r["symbol"]: r["t"] for r in rows if r["t"] is not None}
@@ -175,6 +176,7 @@ async def declared_spans(
     return await conn.fetch(
         "SELECT symbol, first_id, last_id, start_time, end_time FROM recorder_events"
         " WHERE kind = 'gap' AND stream = $1 AND (market = $2 OR market IS NULL)"
+        " AND venue = 'binance'"
         " AND time >= $3",
         stream,
         market,
@@ -183,5 +185,5 @@ async def declared_spans(
 
 
 async def last_event_time(conn: asyncpg.Connection) -> dt.datetime | None:
-    """When the newest committed ``recorder_events`` row happened."""
-    return await conn.fetchval("SELECT max(time) FROM recorder_events")
+    """When the newest committed ``recorder_events`` row of Binance's recorder happened."""
+    return await conn.fetchval("SELECT max(time) FROM recorder_events WHERE venue = 'binance'")
