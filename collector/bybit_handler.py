@@ -13,7 +13,8 @@ Holes are declared in recorder_events (venue bybit), never assumed away:
   and the reset is declared and closed at once by that snapshot;
 - a connection lost: a depth gap per book it carried (closed by the next snapshot) and, once it
   is back, the trades spliced from REST recent-trade (``TradeLedger.splice``): repaired when the
-  window reaches the last trade seen, unrecoverable (by time: UUIDs are no sequence) when not.
+  window reaches the last trade seen, unrecoverable (by time: UUIDs are no sequence) when not;
+- a restart: the same, from the newest trade and delta the last run stored (``resume``).
 """
 
 from __future__ import annotations
@@ -67,7 +68,18 @@ class BybitHandler:
         self.open_gaps: dict[str, list[uuid.UUID]] = {}  # depth gaps a snapshot will close
         self.last_mark: dict[str, tuple[Any, ...]] = {}
         self.last_oi: dict[str, float] = {}
+        self.resumed: dict[str, tuple[int, dt.datetime]] = {}  # the last run's newest delta
         self._counters = {k: metrics.MESSAGES.labels(PREFIX + k) for k in STALE_AFTER}
+
+    def resume(
+        self, trades: dict[str, TradeRow], deltas: dict[str, tuple[int, dt.datetime]]
+    ) -> None:
+        """Where an earlier run stopped: its newest trade (spliced onto once connected) and
+        delta (the depth from it to this run's first snapshot is declared)."""
+        for symbol, row in trades.items():
+            if symbol in self.ledgers:
+                self.ledgers[symbol].resume(row)
+        self.resumed = {s: d for s, d in deltas.items() if s in self.books}
 
     def add(self, symbol: str) -> None:
         """A symbol joins (top:N): its first snapshot is a start."""
@@ -166,6 +178,9 @@ class BybitHandler:
             return
         if outcome is Outcome.RESET and was_synced:
             self._declare(symbol, last_u, last_time, row, "reset (u == 1)")
+        elif symbol in self.resumed:  # this run's first snapshot: the hole since the last run
+            last_u, last_time = self.resumed.pop(symbol)
+            self._declare(symbol, last_u, last_time, row, "recorder restart")
         self._close(symbol, row)
 
     def _declare(
@@ -234,12 +249,14 @@ class BybitHandler:
             elif kind == "tickers":
                 self.tickers.forget(symbol)
 
-    def spliced(self, symbol: str, anchor: TradeRow | None, window: int, s: Splice) -> None:
-        """The REST window after a reconnect: its missed trades stored, the outage declared and
-        resolved (repaired when proven, unrecoverable when trades may be lost beyond it)."""
+    def spliced(self, symbol: str, anchor: TradeRow | None, s: Splice, reason: str) -> None:
+        """The REST window after a reconnect (or a restart): its missed trades stored, the
+        outage declared and resolved (repaired when proven, unrecoverable when trades may be
+        lost beyond it)."""
         for row in s.rows:
             self.put_trade(store.trade(row))
-        self.declare_trades(symbol, anchor, s.gap[1] if s.gap else None, s.proven, len(s.rows))
+        end = s.gap[1] if s.gap else None
+        self.declare_trades(symbol, anchor, end, s.proven, len(s.rows), reason=reason)
         if not s.proven:
             log.error("bybit %s: trades after %s may be lost (beyond REST)", symbol, s.gap)
         else:
@@ -253,12 +270,13 @@ class BybitHandler:
         proven: bool,
         rows: int,
         error: str | None = None,
+        reason: str = "connection lost",
     ) -> None:
         ref = uuid.uuid4()
         start = anchor.time if anchor is not None else None
         metrics.GAPS.labels(PREFIX + "agg_trades").inc()
         common = {"symbol": symbol, "market": MARKET, "stream": "agg_trades"}
-        details: dict[str, Any] = {"reason": "connection lost", "rest_rows": rows}
+        details: dict[str, Any] = {"reason": reason, "rest_rows": rows}
         if error:
             details["error"] = error
         self.events.record(

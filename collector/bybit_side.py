@@ -24,6 +24,7 @@ import asyncpg
 from collector import metrics
 from collector.bybit_connection import BybitConnection
 from collector.bybit_handler import PREFIX, STALE_AFTER, BybitHandler
+from collector.bybit_resume import resume_points
 from collector.events import EventLog
 from collector.instruments import RETRY_AFTER_FAILURE
 from collector.rows import book_top_row
@@ -39,6 +40,7 @@ from settings import Settings
 log = logging.getLogger(__name__)
 
 RECENT_TRADES = 1000  # REST recent-trade's largest window
+CONNECTION_LOST, RESTART = "connection lost", "recorder restart"  # why trades are spliced
 SPLICE_AFTER = 1.0  # s after a reconnect: the new stream delivers before the window is cut
 
 
@@ -92,7 +94,9 @@ class BybitSide:
             log.info("bybit top %d by 24h turnover: %s", settings.bybit_top_n, ",".join(symbols))
         else:
             check_symbols(trading, symbols, rest.base_url)
-        return cls(settings, rest, symbols, put, put_trade, clock)
+        side = cls(settings, rest, symbols, put, put_trade, clock)
+        side.handler.resume(*await resume_points(settings.database_url, symbols))
+        return side
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
@@ -125,9 +129,15 @@ class BybitSide:
             name,
             self.events,
             on_down=lambda: self.handler.streams_down(conn.topics),
-            on_back=lambda: self._spawn(self._splice_all(conn.topics)),
+            on_back=lambda: self._spawn(self._splice_all(conn.topics, CONNECTION_LOST)),
         )
-        conn.on_event = recorded
+
+        def on_event(kind: str, details: dict) -> None:
+            recorded(kind, details)
+            if kind == "connect" and details.get("connects") == 1:  # since the last run
+                self._spawn(self._splice_all(conn.topics, RESTART))
+
+        conn.on_event = on_event
         return conn
 
     # ---- top:N --------------------------------------------------------------------------------
@@ -188,24 +198,31 @@ class BybitSide:
 
     # ---- trades after a reconnect --------------------------------------------------------------
 
-    async def _splice_all(self, topics: list[str]) -> None:
+    async def _splice_all(self, topics: list[str], reason: str) -> None:
+        """The trades of ``topics`` since the cut; at the first connect, since the last run's
+        newest stored trade (for the symbols that have one)."""
         await asyncio.sleep(SPLICE_AFTER)
         for topic in topics:
             kind, _, symbol = parse.topic_parts(topic)
-            if kind == "publicTrade":
-                await self._splice(symbol)
+            ledger = self.handler.ledgers.get(symbol)
+            if kind != "publicTrade" or ledger is None:
+                continue
+            if ledger.anchor is not None or reason == CONNECTION_LOST:
+                await self._splice(symbol, reason)
 
-    async def _splice(self, symbol: str) -> None:
-        ledger = self.handler.ledgers[symbol]
+    async def _splice(self, symbol: str, reason: str) -> None:
+        ledger = self.handler.ledgers.get(symbol)
+        if ledger is None:
+            return  # left the universe meanwhile
         anchor = ledger.anchor
         try:
             body = await self.rest.recent_trades(symbol, RECENT_TRADES)
             window = parse.rest_trades(parse.rest_result(body), self.clock())
         except (RestError, parse.BybitApiError, ValueError, KeyError, TypeError) as exc:
             ledger.anchor = None  # nothing proves the outage: declared as lost
-            self.handler.declare_trades(symbol, anchor, None, False, 0, str(exc))
+            self.handler.declare_trades(symbol, anchor, None, False, 0, str(exc), reason)
             return
-        self.handler.spliced(symbol, anchor, len(window), ledger.splice(window, RECENT_TRADES))
+        self.handler.spliced(symbol, anchor, ledger.splice(window, RECENT_TRADES), reason)
 
     async def _keep_described(self) -> None:
         """The ``symbols`` rows again every UNIVERSE_REFRESH (a minute after a failure)."""

@@ -58,6 +58,11 @@ class TradeLedger:
                 self.newest = row
         return new
 
+    def resume(self, row: TradeRow) -> None:
+        """The newest trade an earlier run stored: what this run records must be proven to join
+        onto it, as after a cut."""
+        self.newest = self.anchor = row
+
     def cut(self) -> None:
         """The stream broke: what follows must be proven to join onto the trade seen last."""
         if self.anchor is None:  # a second break before the splice keeps the first anchor

@@ -388,3 +388,34 @@ async def test_bybit_top_n_follows_the_turnover_live(db, start_recorder, bybit_s
     stored = await db.fetch("SELECT trade_uuid FROM agg_trades WHERE symbol = 'BTCUSDT'")
     produced = {uuid.UUID(t["i"]) for t in sim.bybit_truth.trades["BTCUSDT"]}
     assert stored and {r["trade_uuid"] for r in stored} <= produced
+
+
+async def test_bybit_restart_declares_and_repairs_the_time_between_runs(
+    db, start_recorder, bybit_sim
+):
+    """The recorder stops while the market goes on, then starts again: the trades missed
+    meanwhile come back from REST (proven: the window reaches the last stored trade) and the
+    order book from the last stored delta to the new first snapshot is declared, resynced."""
+    sim = bybit_sim
+    env = bybit_env(sim, VENUES="bybit")
+    async with start_recorder(sim, **env) as running:
+        await wait_until(lambda: _synced(running), 15, "bybit's first snapshots")
+        sim.resume()
+        await asyncio.sleep(1.5)
+        await running.finish()
+    await asyncio.sleep(1.5)  # the market goes on with no recorder
+    async with start_recorder(sim, **env) as running:
+        await asyncio.sleep(bybit_side.SPLICE_AFTER + 0.5)
+        await _finish(sim, running, db)
+
+    gaps = await _bybit_gaps(db)
+    assert sorted((g["stream"], g["symbol"], g["status"]) for g in gaps) == [
+        ("agg_trades", "BTCUSDT", "repaired"),
+        ("agg_trades", "SOLUSDT", "repaired"),
+        ("depth_updates", "BTCUSDT", "resynced"),
+        ("depth_updates", "SOLUSDT", "resynced"),
+    ]
+    assert all("recorder restart" in g["details"] and g["start_time"] for g in gaps), gaps
+    for symbol in BYBIT:
+        await _assert_trades_once(db, sim, symbol)
+        await _assert_book_equals_truth(db, sim, symbol)
