@@ -30,8 +30,8 @@ WHERE g.kind = 'gap';
 COMMENT ON COLUMN data_gaps.venue IS 'the exchange whose stream has the hole: binance or bybit';
 COMMENT ON COLUMN data_gaps.market IS 'usdm or spot (binance), linear (bybit)';
 
-CREATE OR REPLACE VIEW coverage_holes AS
-SELECT coalesce(g.market, 'usdm') AS market,
+CREATE OR REPLACE VIEW coverage_holes AS  -- a gap of every market of a venue: its futures market
+SELECT coalesce(g.market, CASE g.venue WHEN 'bybit' THEN 'linear' ELSE 'usdm' END) AS market,
        g.symbol,
        g.stream,
        g.first_id,
@@ -49,7 +49,8 @@ LEFT JOIN LATERAL (  -- a depth break knows only the diff after it: start at the
     SELECT max(u.time) AS before
     FROM depth_updates u
     WHERE g.stream = 'depth_updates' AND g.start_time IS NULL
-      AND u.symbol = g.symbol AND u.market = coalesce(g.market, 'usdm') AND u.venue = g.venue
+      AND u.symbol = g.symbol AND u.venue = g.venue
+      AND u.market = coalesce(g.market, CASE g.venue WHEN 'bybit' THEN 'linear' ELSE 'usdm' END)
       AND u.time <= coalesce(g.end_time, g.detected_at)
       AND u.time > coalesce(g.end_time, g.detected_at) - INTERVAL '1 day'
       AND u.final_update_id < g.first_id

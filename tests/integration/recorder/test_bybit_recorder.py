@@ -257,6 +257,17 @@ async def test_bybit_drop_and_reset_declared_and_recovered(db, start_recorder, b
         "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND kind = 'malformed'"
     )
     assert malformed == 1
+    # the coverage views tell the venues apart: Bybit's holes are not Binance's
+    holes = await db.fetch("SELECT DISTINCT venue, market FROM coverage_holes")
+    assert [tuple(h) for h in holes] == [("bybit", "linear")]
+    days = await db.fetch(
+        "SELECT stream, sum(holes_declared) AS n FROM coverage WHERE venue = 'bybit'"
+        " GROUP BY stream HAVING sum(holes_declared) > 0"
+    )
+    assert {d["stream"]: d["n"] for d in days} == {
+        "agg_trades": len(trades),
+        "depth_updates": len(depth),
+    }
 
 
 async def test_a_symbol_bybit_does_not_trade_stops_the_start(start_recorder, bybit_sim):
