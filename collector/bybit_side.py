@@ -59,13 +59,14 @@ class BybitSide:
         put: Callable[[tuple], None],
         put_trade: Callable[[tuple], None],
         clock: Callable[[], dt.datetime],
+        events: EventLog,
     ) -> None:
         self.settings = settings
         self.rest = rest
         self.symbols = symbols
         self.put = put
         self.clock = clock
-        self.events = EventLog(put, clock)
+        self.events = events  # recorder_events rows with venue bybit
         self.handler = BybitHandler(
             symbols, put, put_trade, self.events, clock, self._resubscribe, settings.bybit_depth
         )
@@ -84,9 +85,9 @@ class BybitSide:
         put: Callable[[tuple], None],
         put_trade: Callable[[tuple], None],
         clock: Callable[[], dt.datetime],
-        on_limit: Callable[[int, float, str], None] | None = None,
     ) -> BybitSide:
-        rest = BYBIT.rest(settings.bybit_rest_url, http, BYBIT.budget(), on_limit=on_limit)
+        events = EventLog(put, clock)
+        rest = BYBIT.rest(settings.bybit_rest_url, http, BYBIT.budget(), on_limit=_limited(events))
         symbols = list(settings.bybit_symbols)
         trading = await describe(rest, settings.database_url, clock())
         if settings.bybit_top_n:
@@ -94,7 +95,7 @@ class BybitSide:
             log.info("bybit top %d by 24h turnover: %s", settings.bybit_top_n, ",".join(symbols))
         else:
             check_symbols(trading, symbols, rest.base_url)
-        side = cls(settings, rest, symbols, put, put_trade, clock)
+        side = cls(settings, rest, symbols, put, put_trade, clock, events)
         side.handler.resume(*await resume_points(settings.database_url, symbols))
         return side
 
@@ -264,6 +265,17 @@ async def describe(rest: BybitRest, database_url: str, now: dt.datetime) -> set[
         log.warning("bybit instruments-info not stored: %s", exc)
         return None
     return {r.symbol for r in rows if r.status == "Trading"}
+
+
+def _limited(events: EventLog) -> Callable[[int, float, str], None]:
+    """A 403 from Bybit's REST: counted (``flowline_rest_limited_total{status="bybit:403"}``)
+    and recorded; the budget itself holds every request back meanwhile."""
+
+    def on_limit(status: int, blocked_for: float, path: str) -> None:
+        metrics.REST_LIMITED.labels(f"bybit:{status}").inc()
+        events.record("rest_limited", {"status": status, "retry_after": blocked_for}, stream=path)
+
+    return on_limit
 
 
 def check_symbols(trading: set[str] | None, symbols: list[str], url: str) -> None:

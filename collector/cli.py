@@ -256,7 +256,7 @@ async def run_recorder(
                 recorder = Recorder(settings, [], writers, spool, budget, drops, watermark)
                 recorder.writer_tasks = writer_tasks
                 put_trade = bybit_writers["agg_trades"].put
-                recorder.bybit = await _bybit(settings, http, bybit_put, put_trade, clock, on_limit)
+                recorder.bybit = await _bybit(settings, http, bybit_put, put_trade, clock)
                 await _record_bybit_only(recorder, events, stop, on_ready)
                 return
             rest = BINANCE.rest(settings.binance_rest_url, http, budget, on_limit=on_limit)
@@ -287,9 +287,8 @@ async def run_recorder(
             )
             recorder.writer_tasks = writer_tasks
             if bybit_writers:
-                recorder.bybit = await _bybit(
-                    settings, http, bybit_put, bybit_writers["agg_trades"].put, clock, on_limit
-                )
+                put_trade = bybit_writers["agg_trades"].put
+                recorder.bybit = await _bybit(settings, http, bybit_put, put_trade, clock)
             await _record(recorder, rest, spot_rest, put, events, clock, stop, on_ready)
     finally:
         before = {t: _counts(w) for t, w in writers.items()}
@@ -589,10 +588,9 @@ async def _bybit(
     put: Callable[[tuple], None],
     put_trade: Callable[[tuple], None],
     clock: Callable[[], dt.datetime],
-    on_limit: Callable[[int, float, str], None],
 ) -> BybitSide:
     try:
-        return await BybitSide.start(settings, http, put, put_trade, clock, on_limit)
+        return await BybitSide.start(settings, http, put, put_trade, clock)
     except StartError as exc:
         raise StartupError(str(exc)) from None
 
