@@ -30,7 +30,7 @@ from collector.instruments import RETRY_AFTER_FAILURE
 from collector.rows import book_top_row
 from collector.subscriptions import connection_events
 from collector.venues import BYBIT
-from collector.venues.bybit import parse
+from collector.venues.bybit import parse, streams
 from collector.venues.bybit.rest import BybitRest, RestError
 from collector.venues.bybit.streams import MAX_ARGS_CHARS, per_connection
 from db.connect import DatabaseUnavailable, connect
@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 RECENT_TRADES = 1000  # REST recent-trade's largest window
 CONNECTION_LOST, RESTART = "connection lost", "recorder restart"  # why trades are spliced
 SPLICE_AFTER = 1.0  # s after a reconnect: the new stream delivers before the window is cut
+PING_INTERVAL = streams.PING_INTERVAL  # Bybit closes a connection it has not heard from
 
 
 class StartError(Exception):
@@ -125,6 +126,7 @@ class BybitSide:
             self.handler.on_frame,
             lambda kind, details: None,
             silent_after=self.settings.silent_after,
+            ping_interval=PING_INTERVAL,
         )
         recorded = connection_events(
             name,

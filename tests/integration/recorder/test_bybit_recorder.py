@@ -430,3 +430,19 @@ async def test_bybit_restart_declares_and_repairs_the_time_between_runs(
     for symbol in BYBIT:
         await _assert_trades_once(db, sim, symbol)
         await _assert_book_equals_truth(db, sim, symbol)
+
+
+async def test_bybit_pings_keep_a_quiet_connection(db, start_recorder, monkeypatch):
+    """Bybit closes a connection it has not heard from (here after 1.5 s): the recorder's pings
+    (here every 0.5 s) keep it open while the market is paused and nothing else is sent."""
+    monkeypatch.setattr(bybit_side, "PING_INTERVAL", 0.5)
+    sim = make_simulator(symbols=SYMBOLS, bybit_symbols=BYBIT, bybit_idle_timeout=1.5)
+    await sim.start()
+    try:
+        async with start_recorder(sim, **bybit_env(sim, VENUES="bybit")) as running:
+            await wait_until(lambda: _synced(running), 15, "bybit's first snapshots")
+            await asyncio.sleep(4.0)
+            assert [c.connects for c in running.recorder.bybit.connections] == [1]
+            assert _synced(running)
+    finally:
+        await sim.stop()
