@@ -159,7 +159,9 @@ class BybitSide:
             removed = [s for s in self.symbols if s not in top]
             if added or removed:
                 self.follow(tg, added, removed)
-                self.events.record("universe", {"added": added, "removed": removed, "symbols": top})
+                # not "symbols": the Binance strategy worker follows that key (strategy/universe.py)
+                changes = {"added": added, "removed": removed, "bybit_symbols": top}
+                self.events.record("universe", changes)
                 log.info("bybit top %d: added %s, removed %s", n, added, removed)
 
     def follow(self, tg: asyncio.TaskGroup, added: list[str], removed: list[str]) -> None:

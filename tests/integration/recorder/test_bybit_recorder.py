@@ -388,6 +388,11 @@ async def test_bybit_top_n_follows_the_turnover_live(db, start_recorder, bybit_s
         "SELECT details FROM recorder_events WHERE venue = 'bybit' AND kind = 'universe'"
     )
     assert [orjson.loads(c["details"])["added"] for c in changes] == [["BTCUSDT"]]
+    # the Binance strategy worker follows details.symbols: Bybit declares its own under its name
+    assert all(orjson.loads(c["details"])["bybit_symbols"] == ["BTCUSDT"] for c in changes)
+    assert not await db.fetchval(
+        "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND details ? 'symbols'"
+    )
     snapshots = await db.fetch(
         "SELECT symbol, reason FROM depth_snapshots WHERE venue = 'bybit' ORDER BY time"
     )
