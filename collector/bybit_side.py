@@ -109,6 +109,11 @@ class BybitSide:
             if self.settings.bybit_top_n:
                 tg.create_task(self._universe(tg), name="bybit-universe")
 
+    def declare(self) -> None:
+        """The ``start`` row of Bybit's recorder (venue bybit): the symbols it records, which a
+        strategy worker on Bybit follows (strategy/universe.py)."""
+        self.events.record("start", {"symbols": self.symbols, "connections": len(self.connections)})
+
     def expected_streams(self) -> list[str]:
         """/health keys of the topics Bybit must keep delivering."""
         return [f"{PREFIX}{kind}:{s}" for s in self.symbols for kind in STALE_AFTER]
@@ -159,9 +164,8 @@ class BybitSide:
             removed = [s for s in self.symbols if s not in top]
             if added or removed:
                 self.follow(tg, added, removed)
-                # not "symbols": the Binance strategy worker follows that key (strategy/universe.py)
-                changes = {"added": added, "removed": removed, "bybit_symbols": top}
-                self.events.record("universe", changes)
+                # venue bybit: a strategy worker on Bybit follows it (strategy/universe.py)
+                self.events.record("universe", {"added": added, "removed": removed, "symbols": top})
                 log.info("bybit top %d: added %s, removed %s", n, added, removed)
 
     def follow(self, tg: asyncio.TaskGroup, added: list[str], removed: list[str]) -> None:

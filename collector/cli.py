@@ -387,9 +387,9 @@ async def _record(
     if spot is not None:
         recorder.drops.attach("spot", spot.backfiller, spot.keeper)
         started["spot_symbols"] = spot.symbols
-    if recorder.bybit is not None:
-        started["bybit_symbols"] = recorder.bybit.symbols
     events.record("start", started)
+    if recorder.bybit is not None:
+        recorder.bybit.declare()
     log.info(
         "recording %d symbols on %d connections; /health and /metrics on %s:%s",
         len(symbols),
@@ -483,7 +483,7 @@ async def _record_bybit_only(
     s, bybit = recorder.settings, recorder.bybit
     assert bybit is not None
     runner = await _serve_health(recorder)
-    events.record("start", {"bybit_symbols": bybit.symbols})
+    bybit.declare()
     log.info(
         "recording %d Bybit symbols on %d connections; /health and /metrics on %s:%s",
         len(bybit.symbols), len(bybit.connections), s.metrics_host, recorder.metrics_port,

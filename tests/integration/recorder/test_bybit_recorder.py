@@ -213,6 +213,12 @@ async def test_bybit_recorded_beside_binance(db, start_recorder, bybit_sim):
         "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND kind = 'connect'"
     )
     assert events == 1
+    starts = await db.fetch("SELECT venue, details->'symbols' AS s FROM recorder_events"
+                            " WHERE kind = 'start' ORDER BY venue")  # fmt: skip
+    assert [(r["venue"], orjson.loads(r["s"])) for r in starts] == [
+        ("binance", SYMBOLS),
+        ("bybit", BYBIT),
+    ]
 
 
 async def test_bybit_drop_and_reset_declared_and_recovered(db, start_recorder, bybit_sim):
@@ -388,11 +394,15 @@ async def test_bybit_top_n_follows_the_turnover_live(db, start_recorder, bybit_s
         "SELECT details FROM recorder_events WHERE venue = 'bybit' AND kind = 'universe'"
     )
     assert [orjson.loads(c["details"])["added"] for c in changes] == [["BTCUSDT"]]
-    # the Binance strategy worker follows details.symbols: Bybit declares its own under its name
-    assert all(orjson.loads(c["details"])["bybit_symbols"] == ["BTCUSDT"] for c in changes)
-    assert not await db.fetchval(
-        "SELECT count(*) FROM recorder_events WHERE venue = 'bybit' AND details ? 'symbols'"
+    # what a strategy worker on Bybit follows: the newest start or universe row of venue bybit
+    declared = await db.fetch(
+        "SELECT kind, details FROM recorder_events WHERE venue = 'bybit'"
+        " AND kind IN ('start', 'universe') ORDER BY time"
     )
+    assert [(d["kind"], orjson.loads(d["details"])["symbols"]) for d in declared] == [
+        ("start", ["SOLUSDT"]),
+        ("universe", ["BTCUSDT"]),
+    ]
     snapshots = await db.fetch(
         "SELECT symbol, reason FROM depth_snapshots WHERE venue = 'bybit' ORDER BY time"
     )
