@@ -39,8 +39,12 @@ async def poll_open_interest(
     while True:
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
         for gone in set(latest) - set(round_):
-            del latest[gone]  # out of the universe: not recorded on purpose, not a hole
-            seen_at.pop(gone, None)
+            # out of the universe: not recorded on purpose from now on, but a silence it was
+            # already in (failed polls, a restart) is a hole up to now
+            before, since, failures = latest.pop(gone), seen_at.pop(gone, None), failed.pop(gone, 0)
+            end = _exchange_now(before, since, loop.time(), latest)
+            if _missed(end - before, since, loop.time(), interval):
+                _declare(events, gone, before, end, failures)
         if not round_:  # other recorders hold every symbol for now (LEASES=on)
             await asyncio.sleep(interval)
             next_at = loop.time()
@@ -82,6 +86,16 @@ def _missed(exchange: dt.timedelta, seen_at: float | None, now: float, interval:
     if seen_at is None:
         return exchange.total_seconds() > interval
     return now - seen_at > 2 * interval
+
+
+def _exchange_now(
+    before: dt.datetime, seen_at: float | None, now: float, latest: dict[str, dt.datetime]
+) -> dt.datetime:
+    """The exchange's time now, on the samples' clock: the last sample's time plus the time
+    since it came, or (not sampled in this run) the newest sample of any symbol."""
+    if seen_at is not None:
+        return before + dt.timedelta(seconds=now - seen_at)
+    return max([before, *latest.values()])
 
 
 def _declare(
