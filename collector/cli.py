@@ -362,6 +362,9 @@ async def _record(
                     subscriptions,
                     s.depth_speed,
                     spot.follow if spot is not None else None,
+                    # a symbol gained alone was unsampled since its owner went; with REDUNDANCY
+                    # its other copy went on sampling, and its newest sample is not known here
+                    resume.last_open_interest if s.redundancy == 1 else None,
                 )
                 recorder.leases.on_change, recorder.leases.on_promote = follower, follower.promote
                 tg.create_task(recorder.leases.run(), name="leases")

@@ -27,17 +27,21 @@ async def poll_open_interest(
     events: EventLog,
     last: dict[str, dt.datetime] | None = None,
 ) -> None:
-    """``last``: the newest sample per symbol an earlier run stored. Samples that could not be
-    taken or stored (a ban, 429s, errors, slow answers, the recorder down) leave a silence
+    """``last``: the newest stored sample of symbols this process did not sample yet: those it
+    started with, and (LEASES=on) those it takes over, added while it runs. Samples that could
+    not be taken or stored (a ban, 429s, errors, slow answers, a recorder down) leave a silence
     between two stored samples: it is declared as a hole, since Binance's history
     (/futures/data/openInterestHist) has 5-minute samples at best (see ``_missed``)."""
-    latest = dict(last or {})
+    resumed = last if last is not None else {}
+    latest: dict[str, dt.datetime] = {}
     seen_at: dict[str, float] = {}  # symbol -> loop time of its last sample in this run
     failed: dict[str, int] = {}  # symbol -> polls that failed since its last sample
     loop = asyncio.get_running_loop()
     next_at = loop.time()
     while True:
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
+        for symbol in resumed.keys() & set(round_):
+            latest[symbol] = resumed.pop(symbol)
         for gone in set(latest) - set(round_):
             # out of the universe: not recorded on purpose from now on, but a silence it was
             # already in (failed polls, a restart) is a hole up to now
