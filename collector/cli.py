@@ -30,7 +30,7 @@ from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
 from collector.leases import Follower, Leases
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
-from collector.processes import CONFIG_ERROR, run_processes
+from collector.processes import CONFIG_ERROR, run_processes, stop_when_orphaned
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
 from collector.spot import SpotSide
@@ -83,7 +83,11 @@ async def _run_until_signal(settings: Settings) -> None:
         if await run_processes(settings, stop) == CONFIG_ERROR:
             raise StartupError("a recorder process cannot start as configured (its error above)")
         return
-    await run_recorder(settings, stop)
+    orphaned = asyncio.create_task(stop_when_orphaned(stop))
+    try:
+        await run_recorder(settings, stop)
+    finally:
+        orphaned.cancel()
 
 
 @dataclass
