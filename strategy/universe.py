@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 
 from settings import SettingsError
+from strategy.venue import BINANCE, Venue
 
 _DECLARED = """
 SELECT details FROM recorder_events
@@ -24,7 +25,7 @@ _EVER_DECLARED = """
 SELECT DISTINCT jsonb_array_elements_text(details -> 'symbols') FROM recorder_events
 WHERE kind IN ('start', 'universe') AND details ? 'symbols'"""
 _RECORDED = """
-SELECT EXISTS (SELECT 1 FROM depth_snapshots WHERE symbol = $1 AND market = 'usdm')"""
+SELECT EXISTS (SELECT 1 FROM depth_snapshots WHERE symbol = $1 AND market = $2 AND venue = $3)"""
 
 
 async def declared(conn: asyncpg.Connection, top_n: int | None) -> tuple[str, ...] | None:
@@ -37,11 +38,16 @@ async def declared(conn: asyncpg.Connection, top_n: int | None) -> tuple[str, ..
     return tuple(symbols[:top_n] if top_n else symbols)
 
 
-async def check_instruments(conn: asyncpg.Connection, symbols: tuple[str, ...]) -> bool:
+async def check_instruments(
+    conn: asyncpg.Connection, symbols: tuple[str, ...], venue: Venue = BINANCE
+) -> bool:
     """Raise SettingsError naming a configured symbol no recorder knows; False while no
     recorder has declared anything yet (a fresh database: the caller waits)."""
     known = {r[0] for r in await conn.fetch(_EVER_DECLARED)}
-    unknown = [s for s in symbols if s not in known and not await conn.fetchval(_RECORDED, s)]
+    unknown = [
+        s for s in symbols
+        if s not in known and not await conn.fetchval(_RECORDED, s, venue.market, venue.name)
+    ]  # fmt: skip
     if not unknown:
         return True
     if not known:
