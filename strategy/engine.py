@@ -26,7 +26,7 @@ from strategy.source import DEPTH, LIQUIDATION, MARK, OPEN_INTEREST, SNAPSHOT, S
 from strategy.strategies import REGISTRY
 from strategy.strategies.base import Strategy
 from strategy.trades import ClosedTrade
-from strategy.venue import VENUES
+from strategy.venue import VENUES, BybitSync
 
 DEFAULT_TICK = 0.01
 
@@ -162,6 +162,9 @@ class Engine:
             pipeline.on_depth(payload)  # type: ignore[arg-type]
         elif kind == SNAPSHOT:
             sync, last = pipeline.sync, payload.last_update_id  # type: ignore[attr-defined]
+            if isinstance(sync, BybitSync):  # its own rule: a snapshot replaces the book
+                pipeline.on_snapshot(payload)  # type: ignore[arg-type]
+                return
             if sync.prev_u is not None and last > sync.prev_u:
                 # past every diff seen: the recorder reconnected and its stream starts anew
                 # here, so the next diff is judged against this snapshot, not the old stream

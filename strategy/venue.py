@@ -7,8 +7,8 @@ market, and its books are replayed by its own sync rule:
 - Binance USD-M: a REST snapshot bridged by diffs, each diff chaining by ``pu`` (the recorder's
   own rule, ``collector.venues.binance.book.BookSync``).
 - Bybit linear: every WebSocket snapshot (also a ``u == 1`` reset) replaces the book; a delta
-  applies when its ``u`` is the book's + 1; anything else breaks the book until the next
-  snapshot. The recorder stores each delta with first = final = ``u`` and a snapshot's ``u`` as
+  applies when its ``u`` is the book's + 1, one the book already holds is skipped, a jump breaks
+  the book until the next snapshot. The recorder stores each delta with first = final = ``u`` and a snapshot's ``u`` as
   its last_update_id, so the rule reads the stored rows directly.
 
 Trades of one venue are read in one total order, the same live and in a backtest: by time, then
@@ -55,15 +55,21 @@ class BybitSync:
         self.buffer: list[DepthUpdateRow] = []
 
     def on_diff(self, row: DepthUpdateRow) -> None:
-        if self.valid and row.final_update_id == self.book.last_update_id + 1:
+        u, last = row.final_update_id, self.book.last_update_id
+        if self.valid and u == last + 1:
             self.book.apply(row)
             return
-        self.valid = False  # a jump, a step back or a u == 1 without its snapshot
+        if self.valid and u <= last:
+            return  # the snapshot already holds it (read before it at the same millisecond)
+        self.valid = False  # a jump, or a delta while no snapshot holds the book
         self.buffer.append(row)
         if len(self.buffer) > MAX_BUFFERED:
             del self.buffer[: len(self.buffer) - MAX_BUFFERED]
 
     def on_snapshot(self, snap: DepthSnapshotRow) -> None:
+        """Replaces the book, unless the book is already past it (a reset's u == 1 is not)."""
+        if self.valid and 1 < snap.last_update_id <= self.book.last_update_id:
+            return
         self.book.load(snap)
         self.valid = True
         pending, self.buffer = self.buffer, []
