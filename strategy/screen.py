@@ -76,7 +76,7 @@ def judge(p: UniverseParams, measures: dict[str, Measure]) -> dict[str, str]:
 
 
 def _minimums(p: UniverseParams, m: Measure) -> str | None:
-    if m.status not in (None, "TRADING"):
+    if m.status is not None and m.status.upper() != "TRADING":  # Bybit says Trading
         return "not_trading"
     if p.min_volume_24h and m.volume_24h < p.min_volume_24h:
         return "low_volume"

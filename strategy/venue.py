@@ -8,8 +8,8 @@ market, and its books are replayed by its own sync rule:
   own rule, ``collector.venues.binance.book.BookSync``).
 - Bybit linear: every WebSocket snapshot (also a ``u == 1`` reset) replaces the book; a delta
   applies when its ``u`` is the book's + 1, one the book already holds is skipped, a jump breaks
-  the book until the next snapshot. The recorder stores each delta with first = final = ``u`` and a snapshot's ``u`` as
-  its last_update_id, so the rule reads the stored rows directly.
+  the book until the next snapshot. The recorder stores each delta with first = final = ``u``
+  and a snapshot's ``u`` as its last_update_id, so the rule reads the stored rows directly.
 
 Trades of one venue are read in one total order, the same live and in a backtest: by time, then
 Binance's aggregate id, or Bybit's cross sequence and then its trade UUID (several trades of one
