@@ -130,6 +130,8 @@ def _range(
     """[start, end) on bar boundaries, default all recorded data; SettingsError (with the span
     that is recorded) for a range that is empty, inverted or outside it."""
     names = ", ".join(config.symbols)
+    if config.venue != "binance":  # say whose rows were looked for
+        names += f" on {config.venue}"
     if first is None or last is None:
         raise SettingsError(f"backtest: nothing is recorded for {names}")
     span = f"{names} recorded from {_iso(first)} to {_iso(last)}"
