@@ -15,6 +15,8 @@ import asyncpg
 import orjson
 import pytest
 
+from db.readers import newest_times
+
 MINUTE = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 NEXT = MINUTE + dt.timedelta(minutes=1)
 
@@ -167,3 +169,26 @@ async def test_liquidations_per_venue_and_across_venues(both_venues):
         for x in mine:
             by_venue[x[0]] += x[4] * x[5]
         assert orjson.loads(row["venue_notional"]) == {v: clean(n) for v, n in by_venue.items()}
+
+
+async def test_the_newest_mark_and_open_interest_times_are_per_venue(db):
+    """A recorder restarting finds what it missed from its own venue's newest rows: Bybit's later
+    rows of the same symbol must not hide a Binance gap (these tables have no market column)."""
+    times = {"binance": at(MINUTE, 1000), "bybit": at(NEXT, 5000)}
+    for venue, time in times.items():
+        await db.execute(
+            "INSERT INTO mark_prices (time, symbol, venue, mark_price, received_at)"
+            " VALUES ($1, 'BTCUSDT', $2, 100.0, now())",
+            time,
+            venue,
+        )
+        await db.execute(
+            "INSERT INTO open_interest (time, symbol, venue, open_interest, received_at)"
+            " VALUES ($1, 'BTCUSDT', $2, 5.0, now())",
+            time,
+            venue,
+        )
+    for table in ("mark_prices", "open_interest"):
+        assert await newest_times(db, table, ["BTCUSDT"]) == {"BTCUSDT": times["binance"]}
+        bybit = await newest_times(db, table, ["BTCUSDT"], "bybit")
+        assert bybit == {"BTCUSDT": times["bybit"]}
