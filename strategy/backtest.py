@@ -79,7 +79,7 @@ async def run_backtest(
     try:
         await setup_reader(conn)
         if not config.symbols:  # following the recorder: the symbols it declares now
-            symbols = await universe.declared(conn, config.top_n)
+            symbols = await universe.declared(conn, config.top_n, VENUES[config.venue])
             if not symbols:
                 raise SettingsError(
                     "backtest: no symbols (give --symbols; no recorder declared any)"

@@ -199,11 +199,11 @@ class Worker:
     async def _symbols(self, reader: asyncpg.Connection, stop: asyncio.Event) -> tuple[str, ...]:
         """The configured symbols once a recorder knows them, else the recorder's universe;
         waits for a recorder to declare its symbols (a fresh database)."""
-        cfg = self.config
+        cfg, venue = self.config, self.venue
         while not stop.is_set():
-            if cfg.symbols and await universe.check_instruments(reader, cfg.symbols, self.venue):
+            if cfg.symbols and await universe.check_instruments(reader, cfg.symbols, venue):
                 return cfg.symbols
-            if not cfg.symbols and (found := await universe.declared(reader, cfg.top_n)):
+            if not cfg.symbols and (found := await universe.declared(reader, cfg.top_n, venue)):
                 return found
             log.info("waiting for a recorder to declare its symbols in recorder_events")
             await self._sleep(stop)
@@ -239,7 +239,7 @@ class Worker:
         if time.monotonic() - self._followed_at < FOLLOW_EVERY_S:
             return
         self._followed_at = time.monotonic()
-        wanted = await universe.declared(reader, self.config.top_n)
+        wanted = await universe.declared(reader, self.config.top_n, self.venue)
         if not wanted:
             return
         for symbol in [s for s in engine.symbols if s not in wanted]:
