@@ -70,6 +70,7 @@ def signal_json(signal: Signal, decision: Decision) -> dict:
         "reasons": signal.reasons,
         "decision": decision.reason,
         "qty": decision.qty if decision.accepted else None,
+        "venue": signal.venue,
     }
 
 
