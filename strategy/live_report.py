@@ -161,7 +161,7 @@ async def build(
     run = RunInfo(
         start_ms=start, end_ms=end, bar_ms=bucket, bars=bars, signals=signals,
         settings=[("worker", config.worker_name), ("executor", config.executor),
-                  ("strategies", ", ".join(_strategies(config)))],
+                  ("venue", config.venue), ("strategies", ", ".join(_strategies(config)))],
         notes=[] if trades else [f"No trades closed in this period ({len(signals)} signals)."],
     )  # fmt: skip
     page = await asyncio.to_thread(write_report, summary, trades, equity, folder, title, run)
