@@ -57,6 +57,7 @@ VARIABLES = {
     # strategy worker
     "STRATEGY_CONFIG": "TOML file of strategies and parameters (see strategy.example.toml)",
     "STRATEGY_SYMBOLS": "symbols to trade, or top:N (default: what the recorder records)",
+    "STRATEGY_VENUE": "binance (default) or bybit: whose recorded rows the strategy reads",
     "EXECUTION": "off (signals only), paper, binance or binance-spot (flatten: which side)",
     "WEBHOOK_URL": "POST each signal as JSON to this URL",
     "TELEGRAM_BOT_TOKEN": "Telegram bot token: signals, exits and reports to a chat (never logged)",
@@ -108,7 +109,7 @@ _MARKET_DATA = ("BINANCE_WS_URL", "BINANCE_REST_URL", "SYMBOLS", "UNIVERSE_REFRE
                 "BOOK_TOP_LEVELS", "CONNECTION_MAX_AGE", "STREAM_SILENT_AFTER",
                 "GAP_HOLD_MAX")  # fmt: skip
 _WRITING = ("BATCH_MAX_ROWS", "BATCH_MAX_MS", "QUEUE_MAX_ROWS", "SPOOL_DIR", "SPOOL_MAX_BYTES")
-_STRATEGY = ("STRATEGY_CONFIG", "STRATEGY_SYMBOLS", "EXECUTION", "WEBHOOK_URL",
+_STRATEGY = ("STRATEGY_CONFIG", "STRATEGY_SYMBOLS", "STRATEGY_VENUE", "EXECUTION", "WEBHOOK_URL",
              "TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID", "TELEGRAM_API_URL", "TELEGRAM_MIN_INTERVAL",
              "STRATEGY_METRICS_HOST", "STRATEGY_METRICS_PORT")  # fmt: skip
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -129,7 +130,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         *_LOGS,
     ),
     "strategy": (*_DB, *_STRATEGY, *_LOGS, *_EXECUTION),
-    "backtest": (*_DB, "STRATEGY_CONFIG", *_LOGS),
+    "backtest": (*_DB, "STRATEGY_CONFIG", "STRATEGY_VENUE", *_LOGS),
     "sim": ("SIM_API_KEYS",),
     "demo": (*_DB, "VENUES", "SPOOL_DIR", "METRICS_PORT", "STRATEGY_METRICS_PORT", *_LOGS),
     "db": (*_DB, "RETENTION", "ARCHIVE_DIR", "GRAFANA_DB_PASSWORD"),

@@ -123,14 +123,17 @@ def emitted(truths: dict[str, Truth], windows: Windows) -> dict[str, list[Event]
 
 
 def _oi_slots(windows: Windows) -> Iterator[Event]:
+    """The 15 s slots (aligned on the epoch, as ``STORED_SQL`` keys them) wholly inside a window.
+    A slot's time is its middle: a silence that left it empty spans all of it, so a declared
+    silence covers that middle (a point outside the slot would not be)."""
     for (market, symbol), spans in windows.items():
         if market != "usdm":
             continue
         for a, b in spans:
-            slot = a
-            while slot + OI_SLOT_MS <= b:
-                yield Event(market, symbol, slot // OI_SLOT_MS, slot + OI_SLOT_MS // 2, None)
-                slot += OI_SLOT_MS
+            slot = -(-a // OI_SLOT_MS)  # the first slot starting at or after a
+            while (slot + 1) * OI_SLOT_MS <= b:
+                yield Event(market, symbol, slot, slot * OI_SLOT_MS + OI_SLOT_MS // 2, None)
+                slot += 1
 
 
 STORED_SQL = {

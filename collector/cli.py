@@ -33,7 +33,7 @@ from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
 from collector.leases import Follower, Leases
 from collector.market import market_parts
 from collector.pollers import poll_open_interest
-from collector.processes import CONFIG_ERROR, run_processes
+from collector.processes import CONFIG_ERROR, run_processes, stop_when_orphaned
 from collector.resume import resume_state
 from collector.rows import COLUMNS, TABLES
 from collector.spot import SpotSide
@@ -86,7 +86,11 @@ async def _run_until_signal(settings: Settings) -> None:
         if await run_processes(settings, stop) == CONFIG_ERROR:
             raise StartupError("a recorder process cannot start as configured (its error above)")
         return
-    await run_recorder(settings, stop)
+    orphaned = asyncio.create_task(stop_when_orphaned(stop))
+    try:
+        await run_recorder(settings, stop)
+    finally:
+        orphaned.cancel()
 
 
 @dataclass
@@ -412,6 +416,9 @@ async def _record(
                     subscriptions,
                     s.depth_speed,
                     spot.follow if spot is not None else None,
+                    # a symbol gained alone was unsampled since its owner went; with REDUNDANCY
+                    # its other copy went on sampling, and its newest sample is not known here
+                    resume.last_open_interest if s.redundancy == 1 else None,
                 )
                 recorder.leases.on_change, recorder.leases.on_promote = follower, follower.promote
                 tg.create_task(recorder.leases.run(), name="leases")

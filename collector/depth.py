@@ -228,7 +228,10 @@ class DepthKeeper:
     async def _periodic(self) -> None:
         while True:
             symbols = list(self.books)  # the universe may change between rounds
-            step = self.snapshot_interval / max(1, len(symbols))  # staggered over the interval
+            if not symbols:  # none held (LEASES=on): a round without an await would spin forever
+                await asyncio.sleep(self.snapshot_interval)
+                continue
+            step = self.snapshot_interval / len(symbols)  # staggered over the interval
             for symbol in symbols:
                 await asyncio.sleep(step)
                 if symbol in self.books:

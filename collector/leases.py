@@ -274,6 +274,7 @@ class Follower:
         subscriptions: Subscriptions,
         depth_speed: str,
         spot_follow: Callable[[list[str], list[str]], None] | None = None,
+        open_interest: dict[str, dt.datetime] | None = None,
     ) -> None:
         self.url = url
         self.symbols = symbols  # shared with the recorder, its /health and the OI poller
@@ -283,6 +284,8 @@ class Follower:
         self.subscriptions = subscriptions
         self.depth_speed = depth_speed
         self.spot_follow = spot_follow
+        # the OI poller's newest stored sample of symbols it has not sampled (pollers.py)
+        self.open_interest = open_interest if open_interest is not None else {}
 
     async def __call__(self, gained: list[str], lost: list[str]) -> None:
         lost = [s for s in lost if s in self.symbols]
@@ -296,6 +299,8 @@ class Follower:
         """Resume like a restart: from the last stored trade id and diff of each symbol."""
         resume = await resume_state(self.url, gained)
         since = time.monotonic()
+        # before the symbols join: the poller's first sample of each declares the silence since
+        self.open_interest.update(resume.last_open_interest)
         for symbol in gained:
             self.symbols.append(symbol)
             seq, old = resume.sequences[symbol], self.handler.trades.get(symbol)

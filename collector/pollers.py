@@ -27,20 +27,28 @@ async def poll_open_interest(
     events: EventLog,
     last: dict[str, dt.datetime] | None = None,
 ) -> None:
-    """``last``: the newest sample per symbol an earlier run stored. Samples that could not be
-    taken or stored (a ban, 429s, errors, slow answers, the recorder down) leave a silence
+    """``last``: the newest stored sample of symbols this process did not sample yet: those it
+    started with, and (LEASES=on) those it takes over, added while it runs. Samples that could
+    not be taken or stored (a ban, 429s, errors, slow answers, a recorder down) leave a silence
     between two stored samples: it is declared as a hole, since Binance's history
     (/futures/data/openInterestHist) has 5-minute samples at best (see ``_missed``)."""
-    latest = dict(last or {})
+    resumed = last if last is not None else {}
+    latest: dict[str, dt.datetime] = {}
     seen_at: dict[str, float] = {}  # symbol -> loop time of its last sample in this run
     failed: dict[str, int] = {}  # symbol -> polls that failed since its last sample
     loop = asyncio.get_running_loop()
     next_at = loop.time()
     while True:
         round_ = list(symbols)  # ``symbols`` changes when the top:N universe is re-evaluated
+        for symbol in resumed.keys() & set(round_):
+            latest[symbol] = resumed.pop(symbol)
         for gone in set(latest) - set(round_):
-            del latest[gone]  # out of the universe: not recorded on purpose, not a hole
-            seen_at.pop(gone, None)
+            # out of the universe: not recorded on purpose from now on, but a silence it was
+            # already in (failed polls, a restart) is a hole up to now
+            before, since, failures = latest.pop(gone), seen_at.pop(gone, None), failed.pop(gone, 0)
+            end = _exchange_now(before, since, loop.time(), latest)
+            if _missed(end - before, since, loop.time(), interval):
+                _declare(events, gone, before, end, failures)
         if not round_:  # other recorders hold every symbol for now (LEASES=on)
             await asyncio.sleep(interval)
             next_at = loop.time()
@@ -82,6 +90,16 @@ def _missed(exchange: dt.timedelta, seen_at: float | None, now: float, interval:
     if seen_at is None:
         return exchange.total_seconds() > interval
     return now - seen_at > 2 * interval
+
+
+def _exchange_now(
+    before: dt.datetime, seen_at: float | None, now: float, latest: dict[str, dt.datetime]
+) -> dt.datetime:
+    """The exchange's time now, on the samples' clock: the last sample's time plus the time
+    since it came, or (not sampled in this run) the newest sample of any symbol."""
+    if seen_at is not None:
+        return before + dt.timedelta(seconds=now - seen_at)
+    return max([before, *latest.values()])
 
 
 def _declare(

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 RESTART_AFTER = 1.0  # seconds before a child that died is started again
 CONFIG_ERROR = 2
+PARENT_PID = "FLOWLINE_PARENT_PID"  # set for a child: it stops when that parent is gone
 ASK_TIMEOUT = aiohttp.ClientTimeout(total=5)
 
 
@@ -53,6 +54,7 @@ class Child:
             "METRICS_HOST": "127.0.0.1",
             "METRICS_PORT": str(self.port),
             "SPOOL_DIR": str(spool),
+            PARENT_PID: str(os.getpid()),
         }
         # Bybit's symbols are not split through the leases: the first child records them all
         if index > 0 and "binance" in settings.venues:
@@ -79,6 +81,20 @@ class Child:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+async def stop_when_orphaned(stop: asyncio.Event) -> None:
+    """A child whose parent died (kill -9, OOM) stops as on SIGTERM, flushing what it holds,
+    instead of recording on unsupervised beside the children of the parent started next."""
+    parent = os.environ.get(PARENT_PID)
+    if parent is None:
+        return
+    while True:  # no event tells a process its parent died: its parent pid changes
+        await asyncio.sleep(1.0)
+        if os.getppid() != int(parent):
+            break
+    log.warning("the parent recorder process %s is gone: stopping", parent)
+    stop.set()
 
 
 async def run_processes(settings: Settings, stop: asyncio.Event) -> int:

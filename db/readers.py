@@ -60,18 +60,20 @@ async def last_depth_update_ids(
 
 
 _NEWEST_TIME = """
-SELECT s.symbol,
-       (SELECT max(t.time) FROM {table} t WHERE t.symbol = s.symbol AND t.venue = 'binance') AS t
+SELECT s.symbol, (SELECT max(t.time) FROM {table} t WHERE t.symbol = s.symbol AND t.venue = $2)
+       AS t
 FROM unnest($1::text[]) AS s(symbol)
 """
 
 
 async def newest_times(
-    conn: asyncpg.Connection, table: str, symbols: list[str]
+    conn: asyncpg.Connection, table: str, symbols: list[str], venue: str = "binance"
 ) -> dict[str, dt.datetime]:
-    """The time of the newest stored Binance row per symbol of a futures-only table (mark_prices,
-    open_interest), so a restart declares what was missed while the recorder was down."""
-    rows = await conn.fetch(_NEWEST_TIME.format(table=table), symbols)
+    """The time of the newest stored row per symbol of a futures-only table (mark_prices,
+    open_interest) of `venue` (these tables have no market column: another venue's rows of the
+    same symbol must not hide a gap), so a restart declares what was missed while the recorder
+    was down."""
+    rows = await conn.fetch(_NEWEST_TIME.format(table=table), symbols, venue)
     return {r["symbol"]: r["t"] for r in rows if r["t"] is not None}
 
 

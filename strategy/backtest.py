@@ -27,6 +27,7 @@ from strategy.source import (
     setup_reader,
 )
 from strategy.trades import ClosedTrade
+from strategy.venue import VENUES
 from strategy.warmup import warm_up
 
 
@@ -78,16 +79,18 @@ async def run_backtest(
     try:
         await setup_reader(conn)
         if not config.symbols:  # following the recorder: the symbols it declares now
-            symbols = await universe.declared(conn, config.top_n)
+            symbols = await universe.declared(conn, config.top_n, VENUES[config.venue])
             if not symbols:
                 raise SettingsError(
                     "backtest: no symbols (give --symbols; no recorder declared any)"
                 )
             config = replace(config, symbols=symbols)
-        start, end = _range(config, *await data_bounds(conn, config.symbols), start_ms, end_ms)
-        ticks = {s: config.indicators.tick_size or await infer_tick_size(conn, s)
+        venue = VENUES[config.venue]
+        bounds = await data_bounds(conn, config.symbols, venue)
+        start, end = _range(config, *bounds, start_ms, end_ms)
+        ticks = {s: config.indicators.tick_size or await infer_tick_size(conn, s, venue)
                  for s in config.symbols}  # fmt: skip
-        steps = {s: await infer_lot_step(conn, s) for s in config.symbols}
+        steps = {s: await infer_lot_step(conn, s, venue) for s in config.symbols}
         engine = Engine(config, ticks, steps)
         if warm:
             await warm_up(conn, engine, config, start)
@@ -98,7 +101,7 @@ async def run_backtest(
         # Read the next window while the engine works on this one (in a thread, so the event
         # loop keeps receiving rows and the database works on the other core meanwhile).
         windows = [(lo, min(lo + WINDOW_MS, end)) for lo in range(start, end, WINDOW_MS)]
-        pending = asyncio.create_task(fetch_range(conn, config.symbols, *windows[0]))
+        pending = asyncio.create_task(fetch_range(conn, config.symbols, *windows[0], venue))
         try:
             for i, (lo, hi) in enumerate(windows):
                 rows = await pending
@@ -107,7 +110,7 @@ async def run_backtest(
                     await run_checks(conn, engine.gate, symbols, lo, hi, engine.bar_ms)
                 if i + 1 < len(windows):
                     nxt = windows[i + 1]
-                    pending = asyncio.create_task(fetch_range(conn, config.symbols, *nxt))
+                    pending = asyncio.create_task(fetch_range(conn, config.symbols, *nxt, venue))
                 result.agg_trades += sum(r.trade_count for r in rows.values())
                 result.add(await asyncio.to_thread(engine.feed, rows, hi))
                 if progress is not None:
@@ -127,6 +130,8 @@ def _range(
     """[start, end) on bar boundaries, default all recorded data; SettingsError (with the span
     that is recorded) for a range that is empty, inverted or outside it."""
     names = ", ".join(config.symbols)
+    if config.venue != "binance":  # say whose rows were looked for
+        names += f" on {config.venue}"
     if first is None or last is None:
         raise SettingsError(f"backtest: nothing is recorded for {names}")
     span = f"{names} recorded from {_iso(first)} to {_iso(last)}"

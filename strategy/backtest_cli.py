@@ -128,6 +128,7 @@ def run_settings(
     return [
         ("range (UTC)", f"{_iso(result.start_ms)} .. {_iso(result.end_ms)} (end exclusive)"),
         ("symbols", ", ".join(result.symbols)),
+        ("venue", config.venue),
         ("config", str(config_path) if config_path else "built-in defaults (no --config)"),
         ("strategies", ", ".join(s.name for s in config.strategies) or "none"),
         ("bar size", f"{config.indicators.bar_ms / 1000:g} s"),

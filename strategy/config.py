@@ -20,6 +20,7 @@ from typing import Any
 from settings import SettingsError, parse_duration
 from strategy.anomaly import AnomalyParams
 from strategy.exits import ExitRules, parse_exits
+from strategy.venue import VENUES
 from symbols import bad_symbols
 
 EXECUTORS = ("off", "paper", "binance", "binance-spot")
@@ -165,6 +166,7 @@ class StrategyConfig:
     symbols: tuple[str, ...] = ()
     top_n: int | None = None
     executor: str = "paper"
+    venue: str = "binance"  # whose recorded rows are read (strategy/venue.py VENUES)
     indicators: IndicatorParams = IndicatorParams()
     risk: RiskParams = RiskParams()
     paper: PaperParams = PaperParams()
@@ -297,6 +299,8 @@ def _from_mapping(data: Mapping[str, Any]) -> StrategyConfig:
         raise SettingsError(
             f"[worker] executor: expected one of {allowed}, got {worker['executor']!r}"
         )
+    if "venue" in worker:
+        _check_venue("[worker] venue", worker["venue"])
     config = replace(_build(StrategyConfig, worker, "worker"), **chosen)
     return replace(
         config,
@@ -378,6 +382,8 @@ def _apply_env(config: StrategyConfig, env: Mapping[str, str]) -> StrategyConfig
         if executor not in EXECUTORS:
             raise SettingsError(f"EXECUTION={executor!r}: expected one of {', '.join(EXECUTORS)}")
         changes["executor"] = executor
+    if venue := env.get("STRATEGY_VENUE"):
+        changes["venue"] = _check_venue("STRATEGY_VENUE", venue)
     if url := env.get("WEBHOOK_URL"):
         changes["webhook_url"] = url
     if host := env.get("STRATEGY_METRICS_HOST"):
@@ -392,6 +398,12 @@ def _apply_env(config: StrategyConfig, env: Mapping[str, str]) -> StrategyConfig
             raise SettingsError(f"BATCH_MAX_MS={batch!r}: expected milliseconds")
         changes["settle_ms"] = max(config.settle_ms, int(batch) + 100)
     return replace(config, **changes)
+
+
+def _check_venue(name: str, value: Any) -> str:
+    if value not in VENUES:
+        raise SettingsError(f"{name}: expected one of {', '.join(VENUES)}, got {value!r}")
+    return value
 
 
 def _build(cls: type, values: Mapping[str, Any], section: str) -> Any:
@@ -473,6 +485,8 @@ def fingerprint(config: StrategyConfig) -> str:
     shaping = {k: v for k, v in asdict(config).items() if k not in _OPERATIONAL}
     # Settings added later count only when set, so a worker's stored fingerprint from before
     # them still matches (it would otherwise have to --reset after an upgrade).
+    if shaping["venue"] == "binance":
+        del shaping["venue"]
     if shaping["indicators"]["wall_baseline"] == "median":
         del shaping["indicators"]["wall_baseline"]
     if shaping["risk"]["max_correlation"] == 0 and shaping["risk"]["correlation_bars"] == 96:

@@ -10,7 +10,7 @@ independent (a paper position only reads its own symbol's trades).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from settings import SettingsError
 from strategy.anomaly import AnomalyWatch
@@ -26,6 +26,7 @@ from strategy.source import DEPTH, LIQUIDATION, MARK, OPEN_INTEREST, SNAPSHOT, S
 from strategy.strategies import REGISTRY
 from strategy.strategies.base import Strategy
 from strategy.trades import ClosedTrade
+from strategy.venue import VENUES, BybitSync
 
 DEFAULT_TICK = 0.01
 
@@ -64,7 +65,10 @@ class Engine:
         self.bar_ms = config.indicators.bar_ms
         self.symbols = tuple(sorted(config.symbols))
         ticks = {s: tick_sizes.get(s) or DEFAULT_TICK for s in self.symbols}
-        self.pipelines = {s: SymbolPipeline(s, config.indicators, ticks[s]) for s in self.symbols}
+        venue = VENUES[config.venue]
+        self.pipelines = {
+            s: SymbolPipeline(s, config.indicators, ticks[s], venue) for s in self.symbols
+        }
         self.strategies = {s: build_strategies(config, s) for s in self.symbols}
         steps = lot_steps or {}
         filters = {  # only where the tick is known: a guessed one must not move prices
@@ -79,7 +83,7 @@ class Engine:
         self.paper = PaperExecutor(config.paper, filters) if tracked else None
         self.exits = {spec.name: spec.exits for spec in config.strategies}
         # [universe]: the callers add its checks (strategy/screen.py run_checks) before feeding
-        self.gate = Gate(config.universe) if config.universe.active else None
+        self.gate = Gate(config.universe, VENUES[config.venue]) if config.universe.active else None
         # [anomaly]: a symbol's signals pause while its data is beyond 3σ of its own history
         self.anomaly = AnomalyWatch(config.anomaly) if config.anomaly.enabled else None
         self.position_ms: int | None = None  # every bar before this boundary is done
@@ -106,6 +110,11 @@ class Engine:
             self._close_bars(boundary, out, emit)
             self.position_ms = boundary
         return out
+
+    def _of_venue(self, signal: Signal) -> Signal:
+        """The signal says its venue (so the same bar on two venues gives two signal ids)."""
+        venue = self.config.venue
+        return signal if signal.venue == venue else replace(signal, venue=venue)
 
     def _boundaries(self, until_ms: int) -> Iterator[int]:
         assert self.position_ms is not None
@@ -153,6 +162,9 @@ class Engine:
             pipeline.on_depth(payload)  # type: ignore[arg-type]
         elif kind == SNAPSHOT:
             sync, last = pipeline.sync, payload.last_update_id  # type: ignore[attr-defined]
+            if isinstance(sync, BybitSync):  # its own rule: a snapshot replaces the book
+                pipeline.on_snapshot(payload)  # type: ignore[arg-type]
+                return
             if sync.prev_u is not None and last > sync.prev_u:
                 # past every diff seen: the recorder reconnected and its stream starts anew
                 # here, so the next diff is judged against this snapshot, not the old stream
@@ -184,7 +196,7 @@ class Engine:
                 for strategy in self.strategies[symbol]:
                     signal = strategy.on_bar(snap)
                     if signal is not None and emit:
-                        candidates.append(signal)
+                        candidates.append(self._of_venue(signal))
         for signal in candidates:
             excluded = self.gate.refusal(signal.symbol, boundary) if self.gate else None
             if excluded is None and self.anomaly is not None:

@@ -151,7 +151,9 @@ async def build(
     signals = await period_signals(conn, config, start, end)
     symbols = sorted({t.symbol for t in trades} | {s.symbol for s, _ in signals})
     bucket = max(BUCKET_MS[kind], config.indicators.bar_ms)
-    bars = await price_bars(conn, config.indicators.bar_ms, symbols, start, end, bucket)
+    bars = await price_bars(
+        conn, config.indicators.bar_ms, symbols, start, end, bucket, config.venue
+    )
     initial = config.risk.equity + await realized_before(conn, config, start)
     equity = marked_equity(trades, bars, initial, start)
     summary = summarize(trades, equity, initial)
@@ -159,7 +161,7 @@ async def build(
     run = RunInfo(
         start_ms=start, end_ms=end, bar_ms=bucket, bars=bars, signals=signals,
         settings=[("worker", config.worker_name), ("executor", config.executor),
-                  ("strategies", ", ".join(_strategies(config)))],
+                  ("venue", config.venue), ("strategies", ", ".join(_strategies(config)))],
         notes=[] if trades else [f"No trades closed in this period ({len(signals)} signals)."],
     )  # fmt: skip
     page = await asyncio.to_thread(write_report, summary, trades, equity, folder, title, run)
@@ -239,7 +241,7 @@ async def realized_before(conn: asyncpg.Connection, config: StrategyConfig, star
 
 
 _SIGNALS = """
-SELECT * FROM signals WHERE time >= $1 AND time < $2 AND strategy = ANY($3)
+SELECT * FROM signals WHERE time >= $1 AND time < $2 AND strategy = ANY($3) AND venue = $4
 ORDER BY time, signal_id"""
 
 
@@ -247,8 +249,9 @@ async def period_signals(
     conn: asyncpg.Connection, config: StrategyConfig, start: int, end: int
 ) -> list[tuple[Signal, Decision]]:
     """The signals of the worker's strategies made in the period, with their decisions (the
-    signals table has no worker column: two workers running one strategy share them)."""
-    rows = await conn.fetch(_SIGNALS, start, end, _strategies(config))
+    signals table has no worker column: two workers running one strategy on the worker's venue
+    share them)."""
+    rows = await conn.fetch(_SIGNALS, start, end, _strategies(config), config.venue)
     return [
         (signal_from_row(r, r["time"]), Decision(r["decision"] == "accepted", r["decision"],
                                                  r["qty"] or 0.0))
@@ -261,15 +264,23 @@ SELECT symbol, time_bucket(make_interval(secs => $5 / 1000.0), time) AS bucket,
        max(high) AS high, min(low) AS low, last(close, time) AS close
 FROM indicators
 WHERE bar_ms = $1 AND symbol = ANY($2) AND time >= $3 AND time < $4 AND close IS NOT NULL
+  AND venue = $6
 GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
 async def price_bars(
-    conn: asyncpg.Connection, bar_ms: int, symbols: list[str], start: int, end: int, bucket: int
+    conn: asyncpg.Connection,
+    bar_ms: int,
+    symbols: list[str],
+    start: int,
+    end: int,
+    bucket: int,
+    venue: str = "binance",
 ) -> dict[str, PriceBars]:
-    """Per symbol (bucket close ms, high, low, close) from the worker's recorded bars."""
+    """Per symbol (bucket close ms, high, low, close) from the worker's recorded bars (of its
+    venue: a worker on the other venue writes the same symbols' bars)."""
     bars: dict[str, list[tuple[int, float, float, float]]] = {}
-    for r in await conn.fetch(_BARS, bar_ms, symbols, start, end, bucket):
+    for r in await conn.fetch(_BARS, bar_ms, symbols, start, end, bucket, venue):
         bars.setdefault(r["symbol"], []).append((r["bucket"] + bucket, r["high"], r["low"],
                                                  r["close"]))  # fmt: skip
     return bars

@@ -1,9 +1,9 @@
 """One symbol's indicator pipeline: recorded rows in, one `Snapshot` per closed bar out.
 
 Trades build time bars (with footprints); depth snapshots and diffs keep a local book by the
-recorder's own algorithm (`collector.book.BookSync`), so a break in the recorded `pu` chain
-invalidates the book until the next recorded snapshot: book indicators then read None and are
-reset, never interpolated across the hole. The book is sampled at each bar close.
+venue's sync rule (strategy/venue.py: Binance's is the recorder's own `BookSync`), so a break in
+the recorded chain invalidates the book until the next recorded snapshot: book indicators then
+read None and are reset, never interpolated across the hole. The book is sampled at each bar close.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from collector.rows import DepthSnapshotRow, DepthUpdateRow
-from collector.venues.binance.book import BookSync
 from indicators.absorption import Absorption, AbsorptionConfig
 from indicators.bars import Bar, TimeBars
 from indicators.cascade import CascadeConfig, CascadeDetector
@@ -24,14 +23,17 @@ from indicators.types import BookState, Level
 from indicators.walls import LiquidityWalls, WallConfig
 from strategy.config import IndicatorParams
 from strategy.snapshot import Snapshot
+from strategy.venue import BINANCE, Venue, book_sync
 
 
 class SymbolPipeline:
-    def __init__(self, symbol: str, params: IndicatorParams, tick_size: float) -> None:
+    def __init__(
+        self, symbol: str, params: IndicatorParams, tick_size: float, venue: Venue = BINANCE
+    ) -> None:
         p = params
         self.symbol, self.params, self.tick_size = symbol, p, tick_size
         self.bars = TimeBars(p.bar_ms, tick_size, p.footprint_row_ticks)
-        self.sync = BookSync(symbol)
+        self.sync = book_sync(venue, symbol)
         self.cvd = Cvd("utc_day")
         self.rolling_vwap = RollingVwap(p.vwap_window_ms)
         self.rsi, self.atr = Rsi(p.rsi_period), Atr(p.atr_period)

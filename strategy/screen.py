@@ -27,6 +27,7 @@ import asyncpg
 
 from strategy.config import UniverseParams
 from strategy.snapshot import Snapshot
+from strategy.venue import BINANCE, Venue
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -75,7 +76,7 @@ def judge(p: UniverseParams, measures: dict[str, Measure]) -> dict[str, str]:
 
 
 def _minimums(p: UniverseParams, m: Measure) -> str | None:
-    if m.status not in (None, "TRADING"):
+    if m.status is not None and m.status.upper() != "TRADING":  # Bybit says Trading
         return "not_trading"
     if p.min_volume_24h and m.volume_24h < p.min_volume_24h:
         return "low_volume"
@@ -91,58 +92,65 @@ def _minimums(p: UniverseParams, m: Measure) -> str | None:
 _DAY = """
 SELECT symbol, sum(quote_volume)::float8 AS volume, sum(trades)::bigint AS trades,
        first(open, bucket) AS open, last(close, bucket) AS close
-FROM candles_1m WHERE symbol = ANY($1) AND market = 'usdm' AND bucket >= $2 AND bucket < $3
+FROM candles_1m WHERE symbol = ANY($1) AND market = $4 AND bucket >= $2 AND bucket < $3
 GROUP BY symbol"""
 _HOURLY_RANGE = """
 SELECT symbol, avg(high - low) AS range FROM (
     SELECT symbol, time_bucket(INTERVAL '1 hour', bucket) AS hour, max(high) AS high,
            min(low) AS low
-    FROM candles_1m WHERE symbol = ANY($1) AND market = 'usdm' AND bucket >= $2 AND bucket < $3
+    FROM candles_1m WHERE symbol = ANY($1) AND market = $4 AND bucket >= $2 AND bucket < $3
     GROUP BY 1, 2) AS hours
 GROUP BY symbol"""
 _OPEN_INTEREST = """
 SELECT DISTINCT ON (symbol) symbol, open_interest FROM open_interest
-WHERE symbol = ANY($1) AND time >= $2 AND time < $3 ORDER BY symbol, time DESC"""
+WHERE symbol = ANY($1) AND venue = $4 AND time >= $2 AND time < $3 ORDER BY symbol, time DESC"""
 _SPREAD = """
 SELECT symbol, percentile_cont(0.5) WITHIN GROUP (
            ORDER BY (best_ask_price - best_bid_price) / (best_ask_price + best_bid_price) * 200)
 FROM book_top
-WHERE symbol = ANY($1) AND market = 'usdm' AND time >= $2 AND time < $3
+WHERE symbol = ANY($1) AND market = $4 AND venue = $5 AND time >= $2 AND time < $3
   AND best_bid_price > 0 AND best_ask_price >= best_bid_price
 GROUP BY symbol"""
 _BOOK = """
 SELECT DISTINCT ON (symbol) symbol, bid_prices, bid_qtys, ask_prices, ask_qtys,
        (best_bid_price + best_ask_price) / 2 AS mid
 FROM book_top
-WHERE symbol = ANY($1) AND market = 'usdm' AND time >= $2 AND time < $3
+WHERE symbol = ANY($1) AND market = $4 AND venue = $5 AND time >= $2 AND time < $3
   AND best_bid_price > 0 AND best_ask_price > 0
 ORDER BY symbol, time DESC"""
-_STATUS = "SELECT symbol, status FROM symbols WHERE market = 'usdm' AND symbol = ANY($1)"
+_STATUS = "SELECT symbol, status FROM symbols WHERE market = $2 AND symbol = ANY($1)"
 
 
 async def measure(
-    conn: asyncpg.Connection, symbols: list[str], at_ms: int, spread_ms: int
+    conn: asyncpg.Connection,
+    symbols: list[str],
+    at_ms: int,
+    spread_ms: int,
+    venue: Venue = BINANCE,
 ) -> dict[str, Measure]:
-    """Each symbol's figures from the rows before `at_ms` (`conn` has the ms codec)."""
+    """Each symbol's figures from `venue`'s rows before `at_ms` (`conn` has the ms codec).
+    candles_1m is read by market alone: each venue stores its futures under its own market."""
     day = at_ms - DAY_MS
     values: dict[str, dict] = {s: {} for s in symbols}
-    for r in await conn.fetch(_DAY, symbols, day, at_ms):
+    market, name = venue.market, venue.name
+    for r in await conn.fetch(_DAY, symbols, day, at_ms, market):
         change = (r["close"] / r["open"] - 1) * 100 if r["open"] else None
         values[r["symbol"]].update(volume_24h=r["volume"] or 0.0, trades_24h=r["trades"],
                                    change_pct=change, close=r["close"])  # fmt: skip
-    for r in await conn.fetch(_HOURLY_RANGE, symbols, day, at_ms):
+    for r in await conn.fetch(_HOURLY_RANGE, symbols, day, at_ms, market):
         close = values[r["symbol"]].get("close")
         if close:
             values[r["symbol"]]["atr_pct"] = r["range"] / close * 100
-    for r in await conn.fetch(_OPEN_INTEREST, symbols, day, at_ms):
+    for r in await conn.fetch(_OPEN_INTEREST, symbols, day, at_ms, name):
         close = values[r["symbol"]].get("close")
         if close:
             values[r["symbol"]]["open_interest"] = r["open_interest"] * close
-    for symbol, spread in await conn.fetch(_SPREAD, symbols, at_ms - spread_ms, at_ms):
+    recent = (at_ms - spread_ms, at_ms, market, name)
+    for symbol, spread in await conn.fetch(_SPREAD, symbols, *recent):
         values[symbol]["spread_pct"] = spread
-    for r in await conn.fetch(_BOOK, symbols, at_ms - spread_ms, at_ms):
+    for r in await conn.fetch(_BOOK, symbols, *recent):
         values[r["symbol"]]["depth"] = _depth(r)
-    for symbol, status in await conn.fetch(_STATUS, symbols):
+    for symbol, status in await conn.fetch(_STATUS, symbols, market):
         values[symbol]["status"] = status
     for v in values.values():
         v.pop("close", None)
@@ -159,8 +167,8 @@ def _depth(r: asyncpg.Record) -> float:
 class Gate:
     """The engine's view of the checks: `add` each check's result, then `refusal` per signal."""
 
-    def __init__(self, params: UniverseParams) -> None:
-        self.params = params
+    def __init__(self, params: UniverseParams, venue: Venue = BINANCE) -> None:
+        self.params, self.venue = params, venue
         self.checks: dict[int, dict[str, str | None]] = {}  # T -> symbol -> why not (None: ok)
         self.emergency: dict[str, int] = {}  # symbol -> excluded until (ms)
 
@@ -201,7 +209,7 @@ async def run_checks(
 ) -> None:  # fmt: skip
     """Add the checks the bars in (after_ms, until_ms] need, logging what each excludes."""
     for at in gate.due(after_ms, until_ms, bar_ms):
-        measures = await measure(conn, symbols, at, gate.params.check_ms)
+        measures = await measure(conn, symbols, at, gate.params.check_ms, gate.venue)
         refused = judge(gate.params, measures)
         previous = gate.checks.get(at - gate.params.check_ms)
         gate.add(at, symbols, refused)

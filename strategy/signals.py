@@ -44,10 +44,13 @@ class Signal:
     quality: Quality
     score: float
     reasons: dict[str, float | int | str | bool | None] = field(default_factory=dict)
+    venue: str = "binance"  # whose recorded rows it came from (strategy/venue.py)
 
     @property
     def signal_id(self) -> uuid.UUID:
         key = f"{self.strategy}|{self.symbol}|{self.time_ms}|{self.side.value}"
+        if self.venue != "binance":  # Binance's ids stay what they were before venues
+            key += f"|{self.venue}"
         return uuid.uuid5(SIGNAL_NAMESPACE, key)
 
     @property

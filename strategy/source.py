@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from functools import cache
 from itertools import pairwise
 
 import asyncpg
@@ -26,6 +27,7 @@ from collector.rows import DepthSnapshotRow, DepthUpdateRow
 from db.archive_read import Archived, archived
 from db.instruments import lot_step
 from strategy.filters import step_of_quantities
+from strategy.venue import BINANCE, Venue
 
 PG_EPOCH_MS = 946_684_800_000  # 2000-01-01, PostgreSQL's timestamp origin
 DEPTH, SNAPSHOT, LIQUIDATION, MARK, OPEN_INTEREST = range(5)
@@ -84,14 +86,14 @@ SELECT string_agg(timestamptz_send(time), ''::bytea), string_agg(float8send(pric
        string_agg(float8send(qty), ''::bytea), string_agg(boolsend(is_buyer_maker), ''::bytea)
   FROM (
     SELECT time, price, qty, is_buyer_maker FROM agg_trades
-    WHERE symbol = $1 AND market = 'usdm' AND time >= $2 AND time < $3
-    ORDER BY time, agg_trade_id
+    WHERE symbol = $1 AND {where} AND time >= $2 AND time < $3
+    ORDER BY time, {trade_order}
 ) AS ordered"""
 _DEPTH = """
 SELECT time, symbol, market, transaction_time, first_update_id, final_update_id,
        prev_final_update_id, bid_prices, bid_qtys, ask_prices, ask_qtys, received_at, extra
 FROM depth_updates
-WHERE symbol = $1 AND market = 'usdm' AND time >= $2 AND time < $3
+WHERE symbol = $1 AND {where} AND time >= $2 AND time < $3
 ORDER BY time, final_update_id"""
 # A snapshot is ordered by the exchange's time in it; `time` is the recorder's clock. The table
 # is small (one row per resync or DEPTH_SNAPSHOT_INTERVAL), so no index is needed for this.
@@ -100,19 +102,37 @@ SELECT coalesce(transaction_time, event_time, time) AS at, time, symbol, market,
        event_time, transaction_time, reason, bid_prices, bid_qtys, ask_prices, ask_qtys,
        received_at, extra
 FROM depth_snapshots
-WHERE symbol = $1 AND market = 'usdm'
+WHERE symbol = $1 AND {where}
   AND coalesce(transaction_time, event_time, time) >= $2
   AND coalesce(transaction_time, event_time, time) < $3
 ORDER BY at, last_update_id"""
+# Futures-only tables have no market column: the venue says whose they are.
 _LIQUIDATIONS = """
 SELECT time, side, avg_price * filled_qty FROM force_orders
-WHERE symbol = $1 AND time >= $2 AND time < $3 ORDER BY time, trade_time, side, price"""
+WHERE symbol = $1 AND {venue} AND time >= $2 AND time < $3 ORDER BY time, trade_time, side, price"""
 _MARKS = """
 SELECT time, mark_price, funding_rate FROM mark_prices
-WHERE symbol = $1 AND time >= $2 AND time < $3 ORDER BY time"""
+WHERE symbol = $1 AND {venue} AND time >= $2 AND time < $3 ORDER BY time"""
 _OPEN_INTEREST = """
 SELECT time, open_interest FROM open_interest
-WHERE symbol = $1 AND time >= $2 AND time < $3 ORDER BY time"""
+WHERE symbol = $1 AND {venue} AND time >= $2 AND time < $3 ORDER BY time"""
+
+
+@cache
+def queries(venue: Venue) -> dict[str, str]:
+    """Each read above for `venue`: its rows only (the names are the registry's, not input)."""
+    only = f"venue = '{venue.name}'"
+    where = f"market = '{venue.market}' AND {only}"
+    sql = {
+        "agg_trades": _TRADES,
+        "depth_updates": _DEPTH,
+        "depth_snapshots": _SNAPSHOTS,
+        "force_orders": _LIQUIDATIONS,
+        "mark_prices": _MARKS,
+        "open_interest": _OPEN_INTEREST,
+    }
+    return {table: text.format(where=where, venue=only, trade_order=venue.trade_order)
+            for table, text in sql.items()}  # fmt: skip
 
 
 # The archive's columns for each query above (a liquidation's notional is computed from two).
@@ -129,31 +149,40 @@ _ARCHIVED = {
 
 
 async def fetch_range(
-    conn: asyncpg.Connection, symbols: tuple[str, ...], lo_ms: int, hi_ms: int
+    conn: asyncpg.Connection,
+    symbols: tuple[str, ...],
+    lo_ms: int,
+    hi_ms: int,
+    venue: Venue = BINANCE,
 ) -> dict[str, SymbolRows]:
-    """Every row of `symbols` with time in [lo_ms, hi_ms), per symbol, engine-ordered."""
-    archive = await archived(conn, symbols, lo_ms, hi_ms + SNAPSHOT_SLACK_MS)
-    return {s: await _fetch_symbol(conn, archive, s, lo_ms, hi_ms) for s in symbols}
+    """Every row of `symbols` on `venue` with time in [lo_ms, hi_ms), per symbol,
+    engine-ordered."""
+    if venue.archived:
+        archive = await archived(conn, symbols, lo_ms, hi_ms + SNAPSHOT_SLACK_MS)
+    else:
+        archive = Archived({})
+    sql = queries(venue)
+    return {s: await _fetch_symbol(conn, archive, sql, s, lo_ms, hi_ms) for s in symbols}
 
 
 async def _fetch_symbol(
-    conn: asyncpg.Connection, archive: Archived, symbol: str, lo: int, hi: int
+    conn: asyncpg.Connection, archive: Archived, sql: dict[str, str], symbol: str, lo: int, hi: int
 ) -> SymbolRows:
     rows = SymbolRows()
-    times, prices, qtys, makers = await _trades(conn, archive, symbol, lo, hi)
+    times, prices, qtys, makers = await _trades(conn, archive, sql, symbol, lo, hi)
     if times:
         rows.trade_times, rows.trade_prices = times, prices
         rows.trade_qtys, rows.trade_makers = qtys, makers
     events = rows.events
-    depth = await _rows(conn, archive, "depth_updates", _DEPTH, symbol, lo, hi)
+    depth = await _rows(conn, archive, "depth_updates", sql, symbol, lo, hi)
     events += [(r[0], DEPTH, DepthUpdateRow(*r)) for r in depth]
-    snapshots = await _snapshots(conn, archive, symbol, lo, hi)
+    snapshots = await _snapshots(conn, archive, sql, symbol, lo, hi)
     events += [(r[0], SNAPSHOT, DepthSnapshotRow(*r[1:])) for r in snapshots]
-    liquidations = await _rows(conn, archive, "force_orders", _LIQUIDATIONS, symbol, lo, hi)
+    liquidations = await _rows(conn, archive, "force_orders", sql, symbol, lo, hi)
     events += [(r[0], LIQUIDATION, (r[1] == "SELL", _notional(r))) for r in liquidations]
-    marks = await _rows(conn, archive, "mark_prices", _MARKS, symbol, lo, hi)
+    marks = await _rows(conn, archive, "mark_prices", sql, symbol, lo, hi)
     events += [(r[0], MARK, (r[1], r[2])) for r in marks]
-    interest = await _rows(conn, archive, "open_interest", _OPEN_INTEREST, symbol, lo, hi)
+    interest = await _rows(conn, archive, "open_interest", sql, symbol, lo, hi)
     events += [(r[0], OPEN_INTEREST, r[1]) for r in interest]
     events.sort(key=_event_order)  # stable: keeps each table's own order within a time
     return rows
@@ -165,14 +194,14 @@ def _notional(row: tuple) -> float:
 
 
 async def _trades(
-    conn: asyncpg.Connection, archive: Archived, symbol: str, lo: int, hi: int
+    conn: asyncpg.Connection, archive: Archived, sql: dict[str, str], symbol: str, lo: int, hi: int
 ) -> list[list]:
     columns: list[list] = [[], [], [], []]
     for a, b, in_archive in archive.pieces("agg_trades", symbol, lo, hi):
         if in_archive:
             part = archive.read("agg_trades", symbol, _ARCHIVED["agg_trades"], a, b)
         else:
-            part = _trade_columns(await conn.fetchrow(_TRADES, symbol, a, b))
+            part = _trade_columns(await conn.fetchrow(sql["agg_trades"], symbol, a, b))
         if not columns[0]:
             columns = [c or [] for c in part]  # array_agg over no rows is NULL
         else:
@@ -195,25 +224,32 @@ def _trade_columns(row: asyncpg.Record) -> list[list]:
 
 
 async def _rows(
-    conn: asyncpg.Connection, archive: Archived, table: str, sql: str, symbol: str, lo: int, hi: int
+    conn: asyncpg.Connection,
+    archive: Archived,
+    table: str,
+    sql: dict[str, str],
+    symbol: str,
+    lo: int,
+    hi: int,
 ) -> list:
-    """`sql`'s rows for [lo, hi): the archived pieces from the archive, the rest from `sql`."""
+    """`table`'s rows for [lo, hi): the archived pieces from the archive, the rest from its
+    query in `sql`."""
     out: list = []
     for a, b, in_archive in archive.pieces(table, symbol, lo, hi):
         if in_archive:
             out += zip(*archive.read(table, symbol, _ARCHIVED[table], a, b), strict=True)
         else:
-            out += await conn.fetch(sql, symbol, a, b)
+            out += await conn.fetch(sql[table], symbol, a, b)
     return out
 
 
 async def _snapshots(
-    conn: asyncpg.Connection, archive: Archived, symbol: str, lo: int, hi: int
+    conn: asyncpg.Connection, archive: Archived, sql: dict[str, str], symbol: str, lo: int, hi: int
 ) -> list:
     """Snapshots are read by exchange time, archived by fetch time (`time`): the database's rows
     whose `time` is archived are skipped, the archive's are picked by exchange time."""
     table = "depth_snapshots"
-    rows = [r for r in await conn.fetch(_SNAPSHOTS, symbol, lo, hi)
+    rows = [r for r in await conn.fetch(sql[table], symbol, lo, hi)
             if not archive.covers(table, symbol, r[1])]  # fmt: skip
     for a, b, in_archive in archive.pieces(table, symbol, lo, hi + SNAPSHOT_SLACK_MS):
         if in_archive:
@@ -229,26 +265,34 @@ def _event_order(event: tuple[int, int, object]) -> tuple[int, int]:
     return event[0], event[1]
 
 
-async def infer_tick_size(conn: asyncpg.Connection, symbol: str) -> float | None:
+async def infer_tick_size(
+    conn: asyncpg.Connection, symbol: str, venue: Venue = BINANCE
+) -> float | None:
     """The price step of the symbol's book: the smallest gap between recorded snapshot levels."""
     prices = await conn.fetchval(
         "SELECT bid_prices || ask_prices FROM depth_snapshots WHERE symbol = $1 "
-        "AND market = 'usdm' ORDER BY time DESC LIMIT 1",
+        "AND market = $2 AND venue = $3 ORDER BY time DESC LIMIT 1",
         symbol,
+        venue.market,
+        venue.name,
     )
     return tick_from_prices(prices or [])
 
 
-async def infer_lot_step(conn: asyncpg.Connection, symbol: str) -> float | None:
+async def infer_lot_step(
+    conn: asyncpg.Connection, symbol: str, venue: Venue = BINANCE
+) -> float | None:
     """The lot step of the symbol: the exchange's, as the recorder stored it from exchangeInfo;
     for a recording without it, the common step of its latest recorded trade quantities (a
     multiple of the true step, which depends on how much of the recording there is)."""
-    if (step := await lot_step(conn, symbol)) is not None:
+    if (step := await lot_step(conn, symbol, venue.market)) is not None:
         return step
     qtys = await conn.fetchval(
         "SELECT array_agg(qty) FROM (SELECT qty FROM agg_trades WHERE symbol = $1 "
-        "AND market = 'usdm' ORDER BY time DESC LIMIT 2000) AS latest",
+        "AND market = $2 AND venue = $3 ORDER BY time DESC LIMIT 2000) AS latest",
         symbol,
+        venue.market,
+        venue.name,
     )
     return step_of_quantities(qtys or [])
 
@@ -268,24 +312,25 @@ def tick_from_prices(prices: list[float]) -> float | None:
 
 
 async def data_bounds(
-    conn: asyncpg.Connection, symbols: tuple[str, ...]
+    conn: asyncpg.Connection, symbols: tuple[str, ...], venue: Venue = BINANCE
 ) -> tuple[int | None, int | None]:
     """The first recorded trade or depth diff of `symbols`, and the last recorded trade.
     One symbol at a time, so each min/max is an index probe, not a scan."""
     firsts: list[int] = []
     lasts: list[int] = []
     for symbol in symbols:
-        row = await conn.fetchrow(_BOUNDS, symbol)
+        row = await conn.fetchrow(_BOUNDS, symbol, venue.market, venue.name, venue.archived)
         firsts += [t for t in (row[0], row[1], row[3]) if t is not None]
         lasts += [t for t in (row[2], row[4]) if t is not None]
     return (min(firsts) if firsts else None), (max(lasts) if lasts else None)
 
 
+# $4: whether the venue's rows are archived (archive_files holds Binance's only).
 _BOUNDS = """
-SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm'),
-       (SELECT min(time) FROM depth_updates WHERE symbol = $1 AND market = 'usdm'),
-       (SELECT max(time) FROM agg_trades WHERE symbol = $1 AND market = 'usdm'),
-       (SELECT min(min_time) FROM archive_files WHERE symbol = $1 AND market = 'usdm'
+SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1 AND market = $2 AND venue = $3),
+       (SELECT min(time) FROM depth_updates WHERE symbol = $1 AND market = $2 AND venue = $3),
+       (SELECT max(time) FROM agg_trades WHERE symbol = $1 AND market = $2 AND venue = $3),
+       (SELECT min(min_time) FROM archive_files WHERE $4 AND symbol = $1 AND market = $2
            AND table_name IN ('agg_trades', 'depth_updates')),
-       (SELECT max(max_time) FROM archive_files WHERE symbol = $1 AND market = 'usdm'
+       (SELECT max(max_time) FROM archive_files WHERE $4 AND symbol = $1 AND market = $2
            AND table_name = 'agg_trades')"""

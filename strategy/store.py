@@ -21,18 +21,19 @@ from strategy.signals import Quality, Side, Signal
 from strategy.snapshot import COLUMNS
 
 SIGNAL_CHANNEL = "flowline_signals"
-INDICATOR_COLUMNS = ("time", *COLUMNS[1:])
+INDICATOR_COLUMNS = ("time", *COLUMNS[1:], "venue")
 
 _SIGNAL = """
 INSERT INTO signals (signal_id, time, symbol, strategy, side, entry, stop, target1, target2,
-                     quality, score, reasons, decision, qty)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14)
+                     quality, score, reasons, decision, qty, venue)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)
 ON CONFLICT (signal_id) DO NOTHING"""
 _POSITION = """
 INSERT INTO positions (position_id, mode, worker, symbol, strategy, side, qty, remaining, status,
                        stop, targets, targets_hit, entry_price, entry_time, exit_price, exit_time,
-                       exit_reason, fees, realized_pnl)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                       exit_reason, fees, realized_pnl, venue)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20)
 ON CONFLICT (position_id) DO UPDATE SET
     remaining = EXCLUDED.remaining, status = EXCLUDED.status, stop = EXCLUDED.stop,
     targets_hit = EXCLUDED.targets_hit, entry_price = EXCLUDED.entry_price,
@@ -69,18 +70,20 @@ def signal_json(signal: Signal, decision: Decision) -> dict:
         "reasons": signal.reasons,
         "decision": decision.reason,
         "qty": decision.qty if decision.accepted else None,
+        "venue": signal.venue,
     }
 
 
 async def write(
     conn: asyncpg.Connection, worker: str, bar_ms: int, out: Outputs, processed_ms: int,
     indicators: bool = True, mode: str = "paper", fingerprint: str | None = None,
+    venue: str = "binance",
 ) -> None:  # fmt: skip
     """Everything of one engine step and the watermark, atomically. `conn` has the ms codec.
     `mode` 'off': positions are hypothetical (a signal's outcome), so no fills are written."""
     async with conn.transaction():
         if indicators and out.snapshots:
-            rows = [s.row() for s in out.snapshots]
+            rows = [(*s.row(), venue) for s in out.snapshots]
             await conn.copy_records_to_table("indicators", records=rows, columns=INDICATOR_COLUMNS)
         await write_signals(conn, out.signals)
         positions = list(out.positions.values())
@@ -110,7 +113,7 @@ def _signal_args(s: Signal, d: Decision) -> tuple:
     return (
         s.signal_id, s.time_ms, s.symbol, s.strategy, s.side.value, s.entry, s.stop,
         targets[0], targets[1], s.quality.value, s.score, orjson.dumps(s.reasons).decode(),
-        d.reason, d.qty if d.accepted else None,
+        d.reason, d.qty if d.accepted else None, s.venue,
     )  # fmt: skip
 
 
@@ -119,7 +122,7 @@ def _position_args(p: Position, mode: str, worker: str) -> tuple:
     return (
         p.position_id, mode, worker, s.symbol, s.strategy, s.side.value, p.qty, p.remaining,
         p.status, p.stop, p.targets, p.targets_hit, p.entry_price, p.entry_time_ms, p.exit_price,
-        p.exit_time_ms, p.exit_reason, p.fees, p.pnl,
+        p.exit_time_ms, p.exit_reason, p.fees, p.pnl, s.venue,
     )  # fmt: skip
 
 
@@ -209,6 +212,7 @@ def signal_from_row(row: asyncpg.Record, time_ms: int) -> Signal:
         time_ms=time_ms, symbol=row["symbol"], strategy=row["strategy"],
         side=Side(row["side"]), entry=row["entry"], stop=row["stop"], targets=targets,
         quality=Quality(row["quality"]), score=row["score"], reasons=orjson.loads(row["reasons"]),
+        venue=row.get("venue") or "binance",  # a query that does not read it: Binance's row
     )  # fmt: skip
 
 

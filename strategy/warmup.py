@@ -13,6 +13,7 @@ import asyncpg
 from strategy.config import StrategyConfig
 from strategy.engine import Engine
 from strategy.source import WINDOW_MS, fetch_range
+from strategy.venue import VENUES
 
 
 async def warm_up(
@@ -25,5 +26,6 @@ async def warm_up(
     engine.position_ms = lo
     while lo < until:
         hi = min(lo + WINDOW_MS, until)
-        engine.feed(await fetch_range(conn, config.symbols, lo, hi), hi, emit=False)
+        rows = await fetch_range(conn, config.symbols, lo, hi, VENUES[config.venue])
+        engine.feed(rows, hi, emit=False)
         lo = hi

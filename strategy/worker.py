@@ -49,6 +49,7 @@ from strategy.source import (
 from strategy.spot.config import SpotConfig
 from strategy.spot.executor import SpotExecutor
 from strategy.telegram import TelegramConfig
+from strategy.venue import BINANCE, VENUES, Venue
 from strategy.warmup import warm_up
 
 log = logging.getLogger("flowline.strategy")
@@ -60,7 +61,7 @@ ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
 _HORIZON = """
 SELECT max(time), max(received_at) FROM {table}
-WHERE symbol = ANY($1) AND market = 'usdm' AND time >= $2 AND received_at <= $3"""
+WHERE symbol = ANY($1) AND market = $4 AND venue = $5 AND time >= $2 AND received_at <= $3"""
 
 
 @dataclass
@@ -76,13 +77,18 @@ class WorkerState:
 
 
 async def horizon(
-    conn: asyncpg.Connection, symbols: tuple[str, ...], after_ms: int, cutoff: int
+    conn: asyncpg.Connection,
+    symbols: tuple[str, ...],
+    after_ms: int,
+    cutoff: int,
+    venue: Venue = BINANCE,
 ) -> tuple[int | None, int | None]:
     """(exchange time every row before which is committed, newest received_at among them), from
-    the rows received before `cutoff` (ms): those are committed."""
+    `venue`'s rows received before `cutoff` (ms): those are committed."""
     newest: list[tuple[int, int]] = []
     for table in ("agg_trades", "depth_updates"):
-        row = await conn.fetchrow(_HORIZON.format(table=table), list(symbols), after_ms, cutoff)
+        sql = _HORIZON.format(table=table)
+        row = await conn.fetchrow(sql, list(symbols), after_ms, cutoff, venue.market, venue.name)
         if row[0] is not None:
             newest.append((row[0], row[1]))
     if not newest:
@@ -97,6 +103,7 @@ class Worker:
         self.config, self.dsn = config, dsn
         self.reset = reset  # --reset: forget the watermark of `worker_name` at the first start
         self.fingerprint = fingerprint(config)
+        self.venue = VENUES[config.venue]
         self._pending = Outputs()  # positions ended by a universe change, written next step
         self._followed_at = 0.0  # when the recorder's universe was last read
         self.state = WorkerState()
@@ -162,14 +169,14 @@ class Worker:
         ticks = await self._tick_sizes(reader, stop)
         if ticks is None:
             return
-        steps = {s: await infer_lot_step(reader, s) for s in ticks}
+        steps = {s: await infer_lot_step(reader, s, self.venue) for s in ticks}
         self.engine = Engine(replace(cfg, symbols=tuple(ticks)), ticks, steps)
         symbols = self.engine.symbols
         if processed is None:  # first start: begin at the newest settled data
-            newest, _ = await horizon(reader, symbols, 0, self.cutoff())
+            newest, _ = await horizon(reader, symbols, 0, self.cutoff(), self.venue)
             while newest is None and not stop.is_set():
                 await self._sleep(stop)
-                newest, _ = await horizon(reader, symbols, 0, self.cutoff())
+                newest, _ = await horizon(reader, symbols, 0, self.cutoff(), self.venue)
             if newest is None:
                 return
             processed = newest - newest % bar
@@ -192,11 +199,11 @@ class Worker:
     async def _symbols(self, reader: asyncpg.Connection, stop: asyncio.Event) -> tuple[str, ...]:
         """The configured symbols once a recorder knows them, else the recorder's universe;
         waits for a recorder to declare its symbols (a fresh database)."""
-        cfg = self.config
+        cfg, venue = self.config, self.venue
         while not stop.is_set():
-            if cfg.symbols and await universe.check_instruments(reader, cfg.symbols):
+            if cfg.symbols and await universe.check_instruments(reader, cfg.symbols, venue):
                 return cfg.symbols
-            if not cfg.symbols and (found := await universe.declared(reader, cfg.top_n)):
+            if not cfg.symbols and (found := await universe.declared(reader, cfg.top_n, venue)):
                 return found
             log.info("waiting for a recorder to declare its symbols in recorder_events")
             await self._sleep(stop)
@@ -212,7 +219,7 @@ class Worker:
         while not stop.is_set() and ticks:
             for symbol, tick in ticks.items():
                 if tick is None:
-                    ticks[symbol] = await infer_tick_size(reader, symbol)
+                    ticks[symbol] = await infer_tick_size(reader, symbol, self.venue)
             missing = [s for s, t in ticks.items() if t is None]
             if not missing:
                 return ticks
@@ -232,16 +239,18 @@ class Worker:
         if time.monotonic() - self._followed_at < FOLLOW_EVERY_S:
             return
         self._followed_at = time.monotonic()
-        wanted = await universe.declared(reader, self.config.top_n)
+        wanted = await universe.declared(reader, self.config.top_n, self.venue)
         if not wanted:
             return
         for symbol in [s for s in engine.symbols if s not in wanted]:
             _merge(self._pending, engine.drop_symbol(symbol, processed))
             log.info("%s left the recorder's universe: no more signals for it", symbol)
         for symbol in [s for s in wanted if s not in engine.pipelines]:
-            tick = self.config.indicators.tick_size or await infer_tick_size(reader, symbol)
+            tick = self.config.indicators.tick_size or await infer_tick_size(
+                reader, symbol, self.venue
+            )
             if tick is not None:  # else no recorded snapshot yet: tried again next time
-                steps = {symbol: await infer_lot_step(reader, symbol)}
+                steps = {symbol: await infer_lot_step(reader, symbol, self.venue)}
                 joining = Engine(replace(engine.config, symbols=(symbol,)), {symbol: tick}, steps)
                 await warm_up(reader, joining, joining.config, processed)
                 engine.adopt(joining, symbol)
@@ -256,14 +265,14 @@ class Worker:
         await self._read_leases(reader)
         bar = cfg.indicators.bar_ms
         after = state.processed_ms - 60_000
-        newest, received = await horizon(reader, engine.symbols, after, self.cutoff())
+        newest, received = await horizon(reader, engine.symbols, after, self.cutoff(), self.venue)
         state.horizon_ms = newest
         if newest is None:
             return False
         until = min(newest - newest % bar, state.processed_ms + WINDOW_MS)
         if until <= state.processed_ms:
             return False
-        rows = await fetch_range(reader, engine.symbols, state.processed_ms, until)
+        rows = await fetch_range(reader, engine.symbols, state.processed_ms, until, self.venue)
         if engine.gate is not None:  # the universe checks these bars are judged by
             symbols = list(engine.symbols)
             await run_checks(reader, engine.gate, symbols, state.processed_ms, until, bar)
@@ -279,7 +288,7 @@ class Worker:
         try:
             await store.write(
                 writer, cfg.worker_name, bar, out, until, cfg.write_indicators, cfg.executor,
-                self.fingerprint,
+                self.fingerprint, cfg.venue,
             )  # fmt: skip
         except (asyncpg.PostgresError, OSError):
             metrics.DB_UP.set(0)

@@ -1,7 +1,8 @@
 """Issue 21, done when: three recorder processes share 30 simulated symbols through leases; one
 is killed with ``kill -9``; within the lease timeout the other two take its symbols over and
 record them again, and every aggTrade the simulator made is stored exactly once (the time nobody
-held the symbols backfilled), every depth diff stored or inside a declared, resynced gap."""
+held the symbols backfilled), every depth diff stored or inside a declared, resynced gap, and the
+open interest nobody sampled meanwhile declared by the new owner."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from tests.integration.recorder.test_leases import held
 
 SYMBOLS = [f"{a}{b}XUSDT" for a in "ABC" for b in string.ascii_uppercase[:10]]
 LEASE_TIMEOUT = 3.0
+OI_INTERVAL = 3.0
 
 
 def _owner_of(pid: int, owners: dict[str, list[str]]) -> str:
@@ -40,6 +42,26 @@ async def _recorded_since(db: asyncpg.Connection, symbols: list[str], since: flo
         since,
     )
     return recent == len(symbols)
+
+
+async def _open_interest_silences_undeclared(
+    db: asyncpg.Connection, symbols: list[str], killed: float
+) -> list[str]:
+    """Per symbol, the two stored samples around the kill: the silence between them (the lease
+    timeout at least) must lie inside a declared open-interest gap."""
+    rows = await db.fetch(
+        """WITH around AS (
+               SELECT symbol, max(time) FILTER (WHERE received_at < to_timestamp($2)) AS before,
+                      min(time) FILTER (WHERE received_at >= to_timestamp($2)) AS after
+               FROM open_interest WHERE symbol = ANY($1) GROUP BY symbol)
+           SELECT a.symbol FROM around a
+           WHERE a.before IS NOT NULL AND a.after IS NOT NULL AND NOT EXISTS (
+               SELECT 1 FROM data_gaps g WHERE g.stream = 'open_interest' AND g.symbol = a.symbol
+                 AND g.start_time <= a.before AND g.end_time >= a.after)""",
+        symbols,
+        killed,
+    )
+    return [r["symbol"] for r in rows]
 
 
 async def test_three_recorders_share_30_symbols_and_take_over_a_killed_ones(
@@ -58,7 +80,7 @@ async def test_three_recorders_share_30_symbols_and_take_over_a_killed_ones(
                 tmp_path / f"spool{i}",
                 LEASES="on",
                 LEASE_TIMEOUT=str(LEASE_TIMEOUT),
-                OI_POLL_INTERVAL="30",
+                OI_POLL_INTERVAL=str(OI_INTERVAL),
             )
             recorders.append(RecorderProcess(env, tmp_path / f"recorder{i}.log"))
         try:
@@ -106,6 +128,7 @@ async def test_three_recorders_share_30_symbols_and_take_over_a_killed_ones(
 
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
     await assert_depth_explained(db, sim.truth, SYMBOLS)
+    assert await _open_interest_silences_undeclared(db, orphans, killed) == []
     trade_gaps = await assert_trade_gaps_repaired(db)
     assert trade_gaps >= 1, "the killed recorder's symbols had trades nobody received"
     print(f"takeover after {took:.2f}s; {trade_gaps} aggTrade holes backfilled")

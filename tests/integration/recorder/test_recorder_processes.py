@@ -6,6 +6,7 @@ one of them (the parent starts it again), and stop cleanly."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -103,3 +104,53 @@ async def test_two_recorder_processes_record_everything_once_behind_one_health(
     assert kinds, "the kill left aggTrade holes (all backfilled, see below)"
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
     await assert_depth_explained(db, sim.truth, SYMBOLS)
+
+
+async def test_a_process_holding_no_symbol_stays_responsive_and_children_outlive_no_parent(
+    db, database_url: str, tmp_path: Path
+):
+    """One symbol for two processes: one holds nothing. It used to spin in its periodic-snapshot
+    round (no symbol, no await), deaf to SIGTERM and its lease heartbeat. Then the parent is
+    killed with kill -9: its children stop by themselves, flushing, rather than record on."""
+    await db.execute("TRUNCATE recorder_leases, recorder_members")
+    port = _free_port()
+    async with Simulator(["BTCUSDT"], seed=19, rate=100, record_truth=True) as sim:
+        env = recorder_env(
+            database_url,
+            sim,
+            tmp_path / "spool",
+            RECORDER_PROCESSES="2",
+            LEASE_TIMEOUT="3",
+            METRICS_PORT=str(port),
+            DEPTH_SNAPSHOT_INTERVAL="60",
+        )
+        async with (
+            RecorderProcess(env, tmp_path / "recorder.log") as parent,
+            aiohttp.ClientSession() as http,
+        ):
+            await parent.start()
+
+            async def healthy() -> bool:
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/health") as resp:
+                        body = await resp.json()
+                except aiohttp.ClientError:
+                    return False  # not listening yet
+                return resp.status == 200 and len(body["processes"]) == 2
+
+            await eventually(healthy, 40, "both processes healthy")
+            await asyncio.sleep(4.0)  # past a lease timeout: the idle one must still beat
+            assert await healthy(), parent.output()[-3000:]
+            async with http.get(f"http://127.0.0.1:{port}/health") as resp:
+                children = [p["pid"] for p in (await resp.json())["processes"].values()]
+            await parent.kill()
+
+            def gone() -> bool:
+                return not any(Path(f"/proc/{pid}").exists() for pid in children)
+
+            try:
+                await wait_until(gone, 30, "the children to stop once their parent is gone")
+            finally:
+                for pid in children:  # a failed run leaves no recorder behind
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
