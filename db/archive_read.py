@@ -62,22 +62,31 @@ def _row_group(path: str, created: float, index: int, columns: tuple[str, ...]) 
     return _open(path, created).read_row_group(index, columns=list(columns))
 
 
-def read_file(f: CatalogFile, columns: tuple[str, ...], lo_us: int, hi_us: int) -> pa.Table:
+def read_file(
+    f: CatalogFile, columns: tuple[str, ...], lo_us: int, hi_us: int, venue: str | None = None
+) -> pa.Table:
     """The file's rows with lo <= time < hi (µs since 1970), in file order, `columns` only
-    (partition columns included)."""
+    (partition columns included); of `venue` only, when given. A table without a market column
+    (mark prices, liquidations, open interest) keeps every venue's rows of a symbol and day in
+    one file; files written before the venue column hold Binance's rows only."""
     pf = _open(f.path, f.created)
     at = pf.schema_arrow.get_field_index("time")
-    wanted = tuple(dict.fromkeys(("time", *(c for c in columns if c not in PARTITIONS))))
+    by_venue = venue is not None and "venue" in pf.schema_arrow.names
+    extra = ("venue",) if by_venue else ()
+    wanted = tuple(dict.fromkeys(("time", *extra, *(c for c in columns if c not in PARTITIONS))))
     tables = []
     for i in range(pf.metadata.num_row_groups):
         stats = pf.metadata.row_group(i).column(at).statistics
         if stats is None or (stats.max_raw >= lo_us and stats.min_raw < hi_us):
             tables.append(_row_group(f.path, f.created, i, wanted))
     if not tables:
-        return pa.table({c: pa.array([], _type_of(pf, c)) for c in wanted})
+        tables = [pa.table({c: pa.array([], _type_of(pf, c)) for c in wanted})]
     table = pa.concat_tables(tables)
     times = table["time"].cast(pa.int64())
-    table = table.filter(pc.and_(pc.greater_equal(times, lo_us), pc.less(times, hi_us)))
+    keep = pc.and_(pc.greater_equal(times, lo_us), pc.less(times, hi_us))
+    if by_venue:
+        keep = pc.and_(keep, pc.equal(table["venue"], venue))
+    table = table.filter(keep)
     for name, value in (("market", f.market), ("symbol", f.symbol)):
         if name in columns:
             table = table.append_column(name, pa.array([value] * len(table), pa.string()))
@@ -132,6 +141,9 @@ async def _insert(conn: asyncpg.Connection, layout: Layout, records: list[tuple]
 # ---- the strategy's reader: which parts of a range are archived ----
 
 
+ARCHIVED_VENUE = "binance"  # the venue whose rows a backtest reads from the archive (usdm)
+
+
 @dataclass
 class Archived:
     """The catalogued ranges of some symbols (market usdm) around one read, per table."""
@@ -165,7 +177,7 @@ class Archived:
         """`columns` of the archived rows with lo <= time < hi as lists, times as integer ms
         (floored, as strategy.source's codec does), in file order."""
         parts = [
-            read_file(f, columns, lo_ms * 1000, hi_ms * 1000)
+            read_file(f, columns, lo_ms * 1000, hi_ms * 1000, venue=ARCHIVED_VENUE)
             for f in self.files.get((table, symbol), [])
             if f.start < hi_ms * 1000 and f.end > lo_ms * 1000
         ]

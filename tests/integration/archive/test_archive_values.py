@@ -15,6 +15,7 @@ import db.archive
 from db.archive import archive_run
 from db.archive_fetch import TextVaries, batch_query, decode
 from db.archive_format import Layout, set_codecs, table_layout
+from db.archive_read import archived
 from settings import ARCHIVE_TABLES
 from tests.integration.archive.helpers import Rows, database_rows, stored_rows
 
@@ -146,3 +147,23 @@ async def test_every_column_type_reads_back_with_and_without_nulls(archive_db):
         got = [tuple(r.values()) for r in decode(lay, tuple(batch), guesses).to_pylist()]
         want = [(r[0], *tuple(r)[2 : len(lay.columns)]) for r in stored]  # jsonb normalised
         assert exact({"values": got}) == exact({"values": want})
+
+
+async def test_a_backtest_reads_only_binance_rows_of_a_file_both_venues_share(archive_db, tmp_path):
+    """open_interest has no market column: one symbol's rows of both venues share a file. The
+    strategy's archive reader (Binance's backtest) must not see Bybit's."""
+    start = T0 - dt.timedelta(hours=12)
+    rows = [(start + dt.timedelta(minutes=i), "BTCUSDT", 100.0 + i, start, None,
+             "bybit" if i % 3 == 0 else "binance") for i in range(12)]  # fmt: skip
+    conn = await asyncpg.connect(archive_db)
+    try:
+        columns = ("time", "symbol", "open_interest", "received_at", "extra", "venue")
+        await conn.copy_records_to_table("open_interest", records=rows, columns=columns)
+        report = await archive_run(conn, tmp_path, dt.datetime.now(dt.UTC), ["open_interest"])
+        assert report.rows == 12
+        lo = int(start.timestamp() * 1000)
+        found = await archived(conn, ("BTCUSDT",), lo, lo + 3_600_000)
+        (values,) = found.read("open_interest", "BTCUSDT", ("open_interest",), lo, lo + 3_600_000)
+    finally:
+        await conn.close()
+    assert values == [r[2] for r in rows if r[5] == "binance"]
