@@ -245,7 +245,7 @@ async def run_recorder(
     bybit_writers: dict[str, TableWriter] = {}
     bybit_put = bybit_store.venue_put(lambda table: bybit_writers[table].put)
     if "bybit" in settings.venues:
-        bybit_writers = _bybit_writers(settings, spool, EventLog(bybit_put, clock))
+        bybit_writers = _bybit_writers(settings, spool, EventLog(bybit_put, clock), watermark)
         writers |= {f"bybit.{t}": w for t, w in bybit_writers.items()}
     for w in writers.values():  # first, so the resume point read from the database is current
         await w.replay_spool()
@@ -602,9 +602,12 @@ async def _bybit(
         raise StartupError(str(exc)) from None
 
 
-def _bybit_writers(settings: Settings, spool: Spool, events: EventLog) -> dict[str, TableWriter]:
+def _bybit_writers(
+    settings: Settings, spool: Spool, events: EventLog, watermark: CommitWatermark
+) -> dict[str, TableWriter]:
     """Bybit's writers: the same tables, their columns with venue (and trade_uuid), their own
-    spool folders. Outside the commit watermark, which paces the Binance strategy worker."""
+    spool folders. Inside the one commit watermark, which paces a strategy worker on either
+    venue: a Bybit row received before it is committed (an idle writer does not hold it)."""
     vspool = bybit_store.VenueSpool(spool, bybit_store.VENUE)
     return {
         table: _writer(
@@ -612,7 +615,7 @@ def _bybit_writers(settings: Settings, spool: Spool, events: EventLog) -> dict[s
             table,
             vspool,
             events,
-            None,
+            watermark,
             None,
             bybit_store.columns(table),  # type: ignore[arg-type]
         )

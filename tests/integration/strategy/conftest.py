@@ -37,20 +37,28 @@ async def record(
     symbols: list[str],
     speed: float = 10.0,
     on_running: Callable[[Simulator, Recorder], Awaitable[None]] | None = None,
+    venues: str = "binance",
     **sim_options: Any,
 ) -> Session:
-    """Run the simulator for `seconds` of simulated time with the recorder attached."""
+    """Run the simulator for `seconds` of simulated time with the recorder attached, recording
+    `venues` (with "bybit": the simulator's Bybit market, `bybit_symbols` or `symbols`)."""
+    if "bybit" in venues:
+        sim_options.setdefault("bybit_symbols", symbols)
     sim = make_simulator(symbols=symbols, script=script, speed=speed, **sim_options)
     await sim.start()
     stop = asyncio.Event()
     try:
-        settings = recorder_settings(database_url, sim, spool)
+        env = _venue_env(sim, venues, sim_options.get("bybit_symbols", ()))
+        settings = recorder_settings(database_url, sim, spool, **env)
         ready: asyncio.Future[Recorder] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(run_recorder(settings, stop, on_ready=ready.set_result))
         await asyncio.wait([task, ready], timeout=20, return_when=asyncio.FIRST_COMPLETED)
         if task.done():
             task.result()
         recorder = ready.result()
+        if recorder.bybit is not None:  # its books start from the snapshot sent on subscribe
+            books = recorder.bybit.handler.books.values()
+            await wait_until(lambda: all(b.synced for b in books), 20, "Bybit's first snapshots")
         start = sim.now
         sim.resume()
         if on_running is not None:
@@ -65,6 +73,18 @@ async def record(
     finally:
         stop.set()
         await sim.stop()
+
+
+def _venue_env(sim: Simulator, venues: str, bybit_symbols: list[str]) -> dict[str, str]:
+    if "bybit" not in venues:
+        return {}
+    return {
+        "VENUES": venues,
+        "BYBIT_WS_URL": sim.bybit_ws_url,
+        "BYBIT_REST_URL": sim.http_url,
+        "BYBIT_SYMBOLS": ",".join(bybit_symbols),
+        "BYBIT_DEPTH": "50",
+    }
 
 
 STRATEGY_TABLES = ("fills", "positions", "signals", "strategy_state")

@@ -1,16 +1,13 @@
-"""Both venues recorded into one database at once (the recorder for Binance, `bybit_loader` for
-Bybit, from one simulator): a backtest on each venue reads that venue's rows only — every trade
-of it in the range, none of the other's — and the two give different bars."""
+"""Both venues recorded into one database at once (VENUES=binance,bybit, one simulator): a
+backtest on each venue reads that venue's rows only — every trade of it in the range, none of
+the other's — and the two give different bars."""
 
 from __future__ import annotations
-
-import asyncio
 
 import asyncpg
 
 from strategy.backtest import run_backtest
 from strategy.source import setup_reader
-from tests.integration.strategy.bybit_loader import BybitLoader
 from tests.integration.strategy.test_bad_input import QUIET
 from tests.integration.strategy.test_worker import fast_config
 
@@ -18,17 +15,7 @@ SYMBOL = "BTCUSDT"
 
 
 async def test_each_venue_reads_only_its_own_rows(record_session, strategy_db: str):
-    stop = asyncio.Event()
-    tasks: list[asyncio.Task] = []
-
-    async def with_bybit(sim, _recorder) -> None:
-        loader = BybitLoader(strategy_db, sim.bybit_ws_url, sim.http_url, [SYMBOL])
-        tasks.append(asyncio.create_task(loader.run(stop)))
-
-    await record_session(QUIET, 20, symbols=[SYMBOL], speed=10, bybit_symbols=[SYMBOL],
-                         on_running=with_bybit)  # fmt: skip
-    stop.set()
-    await asyncio.wait_for(asyncio.gather(*tasks), 30)
+    await record_session(QUIET, 20, symbols=[SYMBOL], speed=10, venues="binance,bybit")
 
     conn = await asyncpg.connect(strategy_db)
     await setup_reader(conn)

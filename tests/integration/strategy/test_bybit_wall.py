@@ -2,12 +2,13 @@
 a Bybit session as it is stored, and a backtest of the same rows afterwards, give the same bars,
 signals, decisions and closed trades. The session is the breakout script: a wall on the ask,
 eroded and broken through upwards (sim/scripts/breakout.json), played by the simulator's Bybit
-v5 market and stored by `bybit_loader` (the recorder's Bybit side, until it exists)."""
+v5 market and recorded by the recorder with VENUES=bybit."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import asyncpg
 
@@ -18,7 +19,7 @@ from strategy.exits import QUALITIES
 from strategy.source import setup_reader
 from strategy.worker import Worker
 from tests.integration.recorder.conftest import wait_until
-from tests.integration.strategy.bybit_loader import record_bybit
+from tests.integration.strategy.conftest import record
 from tests.integration.strategy.test_preset_episodes import SYMBOL, fast, script
 from tests.integration.strategy.test_worker import _assert_backtest_agrees
 
@@ -38,7 +39,7 @@ def density_on_bybit() -> StrategyConfig:
 
 
 async def _run_live_on_bybit(
-    dsn: str, config: StrategyConfig
+    dsn: str, spool: Path, config: StrategyConfig
 ) -> tuple[list[asyncpg.Record], list[asyncpg.Record], int]:
     """Store a Bybit session with the paper worker following it; its indicator rows, signals
     and the last bar it had to reach."""
@@ -46,11 +47,12 @@ async def _run_live_on_bybit(
     started: list[Worker] = []
     tasks: list[asyncio.Task] = []
 
-    async def start_worker(_sim) -> None:
+    async def start_worker(_sim, _recorder) -> None:
         ready = lambda worker, _port: started.append(worker)  # noqa: E731
         tasks.append(asyncio.create_task(run_strategy(dsn, config, stop, ready)))
 
-    await record_bybit(dsn, script("breakout"), 120, [SYMBOL], on_running=start_worker)
+    await record(dsn, spool, script("breakout"), 120, [SYMBOL], venues="bybit",
+                 on_running=start_worker)  # fmt: skip
     conn = await asyncpg.connect(dsn)
     await setup_reader(conn)
     try:
@@ -70,10 +72,10 @@ async def _run_live_on_bybit(
     return live, signals, final
 
 
-async def test_density_wall_on_bybit_live_paper_and_backtest_agree(strategy_db):
+async def test_density_wall_on_bybit_live_paper_and_backtest_agree(strategy_db, tmp_path):
     config = density_on_bybit()
     assert [s.name for s in config.strategies] == ["wall"] and config.executor == "paper"
-    live, signals, final = await _run_live_on_bybit(strategy_db, config)
+    live, signals, final = await _run_live_on_bybit(strategy_db, tmp_path / "spool", config)
     assert {r["venue"] for r in live} == {"bybit"}
     assert signals and {r["venue"] for r in signals} == {"bybit"}, "no wall signal on Bybit"
     await _assert_backtest_agrees(strategy_db, config, live, signals, final)
