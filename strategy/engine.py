@@ -111,6 +111,14 @@ class Engine:
             self.position_ms = boundary
         return out
 
+    def seed_books(self, rows: dict[str, SymbolRows]) -> None:
+        """Depth snapshots and diffs only, before a warm-up: the books, not the indicators."""
+        for symbol, symbol_rows in rows.items():
+            pipeline = self.pipelines.get(symbol)
+            for time_ms, kind, payload in symbol_rows.events if pipeline is not None else ():
+                if kind in (DEPTH, SNAPSHOT):
+                    self._apply(pipeline, time_ms, kind, payload)
+
     def _of_venue(self, signal: Signal) -> Signal:
         """The signal says its venue (so the same bar on two venues gives two signal ids)."""
         venue = self.config.venue

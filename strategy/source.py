@@ -106,6 +106,12 @@ WHERE symbol = $1 AND {where}
   AND coalesce(transaction_time, event_time, time) >= $2
   AND coalesce(transaction_time, event_time, time) < $3
 ORDER BY at, last_update_id"""
+# The newest snapshot (by exchange time) of each symbol before a time; the earliest of them.
+_NEWEST_SNAPSHOTS = """
+SELECT min(newest) FROM (
+    SELECT max(coalesce(transaction_time, event_time, time)) AS newest FROM depth_snapshots
+    WHERE symbol = ANY($1::text[]) AND {where} AND coalesce(transaction_time, event_time, time) < $2
+    GROUP BY symbol) AS s"""
 # Futures-only tables have no market column: the venue says whose they are.
 _LIQUIDATIONS = """
 SELECT time, side, avg_price * filled_qty FROM force_orders
@@ -130,6 +136,7 @@ def queries(venue: Venue) -> dict[str, str]:
         "force_orders": _LIQUIDATIONS,
         "mark_prices": _MARKS,
         "open_interest": _OPEN_INTEREST,
+        "newest_snapshots": _NEWEST_SNAPSHOTS,
     }
     return {table: text.format(where=where, venue=only, trade_order=venue.trade_order)
             for table, text in sql.items()}  # fmt: skip
@@ -334,3 +341,11 @@ SELECT (SELECT min(time) FROM agg_trades WHERE symbol = $1 AND market = $2 AND v
            AND table_name IN ('agg_trades', 'depth_updates')),
        (SELECT max(max_time) FROM archive_files WHERE $4 AND symbol = $1 AND market = $2
            AND table_name = 'agg_trades')"""
+
+
+async def book_seed_start(
+    conn: asyncpg.Connection, symbols: tuple[str, ...], before_ms: int, venue: Venue
+) -> int | None:
+    """When the newest snapshot before `before_ms` of every symbol that has one is in (ms): a
+    replay from there holds each symbol's book at `before_ms`. None: no snapshot before it."""
+    return await conn.fetchval(queries(venue)["newest_snapshots"], list(symbols), before_ms)
