@@ -115,7 +115,9 @@ class Engine:
         """Depth snapshots and diffs only, before a warm-up: the books, not the indicators."""
         for symbol, symbol_rows in rows.items():
             pipeline = self.pipelines.get(symbol)
-            for time_ms, kind, payload in symbol_rows.events if pipeline is not None else ():
+            if pipeline is None:
+                continue
+            for time_ms, kind, payload in symbol_rows.events:
                 if kind in (DEPTH, SNAPSHOT):
                     self._apply(pipeline, time_ms, kind, payload)
 
