@@ -205,6 +205,8 @@ class Leases:
 
     async def close(self) -> None:
         """Give every lease back (with the final watermark) and leave the members."""
+        # On a fresh connection: a beat cancelled by the stop may have left the old one mid-query.
+        await self._drop_conn()
         try:
             conn = await self._connection()
             await sql.release(conn, MARKET, self.owner, self.held, self._watermark())

@@ -5,8 +5,11 @@ the recorder NOTIFYs `flowline_committed` a time before which everything it rece
 table, is committed (db/writer.py `CommitWatermark`); rows received before it are settled. A
 recorder that sends none (an older version) flushes within BATCH_MAX_MS, so then rows received
 more than `settle_ms` ago count as settled. The horizon is the newest exchange time among settled
-rows of the two continuous streams (aggTrades and depth diffs); a stream that lags the other by
-more than `STALL_MS` (stopped, or silent for an illiquid symbol) does not hold the worker back.
+rows of the two continuous streams (aggTrades and depth diffs); a stream of which nothing was
+received for `STALL_MS` while the other went on (stopped, or silent for an illiquid market) does
+not hold the worker back. Silence is measured on the recorder's clock, not in exchange time: a
+recorder working off a backlog receives one connection's frames late, and that stream is behind,
+not silent.
 The watermark does not advance while a recorder's rows wait in its spool (a database outage),
 nor, for up to GAP_HOLD_MAX, while a futures connection is down or an aggTrade hole is being
 backfilled (db/writer.py `CommitWatermark.hold`), so backfilled trades are seen live. Rows that
@@ -93,9 +96,9 @@ async def horizon(
             newest.append((row[0], row[1]))
     if not newest:
         return None, None
-    lead = max(t for t, _ in newest)
-    live = [(t, r) for t, r in newest if lead - t <= STALL_MS]
-    return min(t for t, _ in live), max(r for _, r in live)
+    heard = max(r for _, r in newest)
+    live = [t for t, r in newest if heard - r <= STALL_MS]
+    return min(live), heard
 
 
 class Worker:

@@ -22,8 +22,7 @@ from tests.integration.recorder.conftest import wait_until
 from tests.integration.strategy.test_worker import SYMBOLS, fast_config
 
 SCRIPT = json.loads(Path("sim/scripts/demo.json").read_text())  # repeats every 195 s
-# 5 simulated minutes at 10 times real time (faster, the recorder lags a stream by more than the
-# worker's STALL_MS of exchange time, and live bars may then miss rows a backtest sees)
+# 5 simulated minutes at 10 times real time
 SECONDS = 300
 # Scored imbalance with short windows and no thresholds to speak of: a signal every few bars.
 CHATTY = {"window_bars": 3, "baseline_bars": 20, "min_large_trades": 0, "cooldown_bars": 5,
