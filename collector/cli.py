@@ -687,6 +687,8 @@ def _writer(
         hold_when_full=table == "recorder_events",
         watermark=watermark,
         on_lost=drops.collector(table) if drops is not None else None,
+        # with REDUNDANCY=2 most rows arrive twice: every batch goes through the stage
+        direct=settings.redundancy == 1,
     )
 
 

@@ -5,9 +5,14 @@ commit): it sends what is queued as soon as the readers have handed over what th
 loop comes back to it) and its previous COPY has committed, so a batch is a few rows at a low rate
 and grows only while a commit is under way. ``max_rows`` caps one COPY (a larger batch goes out in
 several, the watermark moving after the last); ``max_ms`` is how long a batch may wait before it
-is spooled while writes fail. Each COPY is binary, into a per-connection temp stage, then ``INSERT
-... SELECT ... ON CONFLICT DO NOTHING`` in the same transaction, so a replay never duplicates rows
-and one duplicate never loses a batch. Then ``NOTIFY flowline_rows`` tells
+is spooled while writes fail. A fresh batch is COPYed (binary) straight into its table: nearly
+every row is new, and a unique violation aborts the whole COPY, so a duplicate is never stored.
+That batch, a spooled one (it may have been committed before the failure was seen) and every
+batch for ``STAGED_AFTER_CONFLICT`` seconds after a conflict go the safe way instead: COPY into a
+per-connection temp stage, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` in the same
+transaction, so a replay never duplicates rows and one duplicate never loses a batch; a
+``direct=False`` writer (two recorders writing the same rows) always does. Then
+``NOTIFY flowline_rows`` tells
 the strategy worker which table moved, and ``NOTIFY flowline_committed`` up to when every table of
 the recorder is committed (``CommitWatermark``), so the worker never waits a fixed time for rows.
 
@@ -49,6 +54,9 @@ COMMITTED_CHANNEL = "flowline_committed"
 # hold was placed. Starting lower costs nothing, readers keep the highest watermark they heard.
 HOLD_MARGIN = 1.0
 Connector = Callable[[], Awaitable[asyncpg.Connection]]
+# Conflicts come in runs (an overlap after a reconnect, a backfill, a replay): after one, the
+# writer stages for this long. Staging costs the database about twice the CPU of a direct COPY.
+STAGED_AFTER_CONFLICT = 30.0
 # How long one (re)connect and COPY may take before the batch is spooled; once the recorder is
 # stopping, how long it may still take (a database that hangs must not hold the exit, or make
 # shutdown lose rows it could have spooled).
@@ -180,8 +188,11 @@ class TableWriter:
         on_lost: Callable[[Sequence[tuple]], None] | None = None,
         hold_when_full: bool = False,
         watermark: CommitWatermark | None = None,
+        direct: bool = True,
     ) -> None:
         self.table = table
+        self.direct = direct  # fresh batches COPY straight into the table (False: always staged)
+        self.staged_until = 0.0  # monotonic: after a conflict, stage until then
         self.columns = tuple(columns)
         self._connect = connect
         self.max_rows = max_rows
@@ -230,6 +241,8 @@ class TableWriter:
             f"WITH ins AS ({insert}) SELECT (SELECT count(*) FROM ins), pg_notify($1, $2), "
             "pg_notify($3, $4)"
         )
+        self._notify = "SELECT pg_notify($1, $2)"
+        self._notify_committed = "SELECT pg_notify($1, $2), pg_notify($3, $4)"
 
     @property
     def closing(self) -> bool:
@@ -398,9 +411,7 @@ class TableWriter:
             ) as self._timeout:
                 conn = await self._connection()
                 try:
-                    await conn.execute("BEGIN")
-                    inserted, payload = await self._copy_insert(conn, batch, through)
-                    await conn.execute("COMMIT")
+                    inserted, payload = await self._commit(conn, batch, through, cut is not None)
                 except BaseException:  # no ROLLBACK: it would wait on a link that may hang
                     self._conn = None
                     conn.terminate()  # the server rolls the transaction back
@@ -422,6 +433,39 @@ class TableWriter:
         if self.on_flush is not None:
             self.on_flush(self.table, batch, elapsed)
         self._report_drops()
+
+    async def _commit(
+        self, conn: asyncpg.Connection, batch: Sequence[tuple], through: float, fresh: bool
+    ) -> tuple[int, str]:
+        """One transaction: (rows inserted, the watermark payload sent)."""
+        if fresh and self.direct and time.monotonic() >= self.staged_until:
+            await conn.execute("BEGIN")
+            try:
+                result = await self._copy_direct(conn, batch, through)
+            except asyncpg.UniqueViolationError:
+                await conn.execute("ROLLBACK")  # the link works: it just answered
+                self.staged_until = time.monotonic() + STAGED_AFTER_CONFLICT
+            else:
+                await conn.execute("COMMIT")
+                return result
+        await conn.execute("BEGIN")
+        result = await self._copy_insert(conn, batch, through)
+        await conn.execute("COMMIT")
+        return result
+
+    async def _copy_direct(
+        self, conn: asyncpg.Connection, batch: Sequence[tuple], through: float
+    ) -> tuple[int, str]:
+        """COPY into the table and NOTIFY, in the caller's transaction."""
+        await conn.copy_records_to_table(self.table, records=batch, columns=self.columns)
+        if self.watermark is None:
+            await conn.execute(self._notify, NOTIFY_CHANNEL, self.table)
+            return len(batch), ""
+        payload = self.watermark.payload(self, through)
+        await conn.execute(
+            self._notify_committed, NOTIFY_CHANNEL, self.table, COMMITTED_CHANNEL, payload
+        )
+        return len(batch), payload
 
     async def _copy_insert(
         self, conn: asyncpg.Connection, batch: Sequence[tuple], through: float
