@@ -17,7 +17,7 @@ import orjson
 from collector import metrics
 from collector.events import EventLog
 from collector.rows import AggTradeRow, DepthUpdateRow, ForceOrderRow, MarkPriceRow
-from collector.venues.binance import parse
+from collector.venues.binance import parse, wire
 from collector.venues.binance.book import BookSync, Break
 from collector.venues.binance.sequence import Seen, TradeSequence, plausible
 from markets import USDM
@@ -99,6 +99,10 @@ class FrameHandler:
     def __call__(self, frame: str | bytes) -> bool:
         """Handle one frame; True if it announces that the server will close the connection."""
         received_at = self.clock()
+        row = wire.decode(frame, received_at, self.market)
+        if row is not None:  # nearly every frame: a well-formed aggTrade or depth diff
+            self._accept("aggTrade" if type(row) is AggTradeRow else "depthUpdate", row)
+            return False
         try:
             msg = orjson.loads(frame)
         except orjson.JSONDecodeError as exc:
@@ -133,6 +137,9 @@ class FrameHandler:
         except (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError) as exc:
             self.bad.report(f"bad_{kind}", d, exc)
             return
+        self._accept(kind, row)
+
+    def _accept(self, kind: str, row: Any) -> None:
         self._counters[kind].inc()
         if row.symbol not in self.symbols:
             return  # all-market streams carry every symbol; keep ours
