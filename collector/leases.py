@@ -204,15 +204,19 @@ class Leases:
             log.warning("leases: the old leader's open gaps of %s not adopted (%s)", symbols, exc)
 
     async def close(self) -> None:
-        """Give every lease back (with the final watermark) and leave the members."""
-        # On a fresh connection: a beat cancelled by the stop may have left the old one mid-query.
-        await self._drop_conn()
+        """Give every lease back (with the final watermark) and leave the members; on a broken
+        connection, once more on a new one."""
         try:
-            conn = await self._connection()
-            await sql.release(conn, MARKET, self.owner, self.held, self._watermark())
-            await sql.leave(conn, self.owner)
-        except (*FAILURES, DatabaseUnavailable) as exc:
-            log.warning("leases not released (%s): they expire in %.0fs", exc, self.timeout)
+            for attempt in (1, 2):
+                try:
+                    conn = await self._connection()
+                    await sql.release(conn, MARKET, self.owner, self.held, self._watermark())
+                    await sql.leave(conn, self.owner)
+                    return
+                except (*FAILURES, DatabaseUnavailable) as exc:
+                    then = "retrying" if attempt == 1 else f"they expire in {self.timeout:.0f}s"
+                    log.warning("leases not released (%s): %s", exc, then)
+                    await self._drop_conn()
         finally:
             self.held, self.slots = [], {}
             await self._drop_conn()

@@ -66,7 +66,7 @@ async def test_a_joining_recorder_gets_its_share_and_a_leaving_one_hands_its_sym
         sim.pause()
         await asyncio.sleep(0.5)
         await eventually(lambda: no_open_gaps(db), 30, "every hole backfilled")
-    members = await db.fetchval("SELECT count(*) FROM recorder_members")
-    assert members == 0, "a recorder that stops leaves the members"
+    members = await db.fetch("SELECT * FROM recorder_members")
+    assert not members, f"a recorder that stops leaves the members: {members}"
     assert await db.fetchval("SELECT count(*) FROM recorder_leases WHERE owner IS NOT NULL") == 0
     await assert_agg_trades_exact(db, sim.truth, SYMBOLS)
