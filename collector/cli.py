@@ -31,7 +31,7 @@ from collector.events import EventLog, utc_now
 from collector.handler import FrameHandler
 from collector.instruments import RETRY_AFTER_FAILURE, describe, keep_described
 from collector.leases import Follower, Leases
-from collector.market import market_parts
+from collector.market import market_parts, repair_unrecorded
 from collector.pollers import poll_open_interest
 from collector.processes import CONFIG_ERROR, run_processes, stop_when_orphaned
 from collector.resume import resume_state
@@ -376,6 +376,8 @@ async def _record(
         watermark=recorder.watermark,
         trades_committed=trades_committed,
     )
+    if recorder.leases is None:  # with leases, each symbol's holes are its owner's to repair
+        await repair_unrecorded(s.database_url, symbols, parts)
     keeper, backfiller, handler = parts.keeper, parts.backfiller, parts.handler
     recorder.handler, recorder.keeper = handler, keeper
     recorder.drops.attach(USDM, backfiller, keeper)

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from collector.depth import DepthKeeper
 from collector.events import EventLog
 from collector.handler import FrameHandler
-from collector.resume import UNDECLARED, Resume
+from collector.resume import BACKFILL_WINDOW_HOURS, UNDECLARED, Resume, resume_state
 from collector.venues.binance.backfill import Backfiller
 from collector.venues.binance.rest import BinanceRest
+from db.connect import connect
+from db.readers import trade_gap_symbols
 from db.writer import CommitWatermark
 from markets import USDM
 from settings import Settings
@@ -87,3 +89,24 @@ def market_parts(
         last_marks=resume.last_marks,
     )
     return MarketParts(keeper, backfiller, handler)
+
+
+async def repair_unrecorded(
+    url: str, recorded: list[str], parts: MarketParts, market: str = USDM
+) -> None:
+    """Holes of symbols no longer recorded are repaired too: a symbol can leave the top:N
+    universe between the moment its hole shows and a stop that cuts the repair short, and REST
+    serves its trades all the same. Their sequences only guide the backfill (the handler keeps
+    no symbol it does not record)."""
+    conn = await connect(url)
+    try:
+        others = sorted(await trade_gap_symbols(conn, market, BACKFILL_WINDOW_HOURS[market]))
+    finally:
+        await conn.close()
+    others = [s for s in others if s not in recorded]
+    if not others:
+        return
+    resume = await resume_state(url, others, market)
+    for gap in resume.open_gaps:
+        parts.handler.trades.setdefault(gap["symbol"], resume.sequences[gap["symbol"]])
+        parts.backfiller.resume(gap["symbol"], gap["first_id"], gap["last_id"], gap["ref"])

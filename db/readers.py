@@ -109,6 +109,19 @@ async def unfilled_trade_gaps(
     return await conn.fetch(_UNFILLED, symbols, market, within_hours, verify_hours)
 
 
+async def trade_gap_symbols(
+    conn: asyncpg.Connection, market: str = USDM, within_hours: float = 48
+) -> set[str]:
+    """The symbols with an aggTrade gap declared in the past ``within_hours``."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT symbol FROM data_gaps WHERE stream = 'agg_trades' AND market = $1"
+        " AND first_id IS NOT NULL AND detected_at > now() - $2::float8 * interval '1 hour'",
+        market,
+        within_hours,
+    )
+    return {r["symbol"] for r in rows}
+
+
 async def open_depth_gaps(
     conn: asyncpg.Connection, symbols: list[str], market: str, within_hours: float
 ) -> list[asyncpg.Record]:
