@@ -111,7 +111,7 @@ async def test_three_recorders_share_30_symbols_and_take_over_a_killed_ones(
             await eventually(taken_over, 3 * LEASE_TIMEOUT, "the killed recorder's symbols")
             took = time.time() - killed
             # expiry, then the next beat of a survivor (plus slack for a loaded machine)
-            assert took <= LEASE_TIMEOUT + LEASE_TIMEOUT / 3 + 3.0, f"taken over after {took:.1f}s"
+            assert took <= LEASE_TIMEOUT + LEASE_TIMEOUT / 3 + 5.0, f"taken over after {took:.1f}s"
             assert sorted(len(s) for s in (await held(db)).values()) == [15, 15]
             await eventually(
                 lambda: _recorded_since(db, orphans, killed + took), 15, "its symbols recorded"

@@ -28,8 +28,9 @@ async def test_connections_dropped_every_two_seconds_lose_nothing(db, start_reco
         dropped = 0
         for drop in range(6):
             await asyncio.sleep(2.0)
-            if drop == 5:  # a reconnect can beat the next diff; this one surely loses some
+            if drop == 5:  # a reconnect can beat the next trade and diff; this one surely loses
                 for symbol in SYMBOLS:
+                    sim.faults.silence(f"{symbol.lower()}@aggTrade", 0.5)
                     sim.faults.silence(f"{symbol.lower()}@depth@100ms", 0.5)
             dropped += sim.faults.drop_connections()
         await settle(sim, running, db)

@@ -33,7 +33,7 @@ async def test_a_link_that_drops_every_second_reconnects_each_time(db, start_rec
             assert sim.faults.drop_connections() == len(conns)
             await wait_until(
                 lambda b=before: all(c.connects > n for c, n in zip(conns, b, strict=True)),
-                0.9,
+                1.5,  # a grown backoff would be 0.2 * 2**3 s and more by the fourth drop
                 "every connection back before the next drop",
             )
         await settle(sim, running, db)

@@ -10,6 +10,7 @@ import aiohttp
 from sim.instruments import instrument_for
 from sim.server import Simulator
 from tests.integration.recorder.conftest import wait_until
+from tests.integration.recorder.invariants import start_market
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 
@@ -21,7 +22,7 @@ def _connected(running) -> bool:
 async def test_recorder_stores_every_message_of_a_scripted_session(db, start_recorder):
     async with Simulator(SYMBOLS, seed=11, rate=400, record_truth=True, paused=True) as sim:
         async with start_recorder(sim) as running:
-            sim.resume()
+            await start_market(sim, running)  # the truth holds nothing sent before it connected
             await wait_until(lambda: _connected(running), 15, "both routes receiving")
             await wait_until(
                 lambda: all(b.valid for b in running.recorder.keeper.books.values()), 15, "books"

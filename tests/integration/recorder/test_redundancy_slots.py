@@ -4,8 +4,6 @@ psql shows who leads and who stands by (recorder_redundancy)."""
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 
 from db import leases
@@ -21,16 +19,20 @@ async def _view(db: asyncpg.Connection) -> dict[str, tuple[str | None, list[str]
 async def test_slots_one_per_recorder_other_host_first_and_the_standby_moves_up(db):
     await db.execute("TRUNCATE recorder_leases, recorder_members")
     await leases.offer(db, "usdm", ["XUSDT", "YUSDT"], 2)
-    assert await leases.take_slots(db, "usdm", A, ["XUSDT"], 1, 0.5, 2) == {"XUSDT": 0}
+    assert await leases.take_slots(db, "usdm", A, ["XUSDT"], 1, 60, 2) == {"XUSDT": 0}
     assert await leases.take_slots(db, "usdm", B, ["YUSDT"], 1, 60, 2) == {"YUSDT": 0}
     # never both slots of one symbol
-    assert await leases.take_slots(db, "usdm", A, ["XUSDT"], 5, 0.5, 2) == {}
+    assert await leases.take_slots(db, "usdm", A, ["XUSDT"], 5, 60, 2) == {}
     # C runs on A's host: it takes the copy of the symbol whose other copy is on hostb
     assert await leases.take_slots(db, "usdm", C, ["XUSDT", "YUSDT"], 1, 60, 2) == {"YUSDT": 1}
     assert await leases.take_slots(db, "usdm", B, ["XUSDT"], 1, 60, 2) == {"XUSDT": 1}
     assert await _view(db) == {"XUSDT": (A, [B], 2), "YUSDT": (B, [C], 2)}
 
-    await asyncio.sleep(0.6)  # A stops renewing: its slot 0 of XUSDT expires
+    # A stops renewing: its slot 0 of XUSDT expires (set here, not slept out: a stall would
+    # expire it early, in the middle of the steps above)
+    await db.execute(
+        "UPDATE recorder_leases SET expires_at = now() - interval '1 s' WHERE owner = $1", A
+    )
     assert await leases.take_slots(db, "usdm", C, ["XUSDT"], 1, 60, 2) == {}, (
         "a newcomer does not take slot 0 while a live standby can move up"
     )

@@ -42,7 +42,7 @@ async def run_demo(database_url: str, spool: Path, seconds: float) -> str:
 async def test_demo_three_times_on_one_database(strategy_db, tmp_path):
     for run in range(3):
         started = datetime.now(UTC)
-        text = await run_demo(strategy_db, tmp_path / "spool", 22)
+        text = await run_demo(strategy_db, tmp_path / "spool", 25)  # ready within 5 s
         assert "What to expect" in text and "0:30-1:30  BTCUSDT: a panic sell-off" in text, run
         assert len(STATUS.findall(text)) >= 2, text[-3000:]
         summary = text[text.index("Demo summary") :]

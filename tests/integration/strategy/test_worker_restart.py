@@ -53,19 +53,31 @@ async def test_kill_9_three_times_leaves_no_duplicate_and_no_missing_row(
     config_path = write_config(tmp_path / "strategy.toml")
     log = tmp_path / "worker.log"
     kills = []
+    chaos_runs: list[asyncio.Task] = []
 
     async def chaos(sim: Simulator, recorder) -> None:
         async def run() -> None:
-            for _ in range(3):
-                proc = await start_worker(strategy_db, config_path, log)
-                await asyncio.sleep(3.0)
-                proc.send_signal(signal.SIGKILL)
-                await proc.wait()
-                kills.append(proc.returncode)
+            conn = await asyncpg.connect(strategy_db)
+            try:
+                for _ in range(3):
+                    before = await conn.fetchval("SELECT max(processed) FROM strategy_state")
+                    proc = await start_worker(strategy_db, config_path, log)
+                    await asyncio.sleep(3.0)
+                    for _ in range(300):  # killed once it wrote a step: each resume is later
+                        now = await conn.fetchval("SELECT max(processed) FROM strategy_state")
+                        if now is not None and now != before:
+                            break
+                        await asyncio.sleep(0.1)
+                    proc.send_signal(signal.SIGKILL)
+                    await proc.wait()
+                    kills.append(proc.returncode)
+            finally:
+                await conn.close()
 
-        asyncio.get_running_loop().create_task(run())
+        chaos_runs.append(asyncio.get_running_loop().create_task(run()))
 
     await record_session(SCRIPT, 150, symbols=list(SYMBOLS), speed=10, on_running=chaos)
+    await asyncio.wait_for(chaos_runs[0], 90)
     assert kills == [-signal.SIGKILL] * 3, log.read_text()[-3000:]
 
     conn = await asyncpg.connect(strategy_db)
