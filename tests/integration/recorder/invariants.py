@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from collector.connection import StreamConnection
 from sim.server import Simulator
 from sim.truth import Truth
 from tests.integration.recorder.conftest import Running, wait_until
@@ -117,12 +118,17 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-async def start_market(sim: Simulator, running: Running) -> None:
-    """Let a paused simulator run once every connection of the recorder is open, so the
+async def subscribed(conns: list[StreamConnection]) -> None:
+    """Every connection open and its subscriptions registered: from here on the simulator's
     ground truth holds nothing the recorder could not have seen."""
-    conns = running.recorder.connections
-    await wait_until(lambda: all(c.connects >= 1 for c in conns), 15, "the recorder to connect")
+    await wait_until(lambda: all(c.connects >= 1 for c in conns), 20, "the recorder to connect")
     await asyncio.sleep(0.3)  # the simulator registers the subscriptions right after the handshake
+
+
+async def start_market(sim: Simulator, running: Running) -> None:
+    """Let a paused simulator run once the recorder is subscribed."""
+    conns = running.recorder.connections
+    await subscribed(conns)
     sim.resume()
     await wait_until(lambda: all(c.last_frame for c in conns), 15, "frames on every connection")
 

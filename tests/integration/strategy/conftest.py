@@ -18,6 +18,7 @@ from collector.cli import Recorder, run_recorder
 from settings import HYPERTABLES
 from sim.server import Simulator
 from tests.integration.recorder.conftest import recorder_settings, wait_until
+from tests.integration.recorder.invariants import subscribed
 from tests.sim_fixtures import make_simulator
 
 
@@ -56,11 +57,7 @@ async def record(
         if task.done():
             task.result()
         recorder = ready.result()
-        # the market moves once the recorder is subscribed: the simulator's truth then holds
-        # nothing it could not have seen
-        conns = recorder.connections
-        await wait_until(lambda: all(c.connects >= 1 for c in conns), 20, "the recorder to connect")
-        await asyncio.sleep(0.3)  # the simulator registers the subscriptions after the handshake
+        await subscribed(recorder.connections)  # the market moves only once it can be seen
         if recorder.bybit is not None:  # its books start from the snapshot sent on subscribe
             books = recorder.bybit.handler.books.values()
             await wait_until(lambda: all(b.synced for b in books), 20, "Bybit's first snapshots")
