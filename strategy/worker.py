@@ -62,9 +62,13 @@ LEASE_GRACE = 60.0  # seconds an expired lease nobody took over is still waited 
 FOLLOW_EVERY_S = 1.0  # how often the recorder's declared universe is read
 ROWS_CHANNEL = "flowline_rows"  # the recorder NOTIFYs after every flush
 
+# Each symbol's newest committed row, found by walking its (symbol, time DESC) index from the
+# top: a few rows read, where max() over the window read every row of the last minute.
 _HORIZON = """
-SELECT max(time), max(received_at) FROM {table}
-WHERE symbol = ANY($1) AND market = $4 AND venue = $5 AND time >= $2 AND received_at <= $3"""
+SELECT max(r.time), max(r.received_at) FROM unnest($1::text[]) AS s(symbol),
+LATERAL (SELECT time, received_at FROM {table}
+         WHERE symbol = s.symbol AND market = $4 AND venue = $5 AND time >= $2 AND received_at <= $3
+         ORDER BY time DESC LIMIT 1) AS r"""
 
 
 @dataclass
@@ -86,8 +90,9 @@ async def horizon(
     cutoff: int,
     venue: Venue = BINANCE,
 ) -> tuple[int | None, int | None]:
-    """(exchange time every row before which is committed, newest received_at among them), from
-    `venue`'s rows received before `cutoff` (ms): those are committed."""
+    """(exchange time every row before which is committed, when the newest of them was received),
+    from `venue`'s rows received before `cutoff` (ms): those are committed. A stream counts as
+    live while its newest row was received within STALL_MS of the other's."""
     newest: list[tuple[int, int]] = []
     for table in ("agg_trades", "depth_updates"):
         sql = _HORIZON.format(table=table)
