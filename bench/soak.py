@@ -39,7 +39,8 @@ meant to record: from 5 s after the market starts for the fixed symbols, from 60
   and why Binance gives no way to fetch it again (``UNRECOVERABLE``).
 - rss_start_mb: the recorder's RSS at the end of the first 5-minute block (the process then ~1
   minute old, since kills restart it); rss_end_mb: the last process's RSS just before the final
-  stop (of a similar age); fd_end: its open file descriptors then.
+  stop (of a similar age); fd_end: its open file descriptors then. Its asyncio tasks at both
+  moments are in the report's lines (a leak would grow them).
 
     .venv/bin/python bench/soak.py --minutes 10
     .venv/bin/python bench/soak.py             # 60 minutes
@@ -54,6 +55,7 @@ import itertools
 import logging
 import os
 import random
+import re
 import secrets
 import signal
 import sys
@@ -64,12 +66,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import aiohttp
 import asyncpg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.recorder import bench_cluster  # noqa: E402
+from bench.recorder_e2e import free_port  # noqa: E402
 from bench.soak_ledger import StreamCount, Windows, account, trade_holes  # noqa: E402
 from settings import HYPERTABLES  # noqa: E402
 from sim.server import Simulator  # noqa: E402
@@ -164,6 +168,19 @@ class Child:
 
     def fds(self) -> int:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    async def tasks(self) -> int:
+        """Its asyncio tasks, from its /metrics (asked for up to 10 s: it may be restarting)."""
+        url = f"http://127.0.0.1:{self.env['METRICS_PORT']}/metrics"
+        async with aiohttp.ClientSession() as http:
+            for _ in range(10):
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(url) as response:
+                        text = await response.text()
+                    if found := re.search(r"^flowline_asyncio_tasks (\S+)$", text, re.M):
+                        return int(float(found.group(1)))
+                await asyncio.sleep(1.0)
+        return -1
 
     @property
     def pid(self) -> int:
@@ -314,6 +331,8 @@ class Result:
     rss_peak_mb: float
     fd_start: int
     fd_end: int
+    tasks_start: int
+    tasks_end: int
     faults: dict[str, int]
     recorder_crashes: list[int]
     worker_crashes: list[int]
@@ -343,7 +362,7 @@ def recorder_env(sim: Simulator, db_url: str, spool: Path) -> dict[str, str]:
         "BINANCE_SPOT_REST_URL": sim.http_url,
         "SYMBOLS": "top:4",
         "UNIVERSE_REFRESH": "15",
-        "METRICS_PORT": "0",
+        "METRICS_PORT": str(free_port()),  # the soak reads its task count there
         "SPOOL_DIR": str(spool),
         "OI_POLL_INTERVAL": "3",
         "DEPTH_SNAPSHOT_INTERVAL": "60",
@@ -447,7 +466,7 @@ async def _drive(soak: Soak, minutes: float) -> Result:
         asyncio.create_task(c) for c in (soak.churn(), soak.malformed(), soak.recorder.watch())
     ]
     background.append(asyncio.create_task(soak.worker.watch()))
-    rss_start, fd_start = 0.0, 0
+    rss_start, fd_start, tasks_start = 0.0, 0, 0
     try:
         for i in itertools.count():
             block_start = i * BLOCK
@@ -463,11 +482,13 @@ async def _drive(soak: Soak, minutes: float) -> Result:
             if i == 0:
                 await _sleep_until(started + min(BLOCK, seconds) - 10, soak)
                 rss_start, fd_start = soak.recorder.rss_mb(), soak.recorder.fds()
+                tasks_start = await soak.recorder.tasks()
         await _sleep_until(started + seconds, soak)
     finally:
         for task in background:
             task.cancel()
     rss_end, fd_end = soak.recorder.rss_mb(), soak.recorder.fds()
+    tasks_end = await soak.recorder.tasks()
     notes = await _settle(soak)
     for market, symbol in soak.windows:
         spans = soak.windows[market, symbol]
@@ -482,6 +503,7 @@ async def _drive(soak: Soak, minutes: float) -> Result:
     holes = await trade_holes(soak.db)
     return Result(
         minutes, counts, holes, rss_start, rss_end, max(mb for _, mb in soak.rss), fd_start, fd_end,
+        tasks_start, tasks_end,
         dict(soak.faults),
         soak.recorder.crashes, soak.worker.crashes, recorder_exit, notes,
     )  # fmt: skip
@@ -546,7 +568,8 @@ def report(r: Result) -> str:
         f"faults: {r.faults}",
         f"recorder ended on its own: {r.recorder_crashes or 'never'};"
         f" worker: {r.worker_crashes or 'never'}; recorder's final exit code {r.recorder_exit}",
-        f"recorder RSS peak {r.rss_peak_mb:.0f} MB; fd start/end {r.fd_start}/{r.fd_end}",
+        f"recorder RSS peak {r.rss_peak_mb:.0f} MB; fd start/end {r.fd_start}/{r.fd_end};"
+        f" asyncio tasks start/end {r.tasks_start}/{r.tasks_end}",
         f"aggTrade holes {r.holes['holes']}, repaired {r.holes['repaired']},"
         f" not repaired: {r.holes['left'][:5]}",
     ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,19 @@ from aiohttp import web
 DB_FAILING_THRESHOLD = 30.0  # seconds of failed writes before /health says 503
 # A write under way this long counts as failing since it began (a database that hangs).
 WRITE_HUNG_AFTER = 5.0
+
+
+def _tasks() -> float:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # scraped outside the event loop's thread
+        return float("nan")
+
+
+TASKS = prometheus_client.Gauge(
+    "flowline_asyncio_tasks", "Asyncio tasks alive in this process (steady growth is a leak)"
+)
+TASKS.set_function(_tasks)
 
 
 def build_app(report: Callable[[], tuple[bool, dict[str, Any]]]) -> web.Application:

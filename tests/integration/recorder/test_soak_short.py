@@ -37,4 +37,5 @@ async def test_five_minute_soak_loses_nothing_undeclared(cluster: Cluster, tmp_p
     assert result.worker_crashes == [], text  # a database stop is waited out, not a crash
     assert result.rss_end_mb <= result.rss_start_mb * 1.2, text
     assert result.fd_end <= result.fd_start + 5, text
+    assert 0 < result.tasks_end <= result.tasks_start + 10, text  # (backfills come and go)
     assert result.notes == [], text  # every gap closed once the market stopped
