@@ -111,7 +111,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=15.0, help="measured window per rate")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds before the window")
     p.add_argument("--symbols", type=int, default=5, help=f"1..{len(SYMBOLS)}")
-    p.add_argument("--step-ms", type=int, default=10, choices=(5, 10, 25, 50))
+    p.add_argument("--step-ms", type=int, default=10, choices=(1, 2, 5, 10, 25, 50))
     p.add_argument("--profile", action="store_true", help="run the recorder under cProfile")
     p.add_argument(
         "--processes",

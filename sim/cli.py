@@ -46,7 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--speed", type=float, default=1.0, help="simulated s per wall s; 0 = blast")
     p.add_argument("--rate", type=float, default=100.0, help="book events/s per symbol")
     p.add_argument("--start-ms", type=int, help="simulated epoch ms at start (default: now)")
-    p.add_argument("--step-ms", type=int, default=50, choices=(5, 10, 25, 50))
+    p.add_argument("--step-ms", type=int, default=50, choices=(1, 2, 5, 10, 25, 50))
     p.add_argument("--ping-interval", type=float, default=180.0, help="seconds between pings")
     p.add_argument("--pong-timeout", type=float, default=600.0)
     p.add_argument("--max-connection-age", type=float, default=86_400.0, help="seconds")

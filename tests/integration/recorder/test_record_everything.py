@@ -55,6 +55,18 @@ async def test_recorder_stores_every_message_of_a_scripted_session(db, start_rec
         assert Decimal(repr(row["tick_size"])) == Decimal(spec.tick_size)
         assert Decimal(repr(row["step_size"])) == Decimal(spec.step_size)
 
+    # every price a view shows is on its symbol's tick (vwap is an average, not a traded price)
+    candles = await db.fetchval("SELECT count(*) FROM candles_1m WHERE symbol = ANY($1)", SYMBOLS)
+    off_tick = await db.fetch(
+        """SELECT c.symbol, c.bucket, p.price FROM candles_1m c
+           JOIN symbols s ON s.symbol = c.symbol AND s.market = c.market
+           CROSS JOIN LATERAL unnest(ARRAY[c.open, c.high, c.low, c.close]) AS p(price)
+           WHERE c.symbol = ANY($1) AND p.price::numeric
+                 <> round(p.price::numeric / s.tick_size::numeric) * s.tick_size::numeric""",
+        SYMBOLS,
+    )
+    assert candles > 0 and off_tick == []
+
     for symbol in SYMBOLS:
         # aggTrades: exactly the simulator's, once each, decimal-equal
         produced = {t["a"]: t for t in truth.agg_trades[symbol]}

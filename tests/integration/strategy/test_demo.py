@@ -65,3 +65,28 @@ async def test_demo_three_times_on_one_database(strategy_db, tmp_path):
         await conn.close()
     assert trades > 300 and bars > 15 and state == 1, (trades, bars, state)
     assert [(r["symbol"], r["n"] > 5) for r in synced] == [("BTCUSDT", True), ("ETHUSDT", True)]
+
+
+@pytest.mark.timeout(120)
+async def test_demo_records_both_venues_offline(strategy_db, tmp_path, monkeypatch):
+    monkeypatch.setenv("VENUES", "binance,bybit")
+    text = await run_demo(strategy_db, tmp_path / "spool", 25)
+    assert "Demo summary" in text, text[-3000:]
+    assert "books in sync 4/4" in text, text[-3000:]  # BTCUSDT and ETHUSDT on either venue
+    conn = await asyncpg.connect(strategy_db)
+    try:
+        rows = {
+            (r["venue"], r["table"]): r["n"]
+            for table in ("agg_trades", "depth_updates", "depth_snapshots")
+            for r in await conn.fetch(
+                f"SELECT venue, $1::text AS table, count(*) AS n FROM {table} GROUP BY venue",
+                table,
+            )
+        }
+        gaps = await conn.fetch("SELECT DISTINCT venue FROM data_gaps")
+    finally:
+        await conn.close()
+    for venue in ("binance", "bybit"):
+        for table in ("agg_trades", "depth_updates", "depth_snapshots"):
+            assert rows.get((venue, table), 0) > 0, (venue, table, rows)
+    assert {g["venue"] for g in gaps} <= {"binance", "bybit"}  # data_gaps names each hole's venue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +23,10 @@ from tests.integration.recorder.conftest import wait_until
 from tests.integration.strategy.test_worker import SYMBOLS, fast_config
 
 SCRIPT = json.loads(Path("sim/scripts/demo.json").read_text())  # repeats every 195 s
-# 5 simulated minutes at 10 times real time
-SECONDS = 300
+# 5 simulated minutes at 10 times real time; the long run of the same test, e.g. 30 minutes at
+# the market's own pace: FLOWLINE_SIGNALS_ONLY_MINUTES=30 FLOWLINE_SIGNALS_ONLY_SPEED=1
+SECONDS = round(float(os.environ.get("FLOWLINE_SIGNALS_ONLY_MINUTES", "5")) * 60)
+SPEED = float(os.environ.get("FLOWLINE_SIGNALS_ONLY_SPEED", "10"))
 # Scored imbalance with short windows and no thresholds to speak of: a signal every few bars.
 CHATTY = {"window_bars": 3, "baseline_bars": 20, "min_large_trades": 0, "cooldown_bars": 5,
           "imbalance_min": 0.1, "volume_intensity_min": 1.0, "min_score": 0.0}  # fmt: skip
@@ -52,7 +55,7 @@ async def test_signals_only_frees_symbols_and_records_outcomes(record_session, s
         ready = lambda worker, port: workers.append(worker)  # noqa: E731
         tasks.append(asyncio.create_task(run_strategy(strategy_db, CONFIG, stop, ready)))
 
-    await record_session(SCRIPT, SECONDS, symbols=list(SYMBOLS), speed=10,
+    await record_session(SCRIPT, SECONDS, symbols=list(SYMBOLS), speed=SPEED,
                          on_running=start_worker)  # fmt: skip
     conn = await asyncpg.connect(strategy_db)
     await setup_reader(conn)
