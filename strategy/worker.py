@@ -313,19 +313,19 @@ class Worker:
             await self.exchange.exits.on_bars(rows, out.snapshots, bars, engine.strategies,
                                               engine.exits, cfg.paper.max_hold_ms)  # fmt: skip
         self._after_commit(out, until, newest, received)
-        self._collect(caught_up=newest - until < bar)
+        self._collect(quiet=newest - until < bar and not out.signals)  # (entries go first)
         await self._report(reader, until)
         for signal, decision in out.signals:
             if decision.accepted:
                 self._enter(signal, decision.qty)
         return True
 
-    def _collect(self, caught_up: bool) -> None:
-        """A full garbage collection right after a step that caught up (the next bar is the
-        furthest off), then everything alive is frozen: Python's own full passes then scan only
-        newer objects. One over the engine's state took 60 ms in the middle of a step."""
+    def _collect(self, quiet: bool) -> None:
+        """A full garbage collection right after a quiet step that caught up (the next bar is the
+        furthest off, no entry waits), then everything alive is frozen: Python's own full passes
+        then scan only newer objects. One over the engine's state took 60 ms inside a step."""
         now = time.monotonic()
-        if not caught_up or now - self._collected < GC_EVERY_S:
+        if not quiet or now - self._collected < GC_EVERY_S:
             return
         self._collected = now
         gc.unfreeze()  # frozen objects are never collected: their garbage joins this pass
