@@ -55,7 +55,6 @@ import itertools
 import logging
 import os
 import random
-import re
 import secrets
 import signal
 import sys
@@ -68,6 +67,7 @@ from typing import IO, Any
 
 import aiohttp
 import asyncpg
+from prometheus_client.parser import text_string_to_metric_families
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -177,8 +177,9 @@ class Child:
                 with contextlib.suppress(aiohttp.ClientError):
                     async with http.get(url) as response:
                         text = await response.text()
-                    if found := re.search(r"^flowline_asyncio_tasks (\S+)$", text, re.M):
-                        return int(float(found.group(1)))
+                    for family in text_string_to_metric_families(text):
+                        if family.name == "flowline_asyncio_tasks":
+                            return int(family.samples[0].value)
                 await asyncio.sleep(1.0)
         return -1
 
